@@ -1,0 +1,32 @@
+// The judgment of `longlink diagnose`: what each kernel setting really does here, which
+// findings the census supports, the one-line verdict, and a proxy configuration to start from.
+// Pure functions of the report's data, so every rule is tested on recorded inputs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "diag/report.h"
+
+namespace longlink::diag {
+
+// Audits the sysctls in `settings` (in their order), using counters and the census for context.
+std::vector<SysctlAudit> AuditSysctls(const KernelSettings& settings,
+                                      const KernelCounters& counters, const Report& report);
+
+// Fills report->findings (ordered by severity), report->verdict and report->proxy_config from
+// the rest of the report. REQUIRES: states, destinations, port_pressure, close_wait, counters,
+// sysctls and partial_reasons filled in.
+void Conclude(const KernelSettings& settings, Report* report);
+
+// A `longlink proxy` TOML configuration that pools connections to `group`'s service.
+// The keys are the proxy's configuration keys (docs/CONFIG.md).
+std::string ProxyConfigSnippet(const DestinationGroup& group);
+
+// "30,412": thousands separated, for sentences and tables.
+std::string WithThousands(std::uint64_t value);
+
+// "10.0.0.5:3306 (mysql)", or the bare endpoint for unknown ports.
+std::string DescribeService(const Endpoint& endpoint);
+
+}  // namespace longlink::diag
