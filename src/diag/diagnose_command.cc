@@ -102,6 +102,10 @@ Result<Report> TakeSample(const DiagnoseOptions& options, const KernelCounters* 
               .active_opens = Delta(report.counters, *previous, "TcpActiveOpens", s),
               .passive_opens = Delta(report.counters, *previous, "TcpPassiveOpens", s)};
   }
+  if (report.rates) {
+    for (const auto& g : report.destinations)
+      report.rates->tw_entered_by_timers += g.close_rate_recent;
+  }
   report.sysctls = AuditSysctls(settings, report.counters, report);
   Conclude(settings, &report);
   return report;

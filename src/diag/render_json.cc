@@ -122,10 +122,13 @@ std::string RenderJson(const Report& r, bool pretty) {
   j["counters"] = std::move(counters);
 
   if (r.rates) {
-    j["rates"] = Json{
-        {"interval_seconds", r.rates->interval_seconds}, {"tw_entered", r.rates->tw_entered},
-        {"tw_recycled", r.rates->tw_recycled},           {"tw_overflow", r.rates->tw_overflow},
-        {"active_opens", r.rates->active_opens},         {"passive_opens", r.rates->passive_opens}};
+    j["rates"] = Json{{"interval_seconds", r.rates->interval_seconds},
+                      {"tw_entered", r.rates->tw_entered},
+                      {"tw_recycled", r.rates->tw_recycled},
+                      {"tw_overflow", r.rates->tw_overflow},
+                      {"active_opens", r.rates->active_opens},
+                      {"passive_opens", r.rates->passive_opens},
+                      {"tw_entered_by_timers", r.rates->tw_entered_by_timers}};
   } else {
     j["rates"] = nullptr;
   }

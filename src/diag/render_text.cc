@@ -248,10 +248,11 @@ std::string RenderText(const Report& r, const TextStyle& style) {
   for (const auto& reason : r.partial_reasons) out += paint.Yellow("PARTIAL: ") + reason + "\n";
   if (r.rates) {
     out += fmt::format(
-        "Over the last {:.1f} s: {} entered TIME_WAIT/s, {} connects/s, {} accepts/s, {} "
-        "TIME_WAIT reused/s, {} TIME_WAIT dropped/s\n",
-        r.rates->interval_seconds, Rate(r.rates->tw_entered), Rate(r.rates->active_opens),
-        Rate(r.rates->passive_opens), Rate(r.rates->tw_recycled), Rate(r.rates->tw_overflow));
+        "Over the last {:.1f} s: {} entered TIME_WAIT/s (the sockets' timers say {}/s over {} s), "
+        "{} connects/s, {} accepts/s, {} TIME_WAIT reused/s, {} TIME_WAIT dropped/s\n",
+        r.rates->interval_seconds, Rate(r.rates->tw_entered), Rate(r.rates->tw_entered_by_timers),
+        r.window_seconds, Rate(r.rates->active_opens), Rate(r.rates->passive_opens),
+        Rate(r.rates->tw_recycled), Rate(r.rates->tw_overflow));
   }
   States(r, paint, style, &out);
   Destinations(r, paint, style, &out);

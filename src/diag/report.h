@@ -117,6 +117,10 @@ struct Rates {
   double tw_overflow = 0;    // Δ TcpExtTCPTimeWaitOverflow
   double active_opens = 0;   // Δ TcpActiveOpens
   double passive_opens = 0;  // Δ TcpPassiveOpens
+  // The same TIME_WAIT entry rate as estimated from the sockets' remaining timers (all groups,
+  // over the report's window): far below tw_entered means sockets leave TIME_WAIT early
+  // (tcp_tw_reuse, tcp_max_tw_buckets) or the rate changed within the window.
+  double tw_entered_by_timers = 0;
 };
 
 struct Report {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Configures and builds longlink into build/ (Ninja, ccache, warnings as errors).
+# Usage: scripts/build.sh [extra cmake -D options]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -G Ninja -DLONGLINK_WERROR=ON "$@" >/dev/null
+cmake --build build -j "$jobs"
