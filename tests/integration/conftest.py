@@ -1,0 +1,122 @@
+"""Fixtures for longlink's integration tests: real sockets in private network namespaces.
+
+Each namespace is created by the test (`ip netns add`), has loopback up, tcp_tw_reuse=0 (so
+loopback TIME_WAIT behaves like a remote server's) and a small ephemeral port range, and is
+deleted afterwards with every process left in it. Without the privilege to create namespaces
+the tests skip, saying why.
+"""
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LONGLINK = os.environ.get("LONGLINK_BIN", os.path.join(ROOT, "build", "src", "longlink"))
+SOCKGEN = os.environ.get("LONGLINK_SOCKGEN", os.path.join(ROOT, "tests", "tools", "sockgen.py"))
+PYTHON = "/usr/bin/python3"
+PORT_RANGE = (20000, 21999)
+
+_counter = itertools.count()
+
+
+class Netns:
+    """A named network namespace and helpers to run things inside it."""
+
+    def __init__(self, name):
+        self.name = name
+        self.children = []
+
+    def cmd(self, *args):
+        return ["ip", "netns", "exec", self.name, *args]
+
+    def run(self, *args, env=None, check=False):
+        return subprocess.run(self.cmd(*args), capture_output=True, text=True, env=env,
+                              check=check, timeout=120)
+
+    def longlink(self, *args, env=None):
+        return self.run(LONGLINK, *args, env=env)
+
+    def diagnose_json(self, *args):
+        r = self.longlink("diagnose", "--json", *args)
+        assert r.returncode == 0, f"diagnose failed ({r.returncode}): {r.stderr}"
+        return json.loads(r.stdout)
+
+    def ss_count(self, state):
+        r = self.run("ss", "-tan", "state", state, check=True)
+        return len(r.stdout.splitlines()) - 1  # header line
+
+    def sockgen(self, *ops):
+        """Starts sockgen holding its sockets; returns (process, ready line fields)."""
+        p = subprocess.Popen(self.cmd(PYTHON, SOCKGEN, *ops, "--hold"), stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.children.append(p)
+        line = p.stdout.readline()
+        if not line.startswith("ready"):
+            p.kill()
+            raise AssertionError(f"sockgen failed: {line} {p.stderr.read()}")
+        fields = dict(kv.split("=") for kv in line.split()[1:])
+        return p, {k: int(v) for k, v in fields.items()}
+
+
+def _create(name):
+    subprocess.run(["ip", "netns", "add", name], check=True, capture_output=True)
+    ns = Netns(name)
+    ns.run("ip", "link", "set", "lo", "up", check=True)
+    ns.run("sysctl", "-qw", "net.ipv4.tcp_tw_reuse=0",
+           f"net.ipv4.ip_local_port_range={PORT_RANGE[0]} {PORT_RANGE[1]}", check=True)
+    return ns
+
+
+def _destroy(ns):
+    for p in ns.children:
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    pids = subprocess.run(["ip", "netns", "pids", ns.name], capture_output=True, text=True)
+    for pid in pids.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    subprocess.run(["ip", "netns", "del", ns.name], capture_output=True)
+
+
+def _can_create_netns():
+    if os.geteuid() != 0:
+        return "needs root to create network namespaces"
+    name = f"longlink-probe-{os.getpid()}"
+    r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"cannot create a network namespace: {r.stderr.strip()}"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
+
+
+@pytest.fixture(scope="session")
+def netns_ok():
+    reason = _can_create_netns()
+    if reason:
+        pytest.skip(reason)
+    if not os.access(LONGLINK, os.X_OK):
+        pytest.fail(f"longlink binary not found at {LONGLINK}; build first")
+
+
+@pytest.fixture
+def netns(netns_ok):
+    ns = _create(f"longlink-t-{os.getpid()}-{next(_counter)}")
+    yield ns
+    _destroy(ns)
+
+
+@pytest.fixture(scope="module")
+def module_netns(netns_ok):
+    ns = _create(f"longlink-m-{os.getpid()}-{next(_counter)}")
+    yield ns
+    _destroy(ns)
