@@ -22,6 +22,14 @@ std::optional<PacketHeader> DecodePacketHeader(ByteView bytes) {
   return PacketHeader{.payload_length = *length, .sequence_id = *sequence_id};
 }
 
+std::optional<ChunkView> PeekChunk(ByteView bytes) {
+  auto header = DecodePacketHeader(bytes);
+  if (!header) return std::nullopt;
+  if (bytes.size() - kPacketHeaderSize < header->payload_length) return std::nullopt;
+  return ChunkView{.header = *header,
+                   .payload = bytes.subspan(kPacketHeaderSize, header->payload_length)};
+}
+
 std::size_t ChunkCount(std::size_t payload_size) { return payload_size / kMaxChunkPayload + 1; }
 
 std::size_t FramedSize(std::size_t payload_size) {
@@ -62,7 +70,7 @@ void PacketFramer::Feed(ByteView bytes) {
 Error PacketFramer::Fail(FramingFault fault, std::string message) {
   fault_ = fault;
   error_ = Error{std::move(message)};
-  buffer_.clear();
+  Bytes().swap(buffer_);
   read_pos_ = 0;
   return error_;
 }
@@ -119,7 +127,11 @@ Result<std::optional<Packet>> PacketFramer::Next() {
 
   // Keep the buffer from growing: drop consumed bytes once they are the larger part.
   if (read_pos_ == buffer_.size()) {
-    buffer_.clear();
+    if (buffer_.capacity() > kIdleCapacity) {
+      Bytes().swap(buffer_);
+    } else {
+      buffer_.clear();
+    }
     read_pos_ = 0;
   } else if (read_pos_ > buffer_.size() / 2) {
     buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(read_pos_));

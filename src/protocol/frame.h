@@ -42,6 +42,20 @@ std::uint8_t AppendFramed(ByteView payload, std::uint8_t first_sequence_id, Byte
 // The same, into a new buffer.
 Bytes Frame(ByteView payload, std::uint8_t first_sequence_id);
 
+// One chunk as it sits in a receive buffer, for relays that forward chunks as they arrive
+// instead of joining them (rows of 16 MiB and more). Views into the caller's buffer.
+struct ChunkView {
+  PacketHeader header;
+  ByteView payload;  // header.payload_length bytes.
+  // Bytes the chunk occupies: header and payload.
+  std::size_t size() const { return kPacketHeaderSize + payload.size(); }
+  // A full chunk: the logical packet continues in the next chunk (possibly empty).
+  bool continues() const { return header.payload_length == kMaxChunkPayload; }
+};
+// The complete chunk at the start of `bytes`, or nullopt if its header or payload is not all
+// there yet. REQUIRES: `bytes` outlives the returned views.
+std::optional<ChunkView> PeekChunk(ByteView bytes);
+
 // One logical packet: the joined payload and the sequence ids of its first and last chunk.
 struct Packet {
   Bytes payload = {};
@@ -61,10 +75,15 @@ enum class FramingFault {
 // It checks that the chunks of one logical packet have consecutive sequence ids; the first
 // chunk's id is the caller's to check (it restarts at 0 with every command).
 // Bytes are buffered until a whole logical packet is present (at most max_payload plus headers).
+// When every buffered byte has been returned, a buffer larger than kIdleCapacity is freed, so an
+// idle connection keeps almost no memory.
 class PacketFramer {
  public:
   // max_payload: the largest logical payload accepted (max_allowed_packet).
   explicit PacketFramer(std::size_t max_payload);
+
+  // Buffer capacity kept across packets; more is released once the buffer drains.
+  static constexpr std::size_t kIdleCapacity = 16 * 1024;
 
   PacketFramer(const PacketFramer&) = delete;
   PacketFramer& operator=(const PacketFramer&) = delete;
@@ -83,6 +102,8 @@ class PacketFramer {
   std::size_t max_payload() const { return max_payload_; }
   // Bytes received but not yet returned in a packet.
   std::size_t buffered() const { return buffer_.size() - read_pos_; }
+  // Bytes of memory held by the buffer.
+  std::size_t capacity() const { return buffer_.capacity(); }
 
  private:
   Error Fail(FramingFault fault, std::string message);

@@ -127,15 +127,14 @@ Result<HandshakeV10> Decode<HandshakeV10>(ByteView payload) {
 
   std::string auth_plugin_data(*part1);
   if (caps & capability::kSecureConnection) {
+    // The length byte counts only with PLUGIN_AUTH (servers without it send 0).
+    const std::size_t announced = (caps & capability::kPluginAuth) ? *auth_data_length : 0;
     const std::size_t part2_size = std::max<std::size_t>(
-        kScramblePart2MinSize, *auth_data_length > kScramblePart1Size
-                                   ? std::size_t{*auth_data_length} - kScramblePart1Size
-                                   : 0);
+        kScramblePart2MinSize, announced > kScramblePart1Size ? announced - kScramblePart1Size : 0);
     auto part2 = reader.ReadString(part2_size);
     if (!part2) return Truncated(kMessage, "auth plugin data part 2");
-    std::string_view tail = *part2;
-    if (tail.ends_with('\0')) tail.remove_suffix(1);
-    auth_plugin_data += tail;
+    // The last byte of part 2 terminates the data (a NUL from every real server).
+    auth_plugin_data += part2->substr(0, part2->size() - 1);
   }
 
   std::string plugin_name;

@@ -34,12 +34,13 @@ using ConnectAttributes = std::vector<std::pair<std::string, std::string>>;
 //   int<1> 10, string<NUL> version, int<4> connection id, 8 bytes scramble part 1, 0x00,
 //   int<2> caps low, int<1> collation, int<2> status, int<2> caps high,
 //   int<1> auth data length (0 without PLUGIN_AUTH), 6 zero bytes, int<4> MariaDB extended caps
-//   (zero unless CLIENT_MYSQL is clear), scramble part 2 (max(13, length - 8) bytes, the last
-//   one a NUL), string<NUL> plugin name (if PLUGIN_AUTH).
+//   (zero unless CLIENT_MYSQL is clear), scramble part 2 (with SECURE_CONNECTION: 13 bytes, or
+//   max(13, length - 8) with PLUGIN_AUTH; the last one a NUL), string<NUL> plugin name (if
+//   PLUGIN_AUTH).
 struct HandshakeV10 {
   std::string server_version = {};
   std::uint32_t connection_id = 0;
-  // The auth plugin data without the NUL that terminates part 2: 20 bytes from real servers
+  // The auth plugin data without the byte (a NUL) that ends part 2: 20 bytes from real servers
   // (8 without SECURE_CONNECTION). Encode pads shorter data with zeros to that size, as MariaDB
   // does. REQUIRES (encode): at most 254 bytes.
   std::string auth_plugin_data = {};

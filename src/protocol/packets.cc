@@ -100,6 +100,19 @@ ErrPacket MakeErrPacket(const ServerError& error, std::string message) {
       .code = error.code, .sql_state = std::string(error.sql_state), .message = std::move(message)};
 }
 
+ErrPacket AccessDeniedError(std::string_view user, std::string_view host, bool used_password) {
+  std::string message = "Access denied for user '";
+  message += user;
+  message += "'@'";
+  message += host;
+  message += used_password ? "' (using password: YES)" : "' (using password: NO)";
+  return MakeErrPacket(server_error::kAccessDenied, std::move(message));
+}
+
+ErrPacket TooManyConnectionsError() {
+  return MakeErrPacket(server_error::kConCountError, "Too many connections");
+}
+
 bool IsProgressReport(ByteView payload) {
   return payload.size() >= 3 && payload[0] == header::kErr && payload[1] == 0xff &&
          payload[2] == 0xff;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "protocol/constants.h"
@@ -46,6 +47,8 @@ struct OkPacket {
 
 // ERR: 0xFF, int<2> code, then '#' and a 5-character SQLSTATE (servers send these when the
 // client has PROTOCOL_41; clients look for the '#'), then the message (rest of packet).
+// Decode looks for the '#' whatever the capabilities (as libmariadb does); Encode writes it only
+// with PROTOCOL_41 (as servers do), so without PROTOCOL_41 a round trip loses the SQLSTATE.
 // Decode does not accept a MariaDB progress report (code 0xFFFF): see IsProgressReport.
 struct ErrPacket {
   std::uint16_t code = 0;
@@ -56,6 +59,12 @@ struct ErrPacket {
 };
 // An ERR with the code and SQLSTATE of `error`.
 ErrPacket MakeErrPacket(const ServerError& error, std::string message);
+// ER_ACCESS_DENIED_ERROR (1045, 28000) with MariaDB's message:
+// "Access denied for user 'app'@'localhost' (using password: YES)".
+ErrPacket AccessDeniedError(std::string_view user, std::string_view host, bool used_password);
+// ER_CON_COUNT_ERROR (1040, 08004): "Too many connections". Sent instead of the greeting, so
+// encode it with caps 0 (no SQLSTATE), as MariaDB does.
+ErrPacket TooManyConnectionsError();
 
 // True for a MariaDB progress report: 0xFF 0xFF 0xFF ... . It is not an error, and arrives
 // only if the client negotiated kMariadbProgress.

@@ -81,7 +81,8 @@ bool IsResultSetTerminator(ByteView payload, Capabilities caps);
 
 // Follows one command's response. Feed every server packet of the response, in order, to
 // OnServerPacket: a logical packet, or when streaming a packet that spans several 0xFFFFFF-byte
-// chunks, only its first chunk (a chunk that long is never a terminator). The tracker keeps no
+// chunks, only its first chunk (a chunk that long is never a terminator; with PeekChunk, feed a
+// chunk unless the chunk before it continues()). The tracker keeps no
 // packet bytes; OK, EOF, ERR and PREPARE_OK packets are decoded to read their fields.
 //
 // A protocol violation (a packet that cannot come next) returns an error and leaves the tracker

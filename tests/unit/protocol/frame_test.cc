@@ -213,6 +213,46 @@ TEST(ProtocolFrameTest, TooLargeCountsEveryChunk) {
   EXPECT_EQ(below_limit.fault(), FramingFault::kPacketTooLarge);
 }
 
+TEST(ProtocolFrameTest, PeekChunkFindsCompleteChunksInPlace) {
+  Bytes wire = Frame(Pattern(kMaxChunkPayload + 3), 7);  // Chunks of 0xFFFFFF and 3 bytes.
+  AppendFramed(Hex("0e"), 0, &wire);
+
+  ByteView rest(wire);
+  auto first = PeekChunk(rest);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->header.sequence_id, 7);
+  EXPECT_TRUE(first->continues());
+  EXPECT_EQ(first->payload.data(), wire.data() + kPacketHeaderSize);  // A view, not a copy.
+  rest = rest.subspan(first->size());
+  auto second = PeekChunk(rest);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->header.sequence_id, 8);
+  EXPECT_FALSE(second->continues());
+  EXPECT_EQ(second->payload.size(), 3U);
+  rest = rest.subspan(second->size());
+  auto ping = PeekChunk(rest);
+  ASSERT_TRUE(ping.has_value());
+  EXPECT_EQ(ToHex(ping->payload), "0e");
+  EXPECT_EQ(ping->size(), rest.size());
+
+  // Incomplete header or payload: nothing yet.
+  for (std::size_t length = 0; length < rest.size(); ++length) {
+    EXPECT_FALSE(PeekChunk(rest.subspan(0, length)).has_value()) << length;
+  }
+}
+
+TEST(ProtocolFrameTest, IdleFramerReleasesALargeBuffer) {
+  PacketFramer framer(2 * kMaxChunkPayload);
+  framer.Feed(Frame(Pattern(1 << 20), 0));
+  auto big = framer.Next();
+  ASSERT_TRUE(big.ok() && big->has_value());
+  EXPECT_EQ(framer.capacity(), 0U);
+  framer.Feed(Frame(Hex("0e"), 0));
+  auto ping = framer.Next();
+  ASSERT_TRUE(ping.ok() && ping->has_value());
+  EXPECT_LE(framer.capacity(), PacketFramer::kIdleCapacity);
+}
+
 TEST(ProtocolFrameTest, BufferedCountsUnreturnedBytes) {
   PacketFramer framer(64);
   const Bytes wire = Frame(Hex("0e"), 0);

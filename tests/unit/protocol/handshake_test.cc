@@ -106,6 +106,21 @@ TEST(ProtocolHandshakeTest, HandshakeV10PadsShortAuthDataLikeMariadb) {
   EXPECT_EQ(decoded->auth_plugin_data, std::string("12345678") + std::string(12, '\0'));
 }
 
+// Found by the fuzzer: the auth data length byte counts only with PLUGIN_AUTH. Without it,
+// part 2 is 13 bytes whatever the byte says, so the decoded value encodes back the same way.
+TEST(ProtocolHandshakeTest, HandshakeV10LengthByteIgnoredWithoutPluginAuth) {
+  const Bytes bytes = Concat({Hex("0a 78 00 01 00 00 00"), Str("12345678"),
+                              Hex("00 01 82 08 02 00 00 00 16 00 00 00 00 00 00 00 00 00 00"),
+                              Str("abcdefghijkl"), Hex("00"), Str("trailing")});
+  auto decoded = Decode<HandshakeV10>(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.error().message;
+  EXPECT_EQ(decoded->auth_plugin_data, "12345678abcdefghijkl");
+  EXPECT_EQ(decoded->auth_plugin_name, "");
+  auto again = Decode<HandshakeV10>(Encode(*decoded));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, *decoded);
+}
+
 TEST(ProtocolHandshakeTest, HandshakeV10Failures) {
   CheckFailureRows<HandshakeV10>(
       {

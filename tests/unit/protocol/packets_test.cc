@@ -177,6 +177,18 @@ TEST(ProtocolPacketsTest, ErrRoundTrips) {
   EXPECT_EQ(ToHex(Encode(MakeErrPacket(server_error::kConCountError, "x"), 0)), "ff 10 04 78");
 }
 
+TEST(ProtocolPacketsTest, ErrorsTheProxySends) {
+  const ErrPacket denied = AccessDeniedError("app", "localhost", true);
+  EXPECT_EQ(denied.code, 1045);
+  EXPECT_EQ(denied.sql_state, "28000");
+  EXPECT_EQ(denied.message, "Access denied for user 'app'@'localhost' (using password: YES)");
+  EXPECT_EQ(AccessDeniedError("x", "10.0.0.1", false).message,
+            "Access denied for user 'x'@'10.0.0.1' (using password: NO)");
+  // Before the greeting: no SQLSTATE marker.
+  EXPECT_EQ(ToHex(Encode(TooManyConnectionsError(), 0)),
+            ToHex(Concat({Hex("ff 10 04"), Str("Too many connections")})));
+}
+
 TEST(ProtocolPacketsTest, ErrFailuresAndProgressReports) {
   // A MariaDB progress report: 0xFF 0xFFFF, 1 string, stage 1 of 2, 50.000%, "copy".
   const Bytes progress = Hex("ff ff ff 01 01 02 50 c3 00 04 63 6f 70 79");
