@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "diag/diagnose_command.h"
+#include "proxy/proxy_command.h"
 #include "version.h"
 
 namespace {
@@ -132,6 +133,40 @@ longlink::Result<longlink::diag::DiagnoseOptions> MakeDiagnoseOptions(const Diag
   return o;
 }
 
+void AddProxyFlags(CLI::App* cmd, longlink::proxy::ProxyFlags* f) {
+  cmd->add_option("--config", f->config_file, "Configuration file (TOML; docs/CONFIG.md)")
+      ->option_text("FILE");
+  cmd->add_option("--check-config", f->check_config_file,
+                  "Validate a configuration file, print a summary and exit")
+      ->option_text("FILE");
+  cmd->add_option("--backend", f->backend, "The server: HOST:PORT or /path/to/mysqld.sock")
+      ->option_text("ADDR");
+  cmd->add_option("--listen", f->listen, "Listen on HOST:PORT or a socket path (repeatable)")
+      ->option_text("ADDR");
+  cmd->add_option("--unix-socket", f->unix_socket, "Listen on this Unix socket path")
+      ->option_text("PATH");
+  cmd->add_option("--user", f->users, "A user and its plaintext password (repeatable)")
+      ->option_text("NAME:PASSWORD");
+  cmd->add_option("--user-hash", f->user_hashes,
+                  "A user and its mysql_native_password hash, *HEX (repeatable)")
+      ->option_text("NAME:*HEX");
+  cmd->add_option("--pool-size", f->pool_size, "Backend connections per pool (max_connections)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--min-idle", f->min_idle, "Idle backend connections kept open per pool");
+  cmd->add_option("--workers", f->workers, "Worker threads (default: one per core)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--max-clients", f->max_clients, "Client connections accepted at most")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--queue-timeout", f->queue_timeout,
+                  "How long a client waits for a backend connection (e.g. 5s)")
+      ->option_text("DURATION");
+  cmd->add_option("--handshake-timeout", f->handshake_timeout,
+                  "Clients must log in within this time (e.g. 10s)")
+      ->option_text("DURATION");
+  cmd->add_option("--log-level", f->log_level, "error, warning, info or debug")
+      ->check(CLI::IsMember({"error", "warning", "info", "debug"}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,6 +183,13 @@ int main(int argc, char** argv) {
       "ephemeral ports and kernel settings");
   AddDiagnoseFlags(diagnose, &flags);
 
+  longlink::proxy::ProxyFlags proxy_flags;
+  auto* proxy = app.add_subcommand(
+      "proxy",
+      "Run the MySQL/MariaDB pooling proxy: clients connect to it, it keeps a few long-lived "
+      "backend connections");
+  AddProxyFlags(proxy, &proxy_flags);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -158,7 +200,7 @@ int main(int argc, char** argv) {
     std::printf("longlink %s\n", longlink::kVersion);
     return 0;
   } catch (const CLI::ParseError& e) {
-    std::string where = diagnose->parsed() ? "diagnose" : "";
+    std::string where = diagnose->parsed() ? "diagnose" : proxy->parsed() ? "proxy" : "";
     std::fprintf(stderr, "longlink%s%s: %s (see 'longlink %s--help')\n", where.empty() ? "" : " ",
                  where.c_str(), e.what(), where.empty() ? "" : (where + " ").c_str());
     return kUsageError;
@@ -174,5 +216,7 @@ int main(int argc, char** argv) {
     if (!options) return UsageError("diagnose", options.error().message);
     return longlink::diag::RunDiagnose(*options, stdout);
   }
+  if (proxy->parsed()) return longlink::proxy::RunProxyCommand(proxy_flags);
+  if (proxy->parsed()) return longlink::proxy::RunProxyCommand(proxy_flags);
   return kUsageError;
 }

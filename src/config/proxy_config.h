@@ -1,0 +1,106 @@
+// The typed configuration of `longlink proxy`: what the TOML file (docs/CONFIG.md) and the
+// short command-line form both produce, validated once at start.
+//
+// Every field has a default that works for one local MariaDB; a file needs only [backend]
+// and [[users]]. Errors name the key ("pool.max_connections: must be at least 1, got 0") and,
+// for a file, the line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace longlink::config {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// A place to listen on or connect to: "host:port", "[v6addr]:port", or an absolute Unix
+// socket path ("/run/mysqld/mysqld.sock").
+struct SocketAddress {
+  enum class Kind { kTcp, kUnix };
+  Kind kind = Kind::kTcp;
+  std::string host = {};   // kTcp: an IP literal (without brackets) or a host name.
+  std::uint16_t port = 0;  // kTcp.
+  std::string path = {};   // kUnix.
+  // The form it was parsed from ("127.0.0.1:3306", "[::1]:3306", "/path").
+  std::string ToString() const;
+  friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
+};
+// Parses "host:port", "[v6]:port" or "/absolute/path". A bare IPv6 address without brackets
+// and a missing or out-of-range port are errors.
+Result<SocketAddress> ParseSocketAddress(std::string_view text);
+
+// [proxy]
+struct ProxySettings {
+  unsigned workers = 0;  // Event-loop threads; 0 = the number of cores.
+  // Client connections beyond this get ERR 1040 "Too many connections" instead of a greeting.
+  std::uint32_t max_client_connections = 10000;
+  // A client that has not finished logging in by then is closed.
+  Milliseconds handshake_timeout{10000};
+  // "error", "warning", "info", "debug".
+  std::string log_level = "info";
+  // The version the greeting announces; empty = mirror the backend's.
+  std::string server_version = {};
+  // The largest packet accepted from a client, in bytes; 0 = the backend's max_allowed_packet.
+  std::uint64_t max_allowed_packet = 0;
+  friend bool operator==(const ProxySettings&, const ProxySettings&) = default;
+};
+
+// [listen]
+struct ListenSettings {
+  std::vector<SocketAddress> tcp = {};    // Default: 127.0.0.1:6033 when no listener is given.
+  std::string unix_socket = {};           // Absolute path; empty = none.
+  std::uint32_t unix_socket_mode = 0660;  // File mode of the socket; TOML: "0660" or 432.
+  int backlog = 1024;
+  friend bool operator==(const ListenSettings&, const ListenSettings&) = default;
+};
+
+// [backend]
+struct BackendSettings {
+  SocketAddress address = {};  // Required.
+  Milliseconds connect_timeout{5000};
+  friend bool operator==(const BackendSettings&, const BackendSettings&) = default;
+};
+
+// [pool]: per pool; a pool is one user with one set of session-relevant client capabilities.
+struct PoolSettings {
+  std::uint32_t max_connections = 20;  // Backend connections, open or opening.
+  std::uint32_t min_idle = 1;          // Kept open for users seen since start.
+  // How long a client waits for a backend connection when the pool is at max_connections.
+  Milliseconds queue_timeout{5000};
+  friend bool operator==(const PoolSettings&, const PoolSettings&) = default;
+};
+
+// [[users]]: who may log in at the proxy, and with what secret it logs in to the backend.
+struct UserSettings {
+  std::string name = {};
+  // Exactly one of these is set (an empty password is password = "").
+  std::optional<std::string> password = {};       // Plaintext.
+  std::optional<std::string> password_hash = {};  // "*" + 40 hex digits (mysql.user).
+  friend bool operator==(const UserSettings&, const UserSettings&) = default;
+};
+
+struct ProxyConfig {
+  ProxySettings proxy = {};
+  ListenSettings listen = {};
+  BackendSettings backend = {};
+  PoolSettings pool = {};
+  std::vector<UserSettings> users = {};  // At least one; names unique.
+  friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;
+};
+
+// Parses and validates TOML text. `source` names it in errors ("longlink.toml:12: ...").
+// Unknown keys and tables are errors (a typo must not silently fall back to a default).
+Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source);
+// Reads and parses a file; an unreadable file is an error naming the path and errno text.
+Result<ProxyConfig> LoadProxyConfig(const std::string& path);
+// Checks cross-field rules of a config built by flags or by ParseProxyConfig: a backend, at
+// least one user, unique names, valid hashes, min_idle <= max_connections, and so on.
+Status ValidateProxyConfig(const ProxyConfig& config);
+
+}  // namespace longlink::config

@@ -1,0 +1,93 @@
+#include "net/socket.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <asio/connect.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/local/stream_protocol.hpp>
+
+namespace longlink::net {
+
+Deadline::Deadline(Socket& socket, std::chrono::milliseconds timeout)
+    : state_(std::make_shared<State>()), timer_(socket.get_executor(), timeout) {
+  timer_.async_wait([state = state_, &socket](const std::error_code& error) {
+    if (error || state->disarmed) return;  // Disarmed.
+    state->expired = true;
+    std::error_code ignored;
+    socket.cancel(ignored);
+  });
+}
+
+Deadline::~Deadline() {
+  state_->disarmed = true;
+  timer_.cancel();
+}
+
+std::string ErrorText(const std::error_code& error) {
+  if (error == asio::error::eof) return "connection closed";
+  if (error == asio::error::operation_aborted) return "timed out";
+  return error.message();
+}
+
+bool IsDisconnect(const std::error_code& error) {
+  return error == asio::error::eof || error == asio::error::connection_reset ||
+         error == asio::error::broken_pipe || error == asio::error::connection_aborted ||
+         error == asio::error::operation_aborted || error == asio::error::bad_descriptor ||
+         error == asio::error::not_connected;
+}
+
+namespace {
+
+Awaitable<std::error_code> ConnectOne(Socket& socket,
+                                      const asio::generic::stream_protocol::endpoint& endpoint) {
+  std::error_code error;
+  socket.close(error);
+  socket.open(endpoint.protocol(), error);
+  if (error) co_return error;
+  auto [connect_error] = co_await socket.async_connect(endpoint, kNoThrow);
+  co_return connect_error;
+}
+
+}  // namespace
+
+Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
+                                  const config::SocketAddress& address,
+                                  std::chrono::milliseconds timeout) {
+  Socket socket(executor);
+  const std::string name = address.ToString();
+  std::error_code error;
+  {
+    Deadline deadline(socket, timeout);
+    if (address.kind == config::SocketAddress::Kind::kUnix) {
+      asio::local::stream_protocol::endpoint unix_endpoint(address.path);
+      error = co_await ConnectOne(socket, asio::generic::stream_protocol::endpoint(unix_endpoint));
+    } else {
+      asio::ip::tcp::resolver resolver(executor);
+      auto [resolve_error, results] =
+          co_await resolver.async_resolve(address.host, std::to_string(address.port), kNoThrow);
+      if (resolve_error) {
+        co_return Error{"cannot resolve " + name + ": " + resolve_error.message()};
+      }
+      error = asio::error::host_not_found;
+      for (const auto& entry : results) {
+        error =
+            co_await ConnectOne(socket, asio::generic::stream_protocol::endpoint(entry.endpoint()));
+        if (!error || deadline.expired()) break;
+      }
+      if (!error) {
+        const int one = 1;
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+    }
+    if (deadline.expired()) {
+      co_return Error{"cannot connect to " + name + ": timed out after " +
+                      std::to_string(timeout.count()) + " ms"};
+    }
+  }
+  if (error) co_return Error{"cannot connect to " + name + ": " + error.message()};
+  co_return std::move(socket);
+}
+
+}  // namespace longlink::net

@@ -1,0 +1,63 @@
+// Sockets for the proxy: one type for TCP and Unix stream sockets (asio's generic stream
+// protocol), coroutine helpers that report errors as values (no exceptions cross the event
+// loop), a deadline that cancels a socket's pending operations, and connecting to a
+// config::SocketAddress.
+#pragma once
+
+#include <asio/awaitable.hpp>
+#include <asio/basic_socket_acceptor.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/generic/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "common/result.h"
+#include "config/proxy_config.h"
+
+namespace longlink::net {
+
+using Socket = asio::generic::stream_protocol::socket;
+using Acceptor = asio::basic_socket_acceptor<asio::generic::stream_protocol>;
+template <typename T>
+using Awaitable = asio::awaitable<T>;
+
+// Completion token for co_await: yields std::tuple<error_code, ...> instead of throwing.
+inline constexpr auto kNoThrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+// Cancels a socket's pending operations when it expires, unless disarmed first. The socket
+// then sees asio::error::operation_aborted; expired() tells a timeout from other errors.
+// REQUIRES: the socket outlives the Deadline (declare the Deadline after the socket).
+class Deadline {
+ public:
+  Deadline(Socket& socket, std::chrono::milliseconds timeout);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    bool expired = false;
+    bool disarmed = false;
+  };
+  std::shared_ptr<State> state_;
+  asio::steady_timer timer_;
+};
+
+// Connects to `address` (TCP: every address the name resolves to, in order; Unix: the path),
+// with TCP_NODELAY on TCP. The error names the address and the cause.
+Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
+                                  const config::SocketAddress& address,
+                                  std::chrono::milliseconds timeout);
+
+// "Connection refused", "timed out", ...: the text of an error code for messages.
+std::string ErrorText(const std::error_code& error);
+
+// True for errors that mean the peer went away (EOF, reset, broken pipe, aborted).
+bool IsDisconnect(const std::error_code& error);
+
+}  // namespace longlink::net

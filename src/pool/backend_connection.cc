@@ -1,0 +1,316 @@
+#include "pool/backend_connection.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+
+#include "net/packet_io.h"
+#include "protocol/command.h"
+#include "protocol/response.h"
+#include "protocol/session_track.h"
+#include "version.h"
+
+namespace longlink::pool {
+
+namespace cap = protocol::capability;
+using protocol::Bytes;
+using protocol::ByteView;
+using protocol::Capabilities;
+
+namespace {
+
+// Packets the proxy reads for itself are small; results it relays are streamed elsewhere.
+constexpr std::size_t kControlPacketLimit = 1 << 20;
+
+// Always requested from the backend, when it offers them.
+constexpr Capabilities kAlwaysRequested =
+    cap::kProtocol41 | cap::kSecureConnection | cap::kPluginAuth |
+    cap::kPluginAuthLenencClientData | cap::kConnectAttrs | cap::kSessionTrack | cap::kTransactions;
+
+std::string ServerErrorText(const protocol::ErrPacket& err) {
+  return "server error " + std::to_string(err.code) + ": " + err.message;
+}
+
+std::string_view ScrambleView(const std::string& data) {
+  std::string_view view = data;
+  if (view.size() > auth::kScrambleLength) view = view.substr(0, auth::kScrambleLength);
+  return view;
+}
+
+std::string AuthResponseFor(const auth::PasswordSecret& secret, std::string_view scramble) {
+  auto token = secret.AuthResponse(
+      std::span(reinterpret_cast<const std::uint8_t*>(scramble.data()), scramble.size()));
+  return std::string(token.begin(), token.end());
+}
+
+}  // namespace
+
+IdleBackend::~IdleBackend() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+IdleBackend::IdleBackend(IdleBackend&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      family_(other.family_),
+      protocol_(other.protocol_),
+      state_(std::move(other.state_)) {}
+
+IdleBackend& IdleBackend::operator=(IdleBackend&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    family_ = other.family_;
+    protocol_ = other.protocol_;
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
+
+bool IdleBackend::PeerClosedOrSpoke() const {
+  pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+  return ::poll(&p, 1, 0) != 0;
+}
+
+std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executor executor,
+                                                            IdleBackend idle) {
+  net::Socket socket(executor);
+  std::error_code error;
+  socket.assign(asio::generic::stream_protocol(idle.family_, idle.protocol_), idle.fd_, error);
+  if (error) return nullptr;  // The IdleBackend still owns (and closes) the descriptor.
+  idle.fd_ = -1;
+  return std::make_unique<BackendConnection>(std::move(socket), std::move(idle.state_));
+}
+
+IdleBackend BackendConnection::Detach() && {
+  const auto protocol = socket_.local_endpoint().protocol();
+  std::error_code error;
+  const int fd = socket_.release(error);
+  return IdleBackend(error ? -1 : fd, protocol.family(), protocol.protocol(), std::move(state_));
+}
+
+net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,
+                                                   const config::SocketAddress& address,
+                                                   const PoolKey& key,
+                                                   const auth::PasswordSecret& secret,
+                                                   std::chrono::milliseconds timeout) {
+  OpenResult result;
+  const std::string where = address.ToString();
+  auto socket = co_await net::Connect(executor, address, timeout);
+  if (!socket.ok()) {
+    result.error = socket.error().message;
+    co_return result;
+  }
+  auto connection = std::make_unique<BackendConnection>(std::move(*socket), BackendState{});
+  BackendState& state = connection->state_;
+  net::Deadline deadline(connection->socket_, timeout);
+  auto fail = [&](std::string why) {
+    result.error = "backend " + where + ": " +
+                   (deadline.expired()
+                        ? "no answer within " + std::to_string(timeout.count()) + " ms during login"
+                        : std::move(why));
+    return std::move(result);
+  };
+
+  auto greeting_read =
+      co_await net::ReadPacket(connection->socket_, connection->buffer_, kControlPacketLimit);
+  if (!greeting_read.ok()) co_return fail("reading the greeting: " + greeting_read.error);
+  const Bytes& greeting_bytes = greeting_read.packet.payload;
+  if (!greeting_bytes.empty() && greeting_bytes[0] == protocol::header::kErr) {
+    auto err = protocol::Decode<protocol::ErrPacket>(greeting_bytes, 0);
+    if (err.ok()) {
+      result.server_error = *err;
+      co_return fail(ServerErrorText(*err));
+    }
+  }
+  auto greeting = protocol::Decode<protocol::HandshakeV10>(greeting_bytes);
+  if (!greeting.ok()) co_return fail("bad greeting: " + greeting.error().message);
+  state.server = ServerIdentity{.version = greeting->server_version,
+                                .capabilities = greeting->capabilities,
+                                .collation = greeting->character_set,
+                                .status_flags = greeting->status_flags};
+  state.thread_id = greeting->connection_id;
+  state.scramble = std::string(ScrambleView(greeting->auth_plugin_data));
+  state.key = key;
+  if (!(greeting->capabilities & cap::kProtocol41)) co_return fail("server lacks PROTOCOL_41");
+
+  const bool mariadb = !(greeting->capabilities & cap::kClientMysql);
+  Capabilities wanted = (key.capabilities & key_capability::kMask) | kAlwaysRequested;
+  wanted &= greeting->capabilities & ~cap::kMariadbExtendedMask;
+  if (!mariadb) wanted |= cap::kClientMysql;  // CLIENT_LONG_PASSWORD for MySQL.
+  state.capabilities = wanted;
+
+  protocol::HandshakeResponse41 login;
+  login.capabilities = wanted;
+  login.max_packet_size = 1U << 30;
+  login.character_set = key.collation;
+  login.username = key.user;
+  login.auth_response = AuthResponseFor(secret, state.scramble);
+  login.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+  login.attributes = {{"_client_name", "longlink"},
+                      {"_client_version", kVersion},
+                      {"program_name", "longlink proxy"}};
+  const std::uint8_t next = static_cast<std::uint8_t>(greeting_read.packet.last_sequence_id + 1);
+  const Bytes login_bytes = protocol::Encode(login);
+  auto written = co_await net::WritePacket(connection->socket_, login_bytes, next);
+  if (!written.ok()) co_return fail("sending the login: " + written.error().message);
+
+  auto authenticated =
+      co_await connection->FinishAuthentication(*written, secret, &result.server_error);
+  if (!authenticated.ok()) co_return fail(authenticated.error().message);
+
+  const std::string variables_query = "SELECT @@max_allowed_packet, @@wait_timeout";
+  auto row = co_await connection->QueryRow(variables_query);
+  if (!row.ok()) co_return fail("reading session variables: " + row.error().message);
+  auto number = [](const std::optional<std::string>& text) -> std::uint64_t {
+    std::uint64_t value = 0;
+    if (text) std::from_chars(text->data(), text->data() + text->size(), value);
+    return value;
+  };
+  if (row->size() >= 2) {
+    state.max_allowed_packet = number((*row)[0]);
+    state.wait_timeout = static_cast<std::uint32_t>(number((*row)[1]));
+  }
+  state.created_at = state.last_used_at = Clock::now();
+  result.connection = std::move(connection);
+  co_return result;
+}
+
+net::Awaitable<Status> BackendConnection::FinishAuthentication(
+    std::uint8_t next_sequence, const auth::PasswordSecret& secret,
+    std::optional<protocol::ErrPacket>* server_error) {
+  for (int round = 0; round < 4; ++round) {
+    auto reply = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+    if (!reply.ok()) co_return Error{"during login: " + reply.error};
+    const Bytes& payload = reply.packet.payload;
+    if (payload.empty()) co_return Error{"empty packet during login"};
+    switch (payload[0]) {
+      case protocol::header::kOk: {
+        auto ok = protocol::Decode<protocol::OkPacket>(payload, state_.capabilities);
+        if (!ok.ok()) co_return Error{"bad OK during login: " + ok.error().message};
+        state_.status_flags = ok->status_flags;
+        co_return Status();
+      }
+      case protocol::header::kErr: {
+        auto err = protocol::Decode<protocol::ErrPacket>(payload, state_.capabilities);
+        if (!err.ok()) co_return Error{"bad ERR during login"};
+        *server_error = *err;
+        co_return Error{ServerErrorText(*err)};
+      }
+      case protocol::header::kEof: {
+        auto request = protocol::Decode<protocol::AuthSwitchRequest>(payload);
+        if (!request.ok()) co_return Error{"bad auth switch: " + request.error().message};
+        if (request->plugin_name != protocol::auth_plugin::kNativePassword) {
+          co_return Error{"the server asks for auth plugin '" + request->plugin_name +
+                          "'; longlink logs in with mysql_native_password only"};
+        }
+        const std::string scramble(protocol::ScrambleOf(*request));
+        const std::string token = AuthResponseFor(secret, scramble);
+        const ByteView token_bytes = protocol::AsBytes(token);
+        auto sent = co_await net::WritePacket(
+            socket_, token_bytes, static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1));
+        if (!sent.ok()) co_return Error{"during login: " + sent.error().message};
+        break;
+      }
+      default:
+        co_return Error{
+            "unexpected packet during login (plugin data for a plugin longlink "
+            "does not speak)"};
+    }
+  }
+  (void)next_sequence;
+  co_return Error{"too many authentication rounds"};
+}
+
+net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPacket>* server_error) {
+  auto reply = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+  if (!reply.ok()) co_return Error{reply.error};
+  const Bytes& payload = reply.packet.payload;
+  if (!payload.empty() && payload[0] == protocol::header::kOk) {
+    auto ok = protocol::Decode<protocol::OkPacket>(payload, state_.capabilities);
+    if (!ok.ok()) co_return Error{"bad OK: " + ok.error().message};
+    state_.status_flags = ok->status_flags;
+    co_return Status();
+  }
+  if (!payload.empty() && payload[0] == protocol::header::kErr) {
+    auto err = protocol::Decode<protocol::ErrPacket>(payload, state_.capabilities);
+    if (err.ok() && server_error != nullptr) {
+      *server_error = *err;
+      co_return Status();
+    }
+    co_return Error{err.ok() ? ServerErrorText(*err) : "bad ERR packet"};
+  }
+  co_return Error{"unexpected reply"};
+}
+
+net::Awaitable<Status> BackendConnection::Reset() {
+  const Bytes command = protocol::EncodeCommand(protocol::Command::kResetConnection);
+  auto sent = co_await net::WritePacket(socket_, command, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  auto ok = co_await ReadOk(nullptr);
+  if (ok.ok()) state_.last_used_at = Clock::now();
+  co_return ok;
+}
+
+net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
+                                                 std::optional<protocol::ErrPacket>* server_error) {
+  const Bytes command = protocol::Encode(protocol::InitDb{schema});
+  auto sent = co_await net::WritePacket(socket_, command, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  auto ok = co_await ReadOk(server_error);
+  if (ok.ok() && !server_error->has_value()) state_.schema = schema;
+  co_return ok;
+}
+
+net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
+    const auth::PasswordSecret& secret) {
+  protocol::ChangeUser change;
+  change.username = state_.key.user;
+  change.auth_response = AuthResponseFor(secret, state_.scramble);
+  change.character_set = state_.key.collation;
+  change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+  const Bytes command = protocol::Encode(change, state_.capabilities);
+  auto sent = co_await net::WritePacket(socket_, command, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  std::optional<protocol::ErrPacket> server_error;
+  auto done = co_await FinishAuthentication(1, secret, &server_error);
+  if (done.ok()) state_.schema.clear();
+  co_return done;
+}
+
+net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(
+    const std::string& sql) {
+  const Bytes command = protocol::Encode(protocol::Query{sql});
+  auto sent = co_await net::WritePacket(socket_, command, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  protocol::ResponseTracker tracker(protocol::ResponseShape::kQuery, state_.capabilities);
+  std::vector<std::optional<std::string>> values;
+  bool have_row = false;
+  while (!tracker.complete()) {
+    auto packet = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+    if (!packet.ok()) co_return Error{packet.error};
+    auto kind = tracker.OnServerPacket(packet.packet.payload);
+    if (!kind.ok()) co_return Error{kind.error().message};
+    if (*kind == protocol::ServerPacketKind::kRow && !have_row) {
+      have_row = true;
+      protocol::Reader reader(ByteView(packet.packet.payload));
+      while (!reader.empty()) {
+        auto value = reader.ReadNullableLenencInt();
+        if (!value) co_return Error{"bad row"};
+        if (value->is_null) {
+          values.emplace_back(std::nullopt);
+          continue;
+        }
+        auto text = reader.ReadString(static_cast<std::size_t>(value->value));
+        if (!text) co_return Error{"bad row"};
+        values.emplace_back(std::string(*text));
+      }
+    }
+  }
+  if (tracker.ended_with_error()) co_return Error{ServerErrorText(*tracker.error())};
+  state_.status_flags = tracker.status_flags();
+  co_return values;
+}
+
+}  // namespace longlink::pool

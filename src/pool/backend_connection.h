@@ -1,0 +1,131 @@
+// One logged-in connection from the proxy to the backend server, and what the proxy knows of
+// its session state. While a client uses it, it is bound to that client's worker thread
+// (BackendConnection); while it waits in a pool, it is a bare file descriptor with its state
+// (IdleBackend), which any worker can adopt.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "auth/native_password.h"
+#include "config/proxy_config.h"
+#include "net/io_buffer.h"
+#include "net/socket.h"
+#include "pool/pool_key.h"
+#include "protocol/handshake.h"
+#include "protocol/packets.h"
+
+namespace longlink::pool {
+
+using Clock = std::chrono::steady_clock;
+
+// What the backend said about itself in its greeting.
+struct ServerIdentity {
+  std::string version = {};                 // As sent, e.g. "5.5.5-10.11.6-MariaDB-0+deb12u1".
+  protocol::Capabilities capabilities = 0;  // All 64 bits offered.
+  std::uint8_t collation = 0;               // The server's default.
+  std::uint16_t status_flags = 0;
+};
+
+// The proxy's knowledge of a backend connection's session.
+struct BackendState {
+  PoolKey key = {};
+  ServerIdentity server = {};
+  protocol::Capabilities capabilities = 0;  // Negotiated on this connection.
+  std::uint32_t thread_id = 0;              // CONNECTION_ID() on the server.
+  std::string scramble = {};                // The greeting's, for COM_CHANGE_USER.
+  std::uint16_t status_flags = 0;           // From the last OK/EOF.
+  std::string schema = {};                  // Current default schema ("" = none).
+  std::uint64_t max_allowed_packet = 0;     // @@max_allowed_packet.
+  std::uint32_t wait_timeout = 0;           // @@wait_timeout, seconds.
+  Clock::time_point created_at = {};
+  Clock::time_point last_used_at = {};
+};
+
+// A pooled connection at rest: owns the descriptor (closed on destruction).
+class IdleBackend {
+ public:
+  IdleBackend(int fd, int family, int protocol, BackendState state)
+      : fd_(fd), family_(family), protocol_(protocol), state_(std::move(state)) {}
+  ~IdleBackend();
+  IdleBackend(IdleBackend&& other) noexcept;
+  IdleBackend& operator=(IdleBackend&& other) noexcept;
+  IdleBackend(const IdleBackend&) = delete;
+  IdleBackend& operator=(const IdleBackend&) = delete;
+
+  const BackendState& state() const { return state_; }
+  // True if the socket has something to read or is closed: for an idle connection that means
+  // the server closed it or sent an unsolicited error (wait_timeout, KILL, shutdown).
+  bool PeerClosedOrSpoke() const;
+
+ private:
+  friend class BackendConnection;
+  int fd_ = -1;
+  int family_ = 0;
+  int protocol_ = 0;
+  BackendState state_;
+};
+
+// The result of opening a connection: a connection, or why not (and the server's ERR, if it
+// sent one, for the client to see as it is).
+class BackendConnection;
+struct OpenResult {
+  std::unique_ptr<BackendConnection> connection = {};
+  std::string error = {};
+  std::optional<protocol::ErrPacket> server_error = {};
+};
+
+class BackendConnection {
+ public:
+  BackendConnection(net::Socket socket, BackendState state)
+      : socket_(std::move(socket)), state_(std::move(state)) {}
+  BackendConnection(const BackendConnection&) = delete;
+  BackendConnection& operator=(const BackendConnection&) = delete;
+
+  // Connects to `address`, logs in as key.user with `secret` (mysql_native_password, also on
+  // an auth switch), requesting the key's capabilities plus SESSION_TRACK, and reads
+  // @@max_allowed_packet and @@wait_timeout. The whole exchange is bounded by `timeout`.
+  static net::Awaitable<OpenResult> Open(asio::any_io_executor executor,
+                                         const config::SocketAddress& address, const PoolKey& key,
+                                         const auth::PasswordSecret& secret,
+                                         std::chrono::milliseconds timeout);
+
+  // Binds an idle connection to `executor`'s thread.
+  static std::unique_ptr<BackendConnection> Adopt(asio::any_io_executor executor, IdleBackend idle);
+  // Unbinds it, for a pool; the connection must be between commands.
+  IdleBackend Detach() &&;
+
+  net::Socket& socket() { return socket_; }
+  BackendState& state() { return state_; }
+  const BackendState& state() const { return state_; }
+
+  // COM_RESET_CONNECTION: ends the transaction, drops user variables, temporary tables,
+  // prepared statements and locks, restores session variables. The schema stays.
+  net::Awaitable<Status> Reset();
+  // COM_INIT_DB. A server ERR (unknown schema, no access) is returned in `*server_error` with
+  // an ok status: the connection stays usable.
+  net::Awaitable<Status> InitDb(const std::string& schema,
+                                std::optional<protocol::ErrPacket>* server_error);
+  // COM_CHANGE_USER to the same user without a schema: a reset that also clears the schema.
+  net::Awaitable<Status> ChangeUserWithoutSchema(const auth::PasswordSecret& secret);
+  // Sends one query and returns the first row's values (NULL as nullopt).
+  net::Awaitable<Result<std::vector<std::optional<std::string>>>> QueryRow(const std::string& sql);
+
+ private:
+  // Reads the reply to a command that answers OK or ERR; updates status flags.
+  net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
+  // Answers auth switches until OK or ERR (login and CHANGE_USER).
+  net::Awaitable<Status> FinishAuthentication(std::uint8_t next_sequence,
+                                              const auth::PasswordSecret& secret,
+                                              std::optional<protocol::ErrPacket>* server_error);
+
+  net::Socket socket_;
+  BackendState state_;
+  net::IoBuffer buffer_{4096};  // Only for the proxy's own exchanges; freed with the object.
+};
+
+}  // namespace longlink::pool

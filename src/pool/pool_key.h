@@ -1,0 +1,45 @@
+// What makes two backend connections interchangeable: the user they are logged in as, every
+// client capability that changes packet layout or server semantics, and the character set
+// (collation) of the handshake. A client gets a backend connection of its own key only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "protocol/constants.h"
+
+namespace longlink::pool {
+
+namespace key_capability {
+using protocol::Capabilities;
+namespace cap = protocol::capability;
+// Client capabilities copied to the backend and kept in the key: they change what the server
+// does (FOUND_ROWS, IGNORE_SPACE, INTERACTIVE, MULTI_STATEMENTS, LOCAL_FILES, NO_SCHEMA) or the
+// bytes of results (DEPRECATE_EOF, LONG_FLAG, MULTI_RESULTS, PS_MULTI_RESULTS).
+inline constexpr Capabilities kMask = cap::kFoundRows | cap::kLongFlag | cap::kNoSchema |
+                                      cap::kLocalFiles | cap::kIgnoreSpace | cap::kInteractive |
+                                      cap::kMultiStatements | cap::kMultiResults |
+                                      cap::kPsMultiResults | cap::kDeprecateEof;
+}  // namespace key_capability
+
+struct PoolKey {
+  std::string user = {};
+  protocol::Capabilities capabilities = 0;  // Only bits of key_capability::kMask.
+  std::uint8_t collation = 0;               // The handshake's character set (collation id).
+  friend bool operator==(const PoolKey&, const PoolKey&) = default;
+  // "app/utf8mb4(45)/caps=0x1a0002" for logs.
+  std::string ToString() const;
+};
+
+struct PoolKeyHash {
+  std::size_t operator()(const PoolKey& key) const {
+    std::size_t h = std::hash<std::string>()(key.user);
+    h ^= std::hash<std::uint64_t>()(key.capabilities) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= std::hash<std::uint8_t>()(key.collation) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+  }
+};
+
+}  // namespace longlink::pool

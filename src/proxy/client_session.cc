@@ -1,0 +1,597 @@
+#include "proxy/client_session.h"
+
+#include <asio/buffer.hpp>
+#include <asio/write.hpp>
+#include <vector>
+
+#include "common/log.h"
+#include "net/packet_io.h"
+#include "protocol/command.h"
+#include "protocol/frame.h"
+#include "protocol/handshake.h"
+#include "protocol/response.h"
+#include "protocol/session_track.h"
+
+namespace longlink::proxy {
+
+namespace cap = protocol::capability;
+using protocol::Bytes;
+using protocol::ByteView;
+using protocol::Command;
+using protocol::ErrPacket;
+using protocol::MakeErrPacket;
+namespace server_error = protocol::server_error;
+
+namespace {
+
+constexpr std::uint16_t kNotStateChanged =
+    static_cast<std::uint16_t>(~protocol::status::kSessionStateChanged);
+
+// Login packets are small; anything larger is not a login.
+constexpr std::size_t kLoginPacketLimit = 64 * 1024;
+
+// Used before the backend's max_allowed_packet is known and when it reports none.
+constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
+
+// ERR for failures of the proxy's own: the backend is unreachable or broke the protocol.
+ErrPacket BackendUnavailable(const std::string& why) {
+  return ErrPacket{.code = 1105, .sql_state = "08S01", .message = "longlink: " + why};
+}
+
+}  // namespace
+
+ClientSession::ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
+                             std::uint64_t id, std::string peer_host)
+    : context_(context),
+      buffers_(buffers),
+      client_(std::move(socket)),
+      id_(id),
+      peer_host_(std::move(peer_host)) {}
+
+ClientSession::~ClientSession() {
+  GiveBack();
+  if (backend_) context_.pools().Discard(std::move(backend_));
+  context_.ClientGone();
+}
+
+void ClientSession::Borrow() {
+  if (!in_) in_ = buffers_.Take();
+  if (!out_) out_ = buffers_.Take();
+}
+
+void ClientSession::GiveBack() {
+  if (in_ && in_->empty()) buffers_.Give(std::move(in_));
+  if (out_ && out_->empty()) buffers_.Give(std::move(out_));
+  in_.reset();
+  out_.reset();
+}
+
+std::size_t ClientSession::MaxClientPacket() const {
+  if (context_.config().proxy.max_allowed_packet > 0) {
+    return static_cast<std::size_t>(context_.config().proxy.max_allowed_packet);
+  }
+  if (backend_ && backend_->state().max_allowed_packet > 0) {
+    return static_cast<std::size_t>(backend_->state().max_allowed_packet);
+  }
+  return kDefaultMaxPacket;
+}
+
+net::Awaitable<bool> ClientSession::SendToClient(const Bytes& payload, std::uint8_t sequence) {
+  auto sent = co_await net::WritePacket(client_, payload, sequence);
+  co_return sent.ok();
+}
+
+net::Awaitable<bool> ClientSession::SendError(const ErrPacket& error, std::uint8_t sequence) {
+  const Bytes payload = protocol::Encode(error, client_caps_ | cap::kProtocol41);
+  co_return co_await SendToClient(payload, sequence);
+}
+
+net::Awaitable<void> ClientSession::Run() {
+  const bool logged_in = co_await LogIn();
+  if (logged_in) {
+    Log(LogLevel::kDebug, id_, "logged in as {} from {}", user_, peer_host_);
+    co_await CommandLoop();
+  }
+  if (backend_) co_await ReleaseBackend(/*clean=*/true);
+  std::error_code ignored;
+  client_.shutdown(net::Socket::shutdown_both, ignored);
+  client_.close(ignored);
+}
+
+net::Awaitable<bool> ClientSession::LogIn() {
+  net::Deadline deadline(client_, context_.config().proxy.handshake_timeout);
+  in_ = buffers_.Take();
+
+  const pool::ServerIdentity server = context_.ServerIdentity();
+  const auto scramble = auth::GenerateScramble();
+  scramble_.assign(scramble.begin(), scramble.end());
+  protocol::HandshakeV10 greeting;
+  greeting.server_version = server.version;
+  greeting.connection_id = static_cast<std::uint32_t>(id_);
+  greeting.auth_plugin_data = scramble_;
+  greeting.capabilities = server.capabilities & kRelayableCapabilities;
+  greeting.character_set = server.collation;
+  greeting.status_flags = protocol::status::kAutocommit;
+  greeting.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+  const Bytes greeting_bytes = protocol::Encode(greeting);
+  if (!co_await SendToClient(greeting_bytes, 0)) co_return false;
+
+  auto read = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
+  if (!read.ok()) {
+    if (read.failure == net::ReadFailure::kClosed) {
+      Log(LogLevel::kDebug, id_, "client left during login: {}",
+          deadline.expired() ? "handshake timeout" : read.error);
+      if (deadline.expired()) {
+        Log(LogLevel::kInfo, id_, "closing client {}: no login within {} ms", peer_host_,
+            context_.config().proxy.handshake_timeout.count());
+      }
+      co_return false;
+    }
+    {
+      const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
+      co_await SendError(error_packet, 2);
+    };
+    co_return false;
+  }
+  std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);
+  const Bytes& payload = read.packet.payload;
+  if (read.packet.sequence_id != 1) {
+    {
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
+      co_await SendError(error_packet, sequence);
+    };
+    co_return false;
+  }
+  if (protocol::IsSslRequest(payload)) {
+    {
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kHandshakeError,
+                        "Bad handshake: longlink does not offer TLS; connect without it");
+      co_await SendError(error_packet, sequence);
+    };
+    co_return false;
+  }
+  auto response = protocol::Decode<protocol::HandshakeResponse41>(payload);
+  if (!response.ok() || !(response->capabilities & cap::kProtocol41)) {
+    Log(LogLevel::kInfo, id_, "bad handshake from {}: {}", peer_host_,
+        response.ok() ? "client lacks PROTOCOL_41" : response.error().message);
+    {
+      const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
+      co_await SendError(error_packet, sequence);
+    };
+    co_return false;
+  }
+  client_caps_ = response->capabilities & greeting.capabilities;
+  user_ = response->username;
+  collation_ = response->character_set != 0 ? response->character_set : server.collation;
+
+  const std::string plugin =
+      (client_caps_ & cap::kPluginAuth) && !response->auth_plugin_name.empty()
+          ? response->auth_plugin_name
+          : std::string(protocol::auth_plugin::kNativePassword);
+  if (!co_await Authenticate(user_, response->auth_response, plugin, &sequence, scramble_,
+                             &secret_)) {
+    co_return false;
+  }
+  if (!co_await AttachBackend(response->database, sequence)) co_return false;
+
+  protocol::OkPacket ok;
+  ok.status_flags = backend_->state().status_flags & kNotStateChanged;
+  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
+  if (!co_await SendToClient(ok_bytes, sequence)) co_return false;
+  if (in_->empty()) buffers_.Give(std::move(in_));
+  co_return true;
+}
+
+net::Awaitable<bool> ClientSession::Authenticate(const std::string& user,
+                                                 const std::string& first_token,
+                                                 const std::string& plugin, std::uint8_t* sequence,
+                                                 const std::string& scramble,
+                                                 std::optional<auth::PasswordSecret>* secret) {
+  std::string token = first_token;
+  std::string current_scramble = scramble;
+  if (plugin != protocol::auth_plugin::kNativePassword) {
+    // Ask the client to restart with mysql_native_password (and a fresh scramble).
+    const auto fresh = auth::GenerateScramble();
+    current_scramble.assign(fresh.begin(), fresh.end());
+    protocol::AuthSwitchRequest request{
+        .plugin_name = std::string(protocol::auth_plugin::kNativePassword),
+        .plugin_data = current_scramble + std::string(1, '\0')};
+    const Bytes request_bytes = protocol::Encode(request);
+    if (!co_await SendToClient(request_bytes, *sequence)) co_return false;
+    if (!in_) in_ = buffers_.Take();
+    auto reply = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
+    if (!reply.ok()) co_return false;
+    *sequence = static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1);
+    token.assign(reply.packet.payload.begin(), reply.packet.payload.end());
+  }
+  const auth::NativePasswordCredential* credential = context_.FindUser(user);
+  std::optional<auth::PasswordSecret> verified;
+  if (credential != nullptr) {
+    verified = credential->Verify(protocol::AsBytes(token), protocol::AsBytes(current_scramble));
+  }
+  if (!verified) {
+    Log(LogLevel::kInfo, id_, "access denied for user '{}' from {}{}", user, peer_host_,
+        credential == nullptr ? " (unknown user)" : "");
+    {
+      const ErrPacket error_packet = protocol::AccessDeniedError(user, peer_host_, !token.empty());
+      co_await SendError(error_packet, *sequence);
+    };
+    co_return false;
+  }
+  *secret = std::move(verified);
+  co_return true;
+}
+
+net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
+                                                  std::uint8_t sequence) {
+  pool::PoolKey key{.user = user_,
+                    .capabilities = client_caps_ & pool::key_capability::kMask,
+                    .collation = collation_};
+  auto checkout = co_await context_.pools().Acquire(client_.get_executor(), key, *secret_, id_);
+  if (!checkout.connection) {
+    ErrPacket error;
+    if (checkout.failure == pool::CheckoutFailure::kPoolFull) {
+      error = MakeErrPacket(server_error::kConCountError,
+                            "Too many connections: longlink: " + checkout.error);
+    } else if (checkout.server_error) {
+      error = *checkout.server_error;
+    } else {
+      error = BackendUnavailable(checkout.error);
+    }
+    Log(LogLevel::kWarning, id_, "no backend for {}: {}", user_, checkout.error);
+    co_await SendError(error, sequence);
+    co_return false;
+  }
+  backend_ = std::move(checkout.connection);
+  if (!context_.server_identity_known()) context_.LearnServerIdentity(backend_->state().server);
+
+  if (!schema.empty() && backend_->state().schema != schema) {
+    std::optional<ErrPacket> refused;
+    auto done = co_await backend_->InitDb(schema, &refused);
+    if (!done.ok()) {
+      context_.pools().Discard(std::move(backend_));
+      {
+        const ErrPacket error_packet =
+            BackendUnavailable("backend lost while selecting the schema: " + done.error().message);
+        co_await SendError(error_packet, sequence);
+      };
+      co_return false;
+    }
+    if (refused) {
+      co_await SendError(*refused, sequence);
+      co_return false;  // Run() returns the backend to the pool.
+    }
+  } else if (schema.empty() && !backend_->state().schema.empty()) {
+    auto done = co_await backend_->ChangeUserWithoutSchema(*secret_);
+    if (!done.ok()) {
+      context_.pools().Discard(std::move(backend_));
+      {
+        const ErrPacket error_packet =
+            BackendUnavailable("cannot clear the schema: " + done.error().message);
+        co_await SendError(error_packet, sequence);
+      };
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+net::Awaitable<bool> ClientSession::FillClient(std::size_t count) {
+  if (!in_) in_ = buffers_.Take();
+  if (in_->size() >= count) co_return true;
+  in_->Reserve(count);
+  while (in_->size() < count) {
+    auto room = in_->Room();
+    auto [error, n] =
+        co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+    if (error || n == 0) co_return false;
+    in_->Commit(n);
+  }
+  co_return true;
+}
+
+net::Awaitable<void> ClientSession::CommandLoop() {
+  for (;;) {
+    if (!in_ || in_->empty()) {
+      GiveBack();
+      auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
+      if (error) co_return;
+    }
+    if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return;
+    const auto header = protocol::DecodePacketHeader(in_->data());
+    if (header->sequence_id != 0) {
+      Log(LogLevel::kInfo, id_, "closing: command packet with sequence id {}", header->sequence_id);
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
+        co_await SendError(error_packet, static_cast<std::uint8_t>(header->sequence_id + 1));
+      };
+      co_return;
+    }
+    if (header->payload_length == 0) {
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kHandshakeError, "Bad handshake: empty packet");
+        co_await SendError(error_packet, 1);
+      };
+      co_return;
+    }
+    if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return;
+    const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
+
+    Outcome outcome = Outcome::kOk;
+    switch (command) {
+      case Command::kQuit:
+        co_return;
+      case Command::kChangeUser:
+        outcome = co_await HandleChangeUser();
+        break;
+      default:
+        outcome = co_await Relay(command);
+        break;
+    }
+    switch (outcome) {
+      case Outcome::kOk:
+        break;
+      case Outcome::kClientGone:
+      case Outcome::kClientError:
+        co_return;
+      case Outcome::kBackendGone:
+      case Outcome::kBackendError:
+        if (backend_) context_.pools().Discard(std::move(backend_));
+        co_return;
+    }
+    if (!backend_) co_return;
+  }
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
+  const auto shape = protocol::ResponseShapeOf(command);
+  if (!shape) {
+    // Replication streams: not through a pool. Drop the packet, answer ERR.
+    auto read = co_await net::ReadPacket(client_, *in_, MaxClientPacket());
+    if (!read.ok()) co_return Outcome::kClientGone;
+    {
+      const ErrPacket error_packet = MakeErrPacket(
+          server_error::kUnknownComError, "Unknown command: longlink does not relay replication");
+      co_await SendError(error_packet, 1);
+    };
+    co_return Outcome::kOk;
+  }
+  std::uint8_t sequence = 0;
+  bool empty = false;
+  const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
+  if (forwarded != Outcome::kOk) co_return forwarded;
+  if (command == Command::kSetOption) backend_options_changed_ = true;
+  co_return co_await RelayResponse(command);
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::uint8_t* sequence,
+                                                                          bool* empty) {
+  std::size_t total = 0;
+  bool first = true;
+  for (;;) {
+    if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return Outcome::kClientGone;
+    const auto header = *protocol::DecodePacketHeader(in_->data());
+    if (header.sequence_id != *sequence) {
+      // Bytes of this packet may already be with the backend: its state is unknown.
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
+        co_await SendError(error_packet, static_cast<std::uint8_t>(header.sequence_id + 1));
+      };
+      co_return first ? Outcome::kClientError : Outcome::kBackendError;
+    }
+    *sequence = static_cast<std::uint8_t>(*sequence + 1);
+    total += header.payload_length;
+    if (total > MaxClientPacket()) {
+      Log(LogLevel::kInfo, id_, "closing: packet larger than max_allowed_packet ({} bytes)",
+          MaxClientPacket());
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kNetPacketTooLarge,
+                          "Got a packet bigger than 'max_allowed_packet' bytes");
+        co_await SendError(error_packet, *sequence);
+      };
+      co_return first ? Outcome::kClientError : Outcome::kBackendError;
+    }
+    if (first) *empty = header.payload_length == 0;
+    first = false;
+    std::size_t remaining = protocol::kPacketHeaderSize + header.payload_length;
+    while (remaining > 0) {
+      if (in_->empty()) {
+        auto room = in_->Room();
+        auto [error, n] =
+            co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+        if (error || n == 0) co_return Outcome::kBackendError;  // Half a packet sent.
+        in_->Commit(n);
+      }
+      const std::size_t n = std::min(remaining, in_->size());
+      auto [error, written] = co_await asio::async_write(
+          backend_->socket(), asio::buffer(in_->data().data(), n), net::kNoThrow);
+      if (error) co_return Outcome::kBackendGone;
+      in_->Consume(n);
+      remaining -= n;
+    }
+    if (header.payload_length < protocol::kMaxChunkPayload) co_return Outcome::kOk;
+  }
+}
+
+std::optional<Bytes> ClientSession::AdaptOk(ByteView payload, std::uint8_t sequence) {
+  auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_->state().capabilities);
+  if (!ok.ok()) return std::nullopt;
+  if (!ok->session_state.empty()) {
+    auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
+    if (changes.ok()) {
+      for (const auto& change : *changes) {
+        if (const auto* schema = std::get_if<protocol::SchemaChange>(&change)) {
+          backend_->state().schema = schema->schema;
+        }
+      }
+    }
+  }
+  if (client_caps_ & cap::kSessionTrack) return std::nullopt;
+  if (!(ok->status_flags & protocol::status::kSessionStateChanged) && ok->session_state.empty()) {
+    return std::nullopt;
+  }
+  ok->status_flags &= kNotStateChanged;
+  ok->session_state.clear();
+  return protocol::Frame(protocol::Encode(*ok, client_caps_), sequence);
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(Command command) {
+  const auto shape = protocol::ResponseShapeOf(command);
+  if (*shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
+  if (!out_) out_ = buffers_.Take();
+  protocol::ResponseTracker tracker(*shape, backend_->state().capabilities);
+  bool continuation = false;
+  bool sent_any = false;
+  std::uint8_t last_sequence = 0;
+  std::vector<asio::const_buffer> pieces;
+  std::vector<Bytes> replacements;
+
+  while (!tracker.complete()) {
+    // Relay every complete chunk buffered so far.
+    const ByteView data = out_->data();
+    std::size_t pos = 0;
+    std::size_t run_start = 0;
+    pieces.clear();
+    replacements.clear();
+    replacements.reserve(8);
+    bool client_turn = false;  // The server waits for the client (LOCAL INFILE).
+    while (!tracker.complete() && !client_turn) {
+      auto chunk = protocol::PeekChunk(data.subspan(pos));
+      if (!chunk) break;
+      last_sequence = chunk->header.sequence_id;
+      if (!continuation) {
+        auto kind = tracker.OnServerPacket(chunk->payload);
+        if (!kind.ok()) {
+          Log(LogLevel::kWarning, id_, "backend broke the protocol: {}", kind.error().message);
+          if (!sent_any) {
+            {
+              const ErrPacket error_packet =
+                  BackendUnavailable("the backend sent an invalid reply");
+              co_await SendError(error_packet, 1);
+            };
+          }
+          co_return Outcome::kBackendError;
+        }
+        if (*kind == protocol::ServerPacketKind::kOk ||
+            *kind == protocol::ServerPacketKind::kOkAsEof) {
+          if (auto replacement = AdaptOk(chunk->payload, chunk->header.sequence_id)) {
+            if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
+            replacements.push_back(std::move(*replacement));
+            pieces.emplace_back(replacements.back().data(), replacements.back().size());
+            run_start = pos + chunk->size();
+          }
+        }
+      }
+      continuation = chunk->continues();
+      pos += chunk->size();
+      client_turn = !continuation && tracker.awaiting_client();
+    }
+    if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
+    if (!pieces.empty()) {
+      auto [error, written] = co_await asio::async_write(client_, pieces, net::kNoThrow);
+      if (error) co_return Outcome::kBackendError;  // The rest of the response is unread.
+      sent_any = true;
+    }
+    out_->Consume(pos);
+    if (tracker.complete()) break;
+
+    if (client_turn) {
+      // LOAD DATA LOCAL INFILE: the client sends the file, then an empty packet.
+      std::uint8_t sequence = static_cast<std::uint8_t>(last_sequence + 1);
+      for (;;) {
+        bool empty = false;
+        const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
+        if (forwarded != Outcome::kOk) {
+          co_return forwarded == Outcome::kClientGone ? Outcome::kBackendError : forwarded;
+        }
+        if (empty) break;
+      }
+      // The server's OK or ERR follows; the tracker clears awaiting_client when it comes.
+    }
+
+    // Need more bytes: make room for a whole chunk.
+    if (auto header = protocol::DecodePacketHeader(out_->data())) {
+      out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
+    }
+    auto room = out_->Room();
+    auto [error, n] = co_await backend_->socket().async_read_some(
+        asio::buffer(room.data(), room.size()), net::kNoThrow);
+    if (error || n == 0) {
+      Log(LogLevel::kWarning, id_, "backend connection {} lost during a command: {}",
+          backend_->state().thread_id, net::ErrorText(error ? error : asio::error::eof));
+      if (!sent_any) {
+        {
+          const ErrPacket error_packet =
+              MakeErrPacket(protocol::ServerError{1927, "70100"},
+                            "Connection was killed: longlink lost the backend "
+                            "connection during the command");
+          co_await SendError(error_packet, 1);
+        };
+      }
+      co_return Outcome::kBackendGone;
+    }
+    out_->Commit(n);
+  }
+  if (!out_->empty()) {
+    Log(LogLevel::kWarning, id_, "backend sent {} bytes after the end of a reply", out_->size());
+    co_return Outcome::kBackendError;
+  }
+  if (!tracker.ended_with_error()) {
+    backend_->state().status_flags = tracker.status_flags();
+  }
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
+  auto read = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
+  if (!read.ok()) co_return Outcome::kClientGone;
+  auto change = protocol::Decode<protocol::ChangeUser>(read.packet.payload, client_caps_);
+  std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);
+  if (!change.ok()) {
+    {
+      const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
+      co_await SendError(error_packet, sequence);
+    };
+    co_return Outcome::kClientError;
+  }
+  const std::string plugin = change->auth_plugin_name.empty()
+                                 ? std::string(protocol::auth_plugin::kNativePassword)
+                                 : change->auth_plugin_name;
+  std::optional<auth::PasswordSecret> secret;
+  if (!co_await Authenticate(change->username, change->auth_response, plugin, &sequence, scramble_,
+                             &secret)) {
+    co_return Outcome::kClientError;
+  }
+  // The old session ends: its backend goes back reset; the new user gets one of its own pool.
+  if (backend_) co_await ReleaseBackend(/*clean=*/true);
+  user_ = change->username;
+  secret_ = std::move(secret);
+  if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
+  if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
+  protocol::OkPacket ok;
+  ok.status_flags = backend_->state().status_flags & kNotStateChanged;
+  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
+  if (!co_await SendToClient(ok_bytes, sequence)) {
+    co_return Outcome::kClientGone;
+  }
+  Log(LogLevel::kDebug, id_, "changed user to {}", user_);
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<void> ClientSession::ReleaseBackend(bool clean) {
+  auto backend = std::move(backend_);
+  if (!clean || backend_options_changed_) {
+    context_.pools().Discard(std::move(backend));
+    backend_options_changed_ = false;
+    co_return;
+  }
+  co_await context_.pools().Release(std::move(backend), id_);
+}
+
+}  // namespace longlink::proxy

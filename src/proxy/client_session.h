@@ -1,0 +1,94 @@
+// One client connection, from greeting to close: logs the client in at the proxy
+// (mysql_native_password against the configured users), checks out a backend connection of
+// the client's pool, relays commands and streams results, and gives the backend back reset.
+//
+// Memory: between commands a session holds its socket, a few strings and its coroutine frame;
+// buffers are borrowed from the worker's BufferPool only while bytes are in flight.
+//
+// Sequence ids are relayed unchanged: a command starts at 0 on both hops, the backend's reply
+// continues from there. The proxy writes its own packets (greeting, auth, OK after login, ERR)
+// with the id that comes next.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/io_buffer.h"
+#include "net/socket.h"
+#include "pool/backend_connection.h"
+#include "protocol/packets.h"
+#include "proxy/proxy_context.h"
+
+namespace longlink::proxy {
+
+class ClientSession {
+ public:
+  // `peer_host`: how the client is named in errors ("localhost" for a Unix socket).
+  ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
+                std::uint64_t id, std::string peer_host);
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Runs the session to its end; never throws.
+  net::Awaitable<void> Run();
+
+ private:
+  enum class Outcome {
+    kOk,
+    kClientGone,    // The client closed or reset; anything sent after is lost.
+    kBackendGone,   // The backend connection failed.
+    kClientError,   // The client broke the protocol; an ERR was sent (or not possible).
+    kBackendError,  // The backend broke the protocol.
+  };
+
+  net::Awaitable<bool> LogIn();
+  net::Awaitable<bool> Authenticate(const std::string& user, const std::string& first_token,
+                                    const std::string& plugin, std::uint8_t* sequence,
+                                    const std::string& scramble,
+                                    std::optional<auth::PasswordSecret>* secret);
+  // Checks out a backend for the current key and applies the wanted schema. On failure the
+  // client has been sent an ERR with `sequence`.
+  net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
+  net::Awaitable<void> CommandLoop();
+  net::Awaitable<Outcome> HandleChangeUser();
+  net::Awaitable<Outcome> Relay(protocol::Command command);
+  // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
+  // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
+  net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
+  net::Awaitable<Outcome> RelayResponse(protocol::Command command);
+  // Reads from the client until `in_` holds `count` bytes. False if the client went away.
+  net::Awaitable<bool> FillClient(std::size_t count);
+  // Sends one packet the proxy made. False if the client went away.
+  net::Awaitable<bool> SendToClient(const protocol::Bytes& payload, std::uint8_t sequence);
+  net::Awaitable<bool> SendError(const protocol::ErrPacket& error, std::uint8_t sequence);
+  // Returns the backend to its pool (clean) or closes it (state unknown).
+  net::Awaitable<void> ReleaseBackend(bool clean);
+  // Re-encodes a backend OK for this client if their capabilities differ; tracks the schema.
+  std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
+  std::size_t MaxClientPacket() const;
+  void Borrow();
+  void GiveBack();
+
+  ProxyContext& context_;
+  net::BufferPool& buffers_;
+  net::Socket client_;
+  const std::uint64_t id_;
+  const std::string peer_host_;
+
+  // After login.
+  protocol::Capabilities client_caps_ = 0;
+  std::string user_;
+  std::uint8_t collation_ = 0;
+  std::string scramble_;  // From the greeting; COM_CHANGE_USER tokens are made with it.
+  std::optional<auth::PasswordSecret> secret_;
+  std::unique_ptr<pool::BackendConnection> backend_;
+  bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
+
+  std::unique_ptr<net::IoBuffer> in_;   // Client bytes not yet forwarded.
+  std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.
+};
+
+}  // namespace longlink::proxy

@@ -1,0 +1,64 @@
+// What every session of one `longlink proxy` process shares: the configuration, the users,
+// the pools, what the backend said about itself, and counters. Read-mostly; the mutable parts
+// are atomics or guarded here.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/native_password.h"
+#include "config/proxy_config.h"
+#include "pool/backend_connection.h"
+#include "pool/pool.h"
+#include "protocol/constants.h"
+
+namespace longlink::proxy {
+
+// The capabilities the proxy offers clients: those it can relay. Never compression, TLS (not
+// yet), MySQL-only bits, or MariaDB's PROGRESS/BULK/EXTENDED_METADATA/CACHE_METADATA.
+inline constexpr protocol::Capabilities kRelayableCapabilities = [] {
+  namespace cap = protocol::capability;
+  return cap::kClientMysql | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb |
+         cap::kNoSchema | cap::kOdbc | cap::kLocalFiles | cap::kIgnoreSpace | cap::kProtocol41 |
+         cap::kInteractive | cap::kTransactions | cap::kSecureConnection | cap::kMultiStatements |
+         cap::kMultiResults | cap::kPsMultiResults | cap::kPluginAuth | cap::kConnectAttrs |
+         cap::kPluginAuthLenencClientData | cap::kSessionTrack | cap::kDeprecateEof;
+}();
+
+class ProxyContext {
+ public:
+  explicit ProxyContext(config::ProxyConfig config);
+
+  const config::ProxyConfig& config() const { return config_; }
+  pool::Pools& pools() { return pools_; }
+
+  // The user's configured credential, or nullptr.
+  const auth::NativePasswordCredential* FindUser(const std::string& name) const;
+
+  // What the proxy announces to clients: the backend's version and capabilities once known
+  // (from the first backend greeting), a MariaDB-like default before.
+  pool::ServerIdentity ServerIdentity() const;
+  void LearnServerIdentity(const pool::ServerIdentity& identity);
+  bool server_identity_known() const;
+
+  std::uint64_t NextSessionId() { return next_session_id_.fetch_add(1) + 1; }
+  // Counts a client in; false (and not counted) beyond max_client_connections.
+  bool AdmitClient();
+  void ClientGone() { clients_.fetch_sub(1); }
+  std::uint32_t clients() const { return clients_.load(); }
+
+ private:
+  const config::ProxyConfig config_;
+  std::unordered_map<std::string, auth::NativePasswordCredential> users_;
+  pool::Pools pools_;
+  mutable std::mutex identity_mutex_;
+  std::optional<pool::ServerIdentity> identity_;
+  std::atomic<std::uint64_t> next_session_id_{0};
+  std::atomic<std::uint32_t> clients_{0};
+};
+
+}  // namespace longlink::proxy

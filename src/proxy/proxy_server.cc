@@ -1,0 +1,320 @@
+#include "proxy/proxy_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <asio/co_spawn.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ip/v6_only.hpp>
+#include <asio/local/stream_protocol.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+#include "net/io_buffer.h"
+#include "net/packet_io.h"
+#include "net/socket.h"
+#include "protocol/packets.h"
+#include "proxy/client_session.h"
+#include "proxy/proxy_context.h"
+
+namespace longlink::proxy {
+
+namespace {
+
+// Member order matters: sessions still suspended at shutdown are destroyed with `io` and give
+// their buffers back to `buffers`.
+struct Worker {
+  net::BufferPool buffers;
+  asio::io_context io{1};
+  std::thread thread;
+};
+
+// A listening socket, opened once; every worker accepts on its own duplicate.
+struct Listener {
+  std::string name;  // For logs.
+  int fd = -1;
+  int family = 0;
+  int protocol = 0;
+  bool unix_socket = false;
+  std::string path;
+};
+
+Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog) {
+  asio::io_context io;
+  std::error_code error;
+  auto ip = asio::ip::make_address(address.host, error);
+  if (error) {
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(address.host, std::to_string(address.port), error);
+    if (error || results.empty()) {
+      return Error{"listen " + address.ToString() + ": cannot resolve " + address.host};
+    }
+    ip = results.begin()->endpoint().address();
+  }
+  asio::ip::tcp::endpoint endpoint(ip, address.port);
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error && ip.is_v6()) acceptor.set_option(asio::ip::v6_only(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(backlog, error);
+  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
+  Listener listener;
+  listener.name = address.ToString();
+  listener.family = endpoint.protocol().family();
+  listener.protocol = endpoint.protocol().protocol();
+  listener.fd = acceptor.release(error);
+  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
+  return listener;
+}
+
+Result<Listener> ListenUnix(const std::string& path, std::uint32_t mode, int backlog) {
+  asio::io_context io;
+  std::error_code error;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return Error{"listen " + path + ": the path exists and is not a socket"};
+    }
+    // A socket file: in use if someone accepts on it, else left over from a crash.
+    asio::local::stream_protocol::socket probe(io);
+    probe.connect(asio::local::stream_protocol::endpoint(path), error);
+    if (!error) return Error{"listen " + path + ": another process is listening on it"};
+    ::unlink(path.c_str());
+  }
+  asio::local::stream_protocol::endpoint endpoint(path);
+  asio::local::stream_protocol::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error && ::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+    error = std::error_code(errno, std::generic_category());
+  }
+  if (!error) acceptor.listen(backlog, error);
+  if (error) return Error{"listen " + path + ": " + error.message()};
+  Listener listener;
+  listener.name = path;
+  listener.family = AF_UNIX;
+  listener.protocol = 0;
+  listener.unix_socket = true;
+  listener.path = path;
+  listener.fd = acceptor.release(error);
+  if (error) return Error{"listen " + path + ": " + error.message()};
+  return listener;
+}
+
+std::string PeerHost(const net::Socket& socket) {
+  std::error_code error;
+  const auto endpoint = socket.remote_endpoint(error);
+  if (error) return "unknown";
+  if (endpoint.protocol().family() == AF_UNIX) return "localhost";
+  asio::ip::tcp::endpoint tcp;
+  if (endpoint.size() <= tcp.capacity()) {
+    std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
+    tcp.resize(endpoint.size());
+    const auto address = tcp.address();
+    if (address.is_loopback()) return "localhost";
+    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+      return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+    }
+    return address.to_string();
+  }
+  return "unknown";
+}
+
+net::Awaitable<void> RefuseClient(net::Socket socket) {
+  // Instead of the greeting, as MariaDB does: no SQLSTATE.
+  const protocol::Bytes error = protocol::Encode(protocol::TooManyConnectionsError(), 0);
+  co_await net::WritePacket(socket, error, 0);
+  std::error_code ignored;
+  socket.close(ignored);
+}
+
+net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acceptor& acceptor,
+                                bool tcp) {
+  for (;;) {
+    auto [error, socket] = co_await acceptor.async_accept(net::kNoThrow);
+    if (error) {
+      if (error == asio::error::operation_aborted || error == asio::error::bad_descriptor) {
+        co_return;
+      }
+      Log(LogLevel::kWarning, 0, "accept: {}", error.message());
+      if (error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
+          error == asio::error::no_memory) {
+        asio::steady_timer pause(worker.io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(net::kNoThrow);
+      }
+      continue;
+    }
+    if (tcp) {
+      const int one = 1;
+      ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (!context.AdmitClient()) {
+      Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached",
+          context.config().proxy.max_client_connections);
+      asio::co_spawn(worker.io, RefuseClient(std::move(socket)), [](std::exception_ptr) {});
+      continue;
+    }
+    const std::uint64_t id = context.NextSessionId();
+    std::string host = PeerHost(socket);
+    auto session = std::make_unique<ClientSession>(context, worker.buffers, std::move(socket), id,
+                                                   std::move(host));
+    asio::co_spawn(
+        worker.io,
+        [session = std::move(session)]() mutable -> net::Awaitable<void> {
+          co_await session->Run();
+        },
+        [id](std::exception_ptr failure) {
+          if (!failure) return;
+          try {
+            std::rethrow_exception(failure);
+          } catch (const std::exception& e) {
+            Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
+          } catch (...) {
+            Log(LogLevel::kError, id, "session ended by an internal error");
+          }
+        });
+  }
+}
+
+// Learns the backend's version and capabilities before the first client arrives, so the
+// greeting mirrors them; retries until the backend answers.
+net::Awaitable<void> ProbeBackend(ProxyContext& context) {
+  auto executor = co_await asio::this_coro::executor;
+  for (int attempt = 0; !context.server_identity_known(); ++attempt) {
+    auto socket = co_await net::Connect(executor, context.config().backend.address,
+                                        context.config().backend.connect_timeout);
+    if (socket.ok()) {
+      net::IoBuffer buffer(4096);
+      net::Deadline deadline(*socket, context.config().backend.connect_timeout);
+      auto greeting = co_await net::ReadPacket(*socket, buffer, 1 << 16);
+      if (greeting.ok()) {
+        auto decoded = protocol::Decode<protocol::HandshakeV10>(greeting.packet.payload);
+        if (decoded.ok()) {
+          context.LearnServerIdentity(pool::ServerIdentity{.version = decoded->server_version,
+                                                           .capabilities = decoded->capabilities,
+                                                           .collation = decoded->character_set,
+                                                           .status_flags = decoded->status_flags});
+          Log(LogLevel::kInfo, 0, "backend {} is {}", context.config().backend.address.ToString(),
+              decoded->server_version);
+          co_return;
+        }
+      }
+    } else if (attempt == 0) {
+      Log(LogLevel::kWarning, 0, "backend not reachable yet: {}", socket.error().message);
+    }
+    asio::steady_timer pause(executor, std::chrono::seconds(1));
+    co_await pause.async_wait(net::kNoThrow);
+  }
+}
+
+net::Awaitable<void> Janitor(ProxyContext& context) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  for (;;) {
+    context.pools().Maintain(executor);
+    timer.expires_after(std::chrono::seconds(1));
+    auto [error] = co_await timer.async_wait(net::kNoThrow);
+    if (error) co_return;
+  }
+}
+
+}  // namespace
+
+int RunProxy(const config::ProxyConfig& config) {
+  if (auto level = ParseLogLevel(config.proxy.log_level)) SetLogLevel(*level);
+  ProxyContext context(config);
+
+  std::vector<Listener> listeners;
+  auto close_listeners = [&] {
+    for (auto& l : listeners) {
+      if (l.fd >= 0) ::close(l.fd);
+      if (l.unix_socket) ::unlink(l.path.c_str());
+    }
+  };
+  for (const auto& address : config.listen.tcp) {
+    auto listener = ListenTcp(address, config.listen.backlog);
+    if (!listener.ok()) {
+      Log(LogLevel::kError, 0, "{}", listener.error().message);
+      close_listeners();
+      return 1;
+    }
+    listeners.push_back(*listener);
+  }
+  if (!config.listen.unix_socket.empty()) {
+    auto listener = ListenUnix(config.listen.unix_socket, config.listen.unix_socket_mode,
+                               config.listen.backlog);
+    if (!listener.ok()) {
+      Log(LogLevel::kError, 0, "{}", listener.error().message);
+      close_listeners();
+      return 1;
+    }
+    listeners.push_back(*listener);
+  }
+
+  const unsigned worker_count = config.proxy.workers > 0
+                                    ? config.proxy.workers
+                                    : std::max(1U, std::thread::hardware_concurrency());
+  std::vector<std::unique_ptr<Worker>> workers;
+  std::vector<std::unique_ptr<net::Acceptor>> acceptors;
+  for (unsigned i = 0; i < worker_count; ++i) {
+    workers.push_back(std::make_unique<Worker>());
+    Worker& worker = *workers.back();
+    for (const auto& listener : listeners) {
+      const int fd = ::dup(listener.fd);
+      auto acceptor = std::make_unique<net::Acceptor>(worker.io);
+      std::error_code error;
+      acceptor->assign(asio::generic::stream_protocol(listener.family, listener.protocol), fd,
+                       error);
+      if (error) {
+        Log(LogLevel::kError, 0, "listen {}: {}", listener.name, error.message());
+        close_listeners();
+        return 1;
+      }
+      asio::co_spawn(worker.io, AcceptLoop(context, worker, *acceptor, !listener.unix_socket),
+                     [](std::exception_ptr) {});
+      acceptors.push_back(std::move(acceptor));
+    }
+  }
+  asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
+  asio::co_spawn(workers[0]->io, Janitor(context), [](std::exception_ptr) {});
+
+  asio::io_context main_io(1);
+  asio::signal_set signals(main_io, SIGINT, SIGTERM);
+  int exit_code = 0;
+  signals.async_wait([&](const std::error_code& error, int number) {
+    if (error) return;
+    Log(LogLevel::kInfo, 0, "stopping on signal {}", number);
+    for (auto& worker : workers) worker->io.stop();
+  });
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::string names;
+  for (const auto& l : listeners) names += (names.empty() ? "" : ", ") + l.name;
+  Log(LogLevel::kInfo, 0, "ready: listening on {}; backend {}; {} worker{}", names,
+      config.backend.address.ToString(), worker_count, worker_count == 1 ? "" : "s");
+
+  for (auto& worker : workers) {
+    worker->thread = std::thread([&io = worker->io] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  main_io.run();  // Until a signal.
+  for (auto& worker : workers) worker->thread.join();
+  // Sessions still suspended are destroyed with their io_context, before the pools.
+  acceptors.clear();
+  workers.clear();
+  close_listeners();
+  Log(LogLevel::kInfo, 0, "stopped");
+  return exit_code;
+}
+
+}  // namespace longlink::proxy
