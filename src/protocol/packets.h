@@ -62,8 +62,9 @@ ErrPacket MakeErrPacket(const ServerError& error, std::string message);
 // ER_ACCESS_DENIED_ERROR (1045, 28000) with MariaDB's message:
 // "Access denied for user 'app'@'localhost' (using password: YES)".
 ErrPacket AccessDeniedError(std::string_view user, std::string_view host, bool used_password);
-// ER_CON_COUNT_ERROR (1040, 08004): "Too many connections". Sent instead of the greeting, so
-// encode it with caps 0 (no SQLSTATE), as MariaDB does.
+// ER_CON_COUNT_ERROR (1040, 08004): "Too many connections". MariaDB 10.11 sends it after the
+// greeting, in answer to the handshake response (so with the SQLSTATE of PROTOCOL_41): some
+// clients (PyMySQL 1.0) always expect the SQLSTATE marker in an ERR.
 ErrPacket TooManyConnectionsError();
 
 // True for a MariaDB progress report: 0xFF 0xFF 0xFF ... . It is not an error, and arrives

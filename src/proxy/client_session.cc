@@ -41,17 +41,18 @@ ErrPacket BackendUnavailable(const std::string& why) {
 }  // namespace
 
 ClientSession::ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
-                             std::uint64_t id, std::string peer_host)
+                             std::uint64_t id, std::string peer_host, bool admitted)
     : context_(context),
       buffers_(buffers),
       client_(std::move(socket)),
       id_(id),
-      peer_host_(std::move(peer_host)) {}
+      peer_host_(std::move(peer_host)),
+      admitted_(admitted) {}
 
 ClientSession::~ClientSession() {
   GiveBack();
   if (backend_) context_.pools().Discard(std::move(backend_));
-  context_.ClientGone();
+  if (admitted_) context_.ClientGone();
 }
 
 void ClientSession::Borrow() {
@@ -163,6 +164,11 @@ net::Awaitable<bool> ClientSession::LogIn() {
     co_return false;
   }
   client_caps_ = response->capabilities & greeting.capabilities;
+  if (!admitted_) {
+    const ErrPacket error_packet = protocol::TooManyConnectionsError();
+    co_await SendError(error_packet, sequence);
+    co_return false;
+  }
   user_ = response->username;
   collation_ = response->character_set != 0 ? response->character_set : server.collation;
 

@@ -26,8 +26,10 @@ namespace longlink::proxy {
 class ClientSession {
  public:
   // `peer_host`: how the client is named in errors ("localhost" for a Unix socket).
+  // `admitted`: false beyond max_client_connections; the client then gets ERR 1040 after its
+  // handshake response (as MariaDB does, so every client library reads it), and is not counted.
   ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
-                std::uint64_t id, std::string peer_host);
+                std::uint64_t id, std::string peer_host, bool admitted);
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
@@ -77,6 +79,7 @@ class ClientSession {
   net::Socket client_;
   const std::uint64_t id_;
   const std::string peer_host_;
+  const bool admitted_;
 
   // After login.
   protocol::Capabilities client_caps_ = 0;

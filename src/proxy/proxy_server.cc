@@ -128,14 +128,6 @@ std::string PeerHost(const net::Socket& socket) {
   return "unknown";
 }
 
-net::Awaitable<void> RefuseClient(net::Socket socket) {
-  // Instead of the greeting, as MariaDB does: no SQLSTATE.
-  const protocol::Bytes error = protocol::Encode(protocol::TooManyConnectionsError(), 0);
-  co_await net::WritePacket(socket, error, 0);
-  std::error_code ignored;
-  socket.close(ignored);
-}
-
 net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acceptor& acceptor,
                                 bool tcp) {
   for (;;) {
@@ -156,16 +148,15 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
       const int one = 1;
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    if (!context.AdmitClient()) {
+    const bool admitted = context.AdmitClient();
+    if (!admitted) {
       Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached",
           context.config().proxy.max_client_connections);
-      asio::co_spawn(worker.io, RefuseClient(std::move(socket)), [](std::exception_ptr) {});
-      continue;
     }
     const std::uint64_t id = context.NextSessionId();
     std::string host = PeerHost(socket);
     auto session = std::make_unique<ClientSession>(context, worker.buffers, std::move(socket), id,
-                                                   std::move(host));
+                                                   std::move(host), admitted);
     asio::co_spawn(
         worker.io,
         [session = std::move(session)]() mutable -> net::Awaitable<void> {

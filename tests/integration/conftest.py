@@ -120,3 +120,35 @@ def module_netns(netns_ok):
     ns = _create(f"longlink-m-{os.getpid()}-{next(_counter)}")
     yield ns
     _destroy(ns)
+
+
+# --- The proxy's tests: one MariaDB for the session, a fresh proxy per test. ---
+
+@pytest.fixture(scope="session")
+def mariadb():
+    from servers import MariaDBServer
+    server = MariaDBServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def proxy_factory(mariadb, tmp_path):
+    from servers import ProxyProcess
+    started = []
+
+    def start(**settings):
+        workdir = tmp_path / f"proxy{len(started)}"
+        workdir.mkdir()
+        p = ProxyProcess(LONGLINK, mariadb, str(workdir), **settings)
+        started.append(p)
+        return p
+
+    yield start
+    for p in started:
+        p.stop()
+
+
+@pytest.fixture
+def proxy(proxy_factory):
+    return proxy_factory()
