@@ -1,7 +1,9 @@
 #include "proxy/client_session.h"
 
+#include <algorithm>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
+#include <cctype>
 #include <vector>
 
 #include "common/log.h"
@@ -36,6 +38,30 @@ constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
 // ERR for failures of the proxy's own: the backend is unreachable or broke the protocol.
 ErrPacket BackendUnavailable(const std::string& why) {
   return ErrPacket{.code = 1105, .sql_state = "08S01", .message = "longlink: " + why};
+}
+
+// True for KILL statements that name a thread or query by number ("KILL 12", "KILL QUERY 12",
+// "KILL HARD CONNECTION 12", "KILL QUERY ID 7"). Through a pool such numbers do not identify the
+// caller's work: the thread may serve another client by the time the KILL runs.
+bool IsKillById(std::string_view query) {
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : query) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
+      if (!word.empty()) words.push_back(std::exchange(word, {}));
+    } else {
+      word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  if (!word.empty()) words.push_back(word);
+  std::size_t i = 0;
+  if (i >= words.size() || words[i++] != "KILL") return false;
+  if (i < words.size() && (words[i] == "HARD" || words[i] == "SOFT")) ++i;
+  if (i < words.size() && (words[i] == "QUERY" || words[i] == "CONNECTION")) ++i;
+  if (i < words.size() && words[i] == "ID") ++i;
+  return i + 1 == words.size() && !words[i].empty() &&
+         std::all_of(words[i].begin(), words[i].end(),
+                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
 }
 
 }  // namespace
@@ -365,6 +391,25 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
       co_await SendError(error_packet, 1);
     };
     co_return Outcome::kOk;
+  }
+  if (command == Command::kQuery) {
+    const auto header = *protocol::DecodePacketHeader(in_->data());
+    if (header.payload_length < 256) {
+      const std::size_t size = protocol::kPacketHeaderSize + header.payload_length;
+      if (!co_await FillClient(size)) co_return Outcome::kClientGone;
+      const auto text = protocol::AsChars(
+          in_->data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
+      if (IsKillById(text)) {
+        in_->Consume(size);
+        Log(LogLevel::kInfo, id_, "refused '{}': thread ids are not relayed", text);
+        const ErrPacket error_packet = MakeErrPacket(
+            protocol::ServerError{1095, "HY000"},
+            "longlink: KILL by thread or query id is not relayed through the pool (the id may "
+            "belong to another client's session); run it on the server directly");
+        co_await SendError(error_packet, 1);
+        co_return Outcome::kOk;
+      }
+    }
   }
   std::uint8_t sequence = 0;
   bool empty = false;

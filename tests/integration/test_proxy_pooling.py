@@ -159,3 +159,34 @@ def test_max_client_connections(proxy_factory):
     again.close()
     for c in clients:
         c.close()
+
+
+def test_kill_by_id_never_reaches_another_clients_work(proxy_factory):
+    proxy = proxy_factory(pool__max_connections=4)
+    victim = proxy.unix.connect()
+    with victim.cursor() as cur:
+        cur.execute("SELECT CONNECTION_ID()")
+        victim_backend = cur.fetchone()[0]
+    result = {}
+
+    def long_query():
+        with victim.cursor() as cur:
+            cur.execute("SELECT SLEEP(1.5), 'finished'")
+            result["row"] = cur.fetchone()
+
+    thread = threading.Thread(target=long_query)
+    thread.start()
+    time.sleep(0.3)
+    other = proxy.unix.connect()
+    with other.cursor() as cur:
+        for statement in (f"KILL QUERY {victim_backend}", f"kill {victim_backend};",
+                          f"KILL HARD CONNECTION {victim_backend}", "KILL QUERY ID 1"):
+            with pytest.raises(pymysql.err.MySQLError) as error:
+                cur.execute(statement)
+            assert error.value.args[0] == 1095, statement
+        cur.execute("SELECT 'the killer session still works'")
+        assert cur.fetchone() == ("the killer session still works",)
+    other.close()
+    thread.join(timeout=5)
+    assert result["row"] == (0, "finished")
+    victim.close()
