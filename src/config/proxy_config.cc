@@ -4,14 +4,51 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <exception>
+#include <limits>
+#include <optional>
 #include <set>
-#include <sstream>
 
 #include "auth/native_password.h"
 
 namespace longlink::config {
+
+namespace {
+
+// sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
+constexpr std::size_t kMaxUnixPathLength = 107;
+constexpr std::uint64_t kMaxPacket = 1ULL << 30;  // MySQL's own max_allowed_packet limit.
+constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<std::int64_t>::max();
+
+std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+bool IsHostCharacter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_';
+}
+
+// Splits "123unit" into the number and the unit; false if there is no leading number.
+template <typename Int>
+bool SplitNumber(std::string_view text, Int* value, std::string_view* unit) {
+  const char* end = text.data() + text.size();
+  auto [stop, error] = std::from_chars(text.data(), end, *value);
+  if (error != std::errc() || stop == text.data()) return false;
+  *unit = std::string_view(stop, static_cast<std::size_t>(end - stop));
+  return true;
+}
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
 
 std::string SocketAddress::ToString() const {
   if (kind == Kind::kUnix) return path;
@@ -22,48 +59,138 @@ std::string SocketAddress::ToString() const {
 Result<SocketAddress> ParseSocketAddress(std::string_view text) {
   SocketAddress address;
   if (text.empty()) return Error{"empty address"};
+  const std::string quoted = Quoted(text);
   if (text.front() == '/') {
+    if (text.size() > kMaxUnixPathLength) {
+      return Error{quoted + ": a Unix socket path has at most " +
+                   std::to_string(kMaxUnixPathLength) + " bytes"};
+    }
     address.kind = SocketAddress::Kind::kUnix;
     address.path = std::string(text);
     return address;
+  }
+  if (text.find('/') != std::string_view::npos || text.ends_with(".sock")) {
+    return Error{quoted + ": a Unix socket path must be absolute (start with '/')"};
   }
   std::string_view host;
   std::string_view port;
   if (text.front() == '[') {
     const auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return Error{"'" + std::string(text) + "': expected [IPv6]:PORT"};
-    }
+    if (close == std::string_view::npos) return Error{quoted + ": missing ']'"};
     host = text.substr(1, close - 1);
+    if (close + 1 == text.size()) return Error{quoted + ": the port is missing ([IPv6]:PORT)"};
+    if (text[close + 1] != ':') return Error{quoted + ": expected ':' and a port after ']'"};
     port = text.substr(close + 2);
+    if (host.find(':') == std::string_view::npos) {
+      return Error{quoted + ": brackets are for IPv6 addresses"};
+    }
   } else {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return Error{"'" + std::string(text) +
-                   "': expected HOST:PORT, [IPv6]:PORT or an absolute socket path"};
-    }
+    if (colon == std::string_view::npos) return Error{quoted + ": the port is missing (HOST:PORT)"};
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
-      return Error{"'" + std::string(text) + "': write an IPv6 address in brackets: [" +
-                   std::string(host) + "]:" + std::string(port)};
+      return Error{quoted + ": write an IPv6 address in brackets: [" + std::string(host) +
+                   "]:" + std::string(port)};
+    }
+    for (char c : host) {
+      if (!IsHostCharacter(c)) {
+        return Error{quoted + ": '" + std::string(1, c) + "' cannot appear in a host name"};
+      }
     }
   }
-  if (host.empty()) return Error{"'" + std::string(text) + "': the host is missing"};
+  if (host.empty()) return Error{quoted + ": the host is missing"};
+  if (port.empty()) return Error{quoted + ": the port is missing"};
   unsigned value = 0;
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (port.empty() || error != std::errc() || end != port.data() + port.size() || value == 0 ||
-      value > 65535) {
-    return Error{"'" + std::string(text) + "': the port must be a number from 1 to 65535"};
+  std::string_view rest;
+  if (!SplitNumber(port, &value, &rest) || !rest.empty() || value == 0 || value > 65535) {
+    return Error{quoted + ": the port must be a number from 1 to 65535"};
   }
   address.host = std::string(host);
   address.port = static_cast<std::uint16_t>(value);
   return address;
 }
 
+Result<Milliseconds> ParseDuration(std::string_view text) {
+  const auto bad = [&] {
+    return Error{Quoted(text) + " is not a duration (examples: 500ms, 5s, 2m, 1h)"};
+  };
+  std::int64_t value = 0;
+  std::string_view unit;
+  if (!SplitNumber(text, &value, &unit)) return bad();
+  std::int64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  if (unit == "s" || unit.empty()) scale = 1000;
+  if (unit == "m") scale = 60 * 1000;
+  if (unit == "h") scale = 3600 * 1000;
+  if (scale == 0) return bad();
+  if (value > kMaxMilliseconds / scale || value < -kMaxMilliseconds / scale) {
+    return Error{Quoted(text) + " is too long"};
+  }
+  return Milliseconds(value * scale);
+}
+
+Result<std::uint64_t> ParseSize(std::string_view text) {
+  const auto bad = [&] {
+    return Error{Quoted(text) + " is not a size (examples: 1024, \"64KiB\", \"16MiB\")"};
+  };
+  std::uint64_t value = 0;
+  std::string_view unit;
+  if (!SplitNumber(text, &value, &unit)) return bad();
+  std::uint64_t scale = 0;
+  if (unit.empty()) scale = 1;
+  if (unit == "KiB" || EqualsIgnoringCase(unit, "K")) scale = 1ULL << 10;
+  if (unit == "MiB" || EqualsIgnoringCase(unit, "M")) scale = 1ULL << 20;
+  if (unit == "GiB" || EqualsIgnoringCase(unit, "G")) scale = 1ULL << 30;
+  if (scale == 0) return bad();
+  if (value > std::numeric_limits<std::uint64_t>::max() / scale) {
+    return Error{Quoted(text) + " is too large"};
+  }
+  return value * scale;
+}
+
 namespace {
 
-// Errors carry "source:line: key: message".
+std::string_view TypeName(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a float";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+std::string Joined(std::initializer_list<std::string_view> names) {
+  std::string text;
+  for (auto name : names) text += (text.empty() ? "" : ", ") + std::string(name);
+  return text;
+}
+
+std::string Octal(std::uint32_t value) {
+  char buffer[16];
+  std::snprintf(buffer, sizeof buffer, "0%o", value);
+  return buffer;
+}
+
+// Turns TOML nodes into typed values. Errors read "source:line: key: message"; the line is
+// left out where toml++ does not know one.
 class Loader {
  public:
   explicit Loader(std::string_view source) : source_(source) {}
@@ -76,30 +203,42 @@ class Loader {
     return Error{where + ": " + std::string(key) + ": " + std::string(message)};
   }
 
-  // Unknown keys are errors.
+  // Unknown keys are errors; of several, the one on the earliest line is reported.
   Status CheckKeys(const toml::table& table, std::string_view prefix,
                    std::initializer_list<std::string_view> known) const {
+    const toml::node* first = nullptr;
+    std::string first_name;
     for (const auto& [name, node] : table) {
       bool found = false;
       for (auto k : known) found = found || name.str() == k;
-      if (!found) {
-        std::string key = prefix.empty() ? std::string(name.str())
-                                         : std::string(prefix) + "." + std::string(name.str());
-        return Fail(&node, key, "unknown key");
+      if (found) continue;
+      if (first == nullptr || node.source().begin.line < first->source().begin.line) {
+        first = &node;
+        first_name = std::string(name.str());
       }
     }
-    return Status();
+    if (first == nullptr) return Status();
+    const bool top = prefix.empty();
+    const std::string key = top ? first_name : std::string(prefix) + "." + first_name;
+    return Fail(first, key,
+                std::string(top && first->is_table() ? "unknown table" : "unknown key") +
+                    "; expected one of " + Joined(known));
+  }
+
+  Error WrongType(const toml::node& node, std::string_view key, std::string_view expected) const {
+    return Fail(&node, key,
+                "expected " + std::string(expected) + ", got " + std::string(TypeName(node)));
   }
 
   Result<std::string> String(const toml::node& node, std::string_view key) const {
-    if (auto value = node.value<std::string>(); value && node.is_string()) return *value;
-    return Fail(&node, key, "expected a string");
+    if (!node.is_string()) return WrongType(node, key, "a string");
+    return std::string(node.as_string()->get());
   }
 
   Result<std::int64_t> Integer(const toml::node& node, std::string_view key, std::int64_t min,
                                std::int64_t max) const {
-    if (!node.is_integer()) return Fail(&node, key, "expected an integer");
-    const std::int64_t value = *node.value<std::int64_t>();
+    if (!node.is_integer()) return WrongType(node, key, "an integer");
+    const std::int64_t value = node.as_integer()->get();
     if (value < min || value > max) {
       return Fail(&node, key,
                   "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
@@ -108,58 +247,56 @@ class Loader {
     return value;
   }
 
+  // A string with a unit, or an integer number of seconds.
   Result<Milliseconds> Duration(const toml::node& node, std::string_view key) const {
-    std::int64_t ms = -1;
     if (node.is_integer()) {
-      ms = *node.value<std::int64_t>() * 1000;
-    } else if (node.is_string()) {
-      const std::string text = *node.value<std::string>();
-      std::int64_t value = 0;
-      auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-      const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-      if (error == std::errc() && end != text.data()) {
-        if (unit == "ms") ms = value;
-        if (unit == "s" || unit.empty()) ms = value * 1000;
-        if (unit == "m") ms = value * 60000;
-        if (unit == "h") ms = value * 3600000;
+      const std::int64_t seconds = node.as_integer()->get();
+      if (seconds > kMaxMilliseconds / 1000 || seconds < -kMaxMilliseconds / 1000) {
+        return Fail(&node, key, std::to_string(seconds) + " seconds is too long");
       }
-      if (ms < 0) {
-        return Fail(&node, key, "'" + text + "' is not a duration (examples: 500ms, 5s, 2m, 1h)");
-      }
-    } else {
-      return Fail(&node, key, "expected a duration: a string such as \"5s\" or seconds");
+      return Milliseconds(seconds * 1000);
     }
-    if (ms <= 0) return Fail(&node, key, "must be greater than zero");
-    return Milliseconds(ms);
+    if (!node.is_string()) {
+      return WrongType(node, key, "a duration (\"500ms\", \"5s\", \"2m\", \"1h\") or seconds");
+    }
+    auto duration = ParseDuration(node.as_string()->get());
+    if (!duration.ok()) return Fail(&node, key, duration.error().message);
+    return *duration;
   }
 
+  // An integer number of bytes, or a string with a binary unit.
   Result<std::uint64_t> Size(const toml::node& node, std::string_view key) const {
     if (node.is_integer()) {
-      const std::int64_t value = *node.value<std::int64_t>();
-      if (value < 0) return Fail(&node, key, "must not be negative");
+      const std::int64_t value = node.as_integer()->get();
+      if (value < 0) return Fail(&node, key, "must not be negative, got " + std::to_string(value));
       return static_cast<std::uint64_t>(value);
     }
-    if (!node.is_string()) return Fail(&node, key, "expected a size: bytes or \"16MiB\"");
-    const std::string text = *node.value<std::string>();
-    std::uint64_t value = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
-    std::uint64_t scale = 0;
-    if (unit.empty() || unit == "B") scale = 1;
-    if (unit == "K" || unit == "KiB") scale = 1ULL << 10;
-    if (unit == "M" || unit == "MiB") scale = 1ULL << 20;
-    if (unit == "G" || unit == "GiB") scale = 1ULL << 30;
-    if (error != std::errc() || end == text.data() || scale == 0) {
-      return Fail(&node, key,
-                  "'" + text + "' is not a size (examples: 1024, \"64KiB\", \"16MiB\")");
+    if (!node.is_string()) return WrongType(node, key, "a size (bytes or \"16MiB\")");
+    auto size = ParseSize(node.as_string()->get());
+    if (!size.ok()) return Fail(&node, key, size.error().message);
+    return *size;
+  }
+
+  // An octal string ("0660") or an integer (TOML's 0o660, or decimal 432).
+  Result<std::uint32_t> Mode(const toml::node& node, std::string_view key) const {
+    if (node.is_integer()) {
+      auto value = Integer(node, key, 0, std::numeric_limits<std::uint32_t>::max());
+      if (!value.ok()) return value.error();
+      return static_cast<std::uint32_t>(*value);
     }
-    return value * scale;
+    if (!node.is_string()) return WrongType(node, key, "an octal string such as \"0660\"");
+    const std::string& text = node.as_string()->get();
+    std::uint32_t mode = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      return Fail(&node, key, Quoted(text) + " is not an octal mode like \"0660\"");
+    }
+    return mode;
   }
 
   Result<SocketAddress> Address(const toml::node& node, std::string_view key) const {
-    auto text = String(node, key);
-    if (!text.ok()) return text.error();
-    auto address = ParseSocketAddress(*text);
+    if (!node.is_string()) return WrongType(node, key, "a string such as \"127.0.0.1:3306\"");
+    auto address = ParseSocketAddress(node.as_string()->get());
     if (!address.ok()) return Fail(&node, key, address.error().message);
     return *address;
   }
@@ -172,6 +309,7 @@ class Loader {
   auto var = (expr);      \
   if (!var.ok()) return var.error();
 
+// Types and formats; the rules on values are FindProblem's, shared with configs from flags.
 Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   ProxyConfig config;
   if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "users"}); !s.ok()) {
@@ -181,7 +319,7 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     const toml::node* node = root.get(name);
     if (node == nullptr) return static_cast<const toml::table*>(nullptr);
     if (!node->is_table())
-      return load.Fail(node, name, "expected a table [" + std::string(name) + "]");
+      return load.WrongType(*node, name, "a table [" + std::string(name) + "]");
     return node->as_table();
   };
 
@@ -208,10 +346,6 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     }
     if (auto* n = t.get("log_level")) {
       LL_TRY(v, load.String(*n, "proxy.log_level"));
-      if (*v != "error" && *v != "warning" && *v != "info" && *v != "debug") {
-        return load.Fail(n, "proxy.log_level",
-                         "'" + *v + "' is not one of error, warning, info, debug");
-      }
       config.proxy.log_level = *v;
     }
     if (auto* n = t.get("server_version")) {
@@ -220,7 +354,6 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     }
     if (auto* n = t.get("max_allowed_packet")) {
       LL_TRY(v, load.Size(*n, "proxy.max_allowed_packet"));
-      if (*v > (1ULL << 30)) return load.Fail(n, "proxy.max_allowed_packet", "at most 1GiB");
       config.proxy.max_allowed_packet = *v;
     }
   }
@@ -242,12 +375,7 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
           config.listen.tcp.push_back(*a);
         }
       } else {
-        return load.Fail(n, "listen.tcp", "expected an array of \"HOST:PORT\" strings");
-      }
-      for (const auto& a : config.listen.tcp) {
-        if (a.kind != SocketAddress::Kind::kTcp) {
-          return load.Fail(n, "listen.tcp", "'" + a.path + "' is a path: use listen.unix_socket");
-        }
+        return load.WrongType(*n, "listen.tcp", "an array of \"HOST:PORT\" strings");
       }
     }
     if (auto* n = t.get("unix_socket")) {
@@ -255,19 +383,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       config.listen.unix_socket = *v;
     }
     if (auto* n = t.get("unix_socket_mode")) {
-      if (n->is_integer()) {
-        LL_TRY(v, load.Integer(*n, "listen.unix_socket_mode", 0, 0777));
-        config.listen.unix_socket_mode = static_cast<std::uint32_t>(*v);
-      } else {
-        LL_TRY(v, load.String(*n, "listen.unix_socket_mode"));
-        unsigned mode = 0;
-        auto [end, error] = std::from_chars(v->data(), v->data() + v->size(), mode, 8);
-        if (v->empty() || error != std::errc() || end != v->data() + v->size() || mode > 0777) {
-          return load.Fail(n, "listen.unix_socket_mode",
-                           "'" + *v + "' is not an octal mode like \"0660\"");
-        }
-        config.listen.unix_socket_mode = mode;
-      }
+      LL_TRY(v, load.Mode(*n, "listen.unix_socket_mode"));
+      config.listen.unix_socket_mode = *v;
     }
     if (auto* n = t.get("backlog")) {
       LL_TRY(v, load.Integer(*n, "listen.backlog", 1, 65535));
@@ -279,20 +396,19 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
         SocketAddress{.kind = SocketAddress::Kind::kTcp, .host = "127.0.0.1", .port = 6033});
   }
 
+  // A missing [backend] or address is left for FindProblem.
   LL_TRY(backend, table_of("backend"));
-  if (*backend == nullptr)
-    return Error{std::string("backend.address: missing (the server to pool connections to)")};
-  {
+  if (*backend != nullptr) {
     const toml::table& t = **backend;
     if (auto s = load.CheckKeys(t, "backend", {"address", "connect_timeout"}); !s.ok()) {
       return s.error();
     }
-    const toml::node* n = t.get("address");
-    if (n == nullptr) return load.Fail(backend.value(), "backend.address", "missing");
-    LL_TRY(a, load.Address(*n, "backend.address"));
-    config.backend.address = *a;
-    if (auto* c = t.get("connect_timeout")) {
-      LL_TRY(v, load.Duration(*c, "backend.connect_timeout"));
+    if (auto* n = t.get("address")) {
+      LL_TRY(a, load.Address(*n, "backend.address"));
+      config.backend.address = *a;
+    }
+    if (auto* n = t.get("connect_timeout")) {
+      LL_TRY(v, load.Duration(*n, "backend.connect_timeout"));
       config.backend.connect_timeout = *v;
     }
   }
@@ -319,10 +435,13 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   }
 
   if (const toml::node* users = root.get("users")) {
-    if (!users->is_array_of_tables()) {
-      return load.Fail(users, "users", "expected [[users]] tables");
+    const toml::array* entries = users->as_array();
+    bool tables = entries != nullptr;
+    if (entries != nullptr) {
+      for (const auto& element : *entries) tables = tables && element.is_table();
     }
-    for (const auto& element : *users->as_array()) {
+    if (!tables) return load.WrongType(*users, "users", "[[users]] tables");
+    for (const auto& element : *entries) {
       const toml::table& t = *element.as_table();
       if (auto s = load.CheckKeys(t, "users", {"name", "password", "password_hash"}); !s.ok()) {
         return s.error();
@@ -340,18 +459,6 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
         LL_TRY(v, load.String(*h, "users.password_hash"));
         user.password_hash = *v;
       }
-      if (user.password && user.password_hash) {
-        return load.Fail(&element, "users.password",
-                         "user '" + user.name + "' has both password and password_hash; keep one");
-      }
-      if (!user.password && !user.password_hash) {
-        return load.Fail(&element, "users.password",
-                         "user '" + user.name + "' needs password or password_hash");
-      }
-      if (user.password_hash && !user.password_hash->empty()) {
-        auto parsed = auth::ParseNativePasswordHash(*user.password_hash);
-        if (!parsed.ok()) return load.Fail(&element, "users.password_hash", parsed.error().message);
-      }
       config.users.push_back(std::move(user));
     }
   }
@@ -360,67 +467,197 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
 
 #undef LL_TRY
 
-}  // namespace
+// A rule a config breaks: the key its message names, what is wrong, and the TOML path of the
+// value a file's error points at ("users[1].name"; empty = the key).
+struct Problem {
+  std::string key;
+  std::string message;
+  std::string path = {};
+};
 
-Status ValidateProxyConfig(const ProxyConfig& config) {
-  if (config.backend.address.kind == SocketAddress::Kind::kTcp &&
-      config.backend.address.port == 0) {
-    return Error{"backend.address: missing (the server to pool connections to)"};
+std::optional<Problem> CheckDuration(std::string_view key, Milliseconds value) {
+  if (value.count() > 0) return std::nullopt;
+  return Problem{std::string(key), "must be greater than zero"};
+}
+
+std::optional<Problem> CheckSocketPath(std::string_view key, const std::string& path) {
+  if (path.front() != '/')
+    return Problem{std::string(key), Quoted(path) + " must be an absolute path"};
+  if (path.size() > kMaxUnixPathLength) {
+    return Problem{std::string(key), Quoted(path) + " is longer than " +
+                                         std::to_string(kMaxUnixPathLength) + " bytes"};
   }
-  if (config.users.empty()) {
-    return Error{"users: no [[users]] entry: list the users clients log in as"};
+  return std::nullopt;
+}
+
+std::optional<Problem> CheckProxy(const ProxySettings& proxy) {
+  if (proxy.workers > 1024) {
+    return Problem{"proxy.workers", "must be from 0 to 1024, got " + std::to_string(proxy.workers)};
   }
-  std::set<std::string> names;
-  for (const auto& user : config.users) {
-    if (user.name.empty()) return Error{"users.name: must not be empty"};
-    if (!names.insert(user.name).second) {
-      return Error{"users.name: user '" + user.name + "' is listed twice"};
+  if (proxy.max_client_connections < 1) {
+    return Problem{"proxy.max_client_connections", "must be at least 1, got 0"};
+  }
+  if (auto p = CheckDuration("proxy.handshake_timeout", proxy.handshake_timeout)) return p;
+  const std::string& level = proxy.log_level;
+  if (level != "error" && level != "warning" && level != "info" && level != "debug") {
+    return Problem{"proxy.log_level", Quoted(level) + " is not one of error, warning, info, debug"};
+  }
+  if (proxy.server_version.find('\0') != std::string::npos) {
+    return Problem{"proxy.server_version", "must not contain a NUL byte"};
+  }
+  if (proxy.max_allowed_packet > kMaxPacket) {
+    return Problem{"proxy.max_allowed_packet",
+                   "must be at most 1GiB, got " + std::to_string(proxy.max_allowed_packet)};
+  }
+  return std::nullopt;
+}
+
+std::optional<Problem> CheckListen(const ListenSettings& listen) {
+  if (listen.tcp.empty() && listen.unix_socket.empty()) {
+    return Problem{"listen", "no listener: set listen.tcp or listen.unix_socket"};
+  }
+  for (std::size_t i = 0; i < listen.tcp.size(); ++i) {
+    const SocketAddress& address = listen.tcp[i];
+    const std::string path = "listen.tcp[" + std::to_string(i) + "]";
+    if (address.kind == SocketAddress::Kind::kUnix) {
+      return Problem{"listen.tcp", Quoted(address.path) + " is a path: use listen.unix_socket",
+                     path};
     }
-    if (user.password_hash && !user.password_hash->empty()) {
-      auto parsed = auth::ParseNativePasswordHash(*user.password_hash);
-      if (!parsed.ok()) {
-        return Error{"users.password_hash: user '" + user.name + "': " + parsed.error().message};
+    if (address.host.empty() || address.port == 0) {
+      return Problem{"listen.tcp", "an address without host or port", path};
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (listen.tcp[j] == address) {
+        return Problem{"listen.tcp", Quoted(address.ToString()) + " is listed twice", path};
       }
     }
   }
-  if (config.pool.max_connections < 1) {
-    return Error{"pool.max_connections: must be at least 1, got 0"};
+  if (!listen.unix_socket.empty()) {
+    if (auto p = CheckSocketPath("listen.unix_socket", listen.unix_socket)) return p;
   }
-  if (config.pool.min_idle > config.pool.max_connections) {
-    return Error{"pool.min_idle: " + std::to_string(config.pool.min_idle) +
-                 " is more than pool.max_connections (" +
-                 std::to_string(config.pool.max_connections) + ")"};
+  if (listen.unix_socket_mode > 0777) {
+    return Problem{"listen.unix_socket_mode",
+                   Octal(listen.unix_socket_mode) +
+                       " is not a file mode (at most 0777); write octal as a string: \"0660\""};
   }
-  if (!config.listen.unix_socket.empty() && config.listen.unix_socket.front() != '/') {
-    return Error{"listen.unix_socket: '" + config.listen.unix_socket +
-                 "' must be an absolute path"};
+  if (listen.backlog < 1 || listen.backlog > 65535) {
+    return Problem{"listen.backlog",
+                   "must be from 1 to 65535, got " + std::to_string(listen.backlog)};
   }
-  if (config.proxy.workers > 1024) return Error{"proxy.workers: at most 1024"};
+  return std::nullopt;
+}
+
+std::optional<Problem> CheckBackend(const BackendSettings& backend) {
+  const SocketAddress& address = backend.address;
+  if (address.kind == SocketAddress::Kind::kTcp && (address.host.empty() || address.port == 0)) {
+    return Problem{"backend.address", "missing (the server to pool connections to)"};
+  }
+  if (address.kind == SocketAddress::Kind::kUnix) {
+    if (address.path.empty()) return Problem{"backend.address", "missing socket path"};
+    if (auto p = CheckSocketPath("backend.address", address.path)) return p;
+  }
+  return CheckDuration("backend.connect_timeout", backend.connect_timeout);
+}
+
+std::optional<Problem> CheckPool(const PoolSettings& pool) {
+  if (pool.max_connections < 1) return Problem{"pool.max_connections", "must be at least 1, got 0"};
+  if (pool.min_idle > pool.max_connections) {
+    return Problem{"pool.min_idle", std::to_string(pool.min_idle) +
+                                        " is more than pool.max_connections (" +
+                                        std::to_string(pool.max_connections) + ")"};
+  }
+  return CheckDuration("pool.queue_timeout", pool.queue_timeout);
+}
+
+std::optional<Problem> CheckUsers(const std::vector<UserSettings>& users) {
+  if (users.empty())
+    return Problem{"users", "no [[users]] entry: list the users clients log in as"};
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    const UserSettings& user = users[i];
+    const std::string entry = "users[" + std::to_string(i) + "]";
+    const std::string who = "user '" + user.name + "'";
+    if (user.name.empty()) return Problem{"users.name", "must not be empty", entry + ".name"};
+    if (!names.insert(user.name).second) {
+      return Problem{"users.name", who + " is listed twice", entry + ".name"};
+    }
+    if (user.password && user.password_hash) {
+      return Problem{"users.password", who + " has both password and password_hash; keep one",
+                     entry};
+    }
+    if (!user.password && !user.password_hash) {
+      return Problem{"users.password", who + " needs password or password_hash", entry};
+    }
+    // "" is what mysql.user stores for a user without a password.
+    if (user.password_hash && !user.password_hash->empty()) {
+      auto parsed = auth::ParseNativePasswordHash(*user.password_hash);
+      if (!parsed.ok()) {
+        return Problem{"users.password_hash", who + ": " + parsed.error().message,
+                       entry + ".password_hash"};
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Problem> FindProblem(const ProxyConfig& config) {
+  if (auto p = CheckProxy(config.proxy)) return p;
+  if (auto p = CheckListen(config.listen)) return p;
+  if (auto p = CheckBackend(config.backend)) return p;
+  if (auto p = CheckPool(config.pool)) return p;
+  return CheckUsers(config.users);
+}
+
+// The node a problem is about, or its nearest enclosing one that has a line.
+const toml::node* Locate(const toml::table& root, std::string path) {
+  while (!path.empty()) {
+    const toml::node* node = toml::at_path(root, path).node();
+    if (node != nullptr && node->source().begin.line > 0) return node;
+    const auto cut = path.find_last_of(".[");
+    if (cut == std::string::npos) break;
+    path.resize(cut);
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status ValidateProxyConfig(const ProxyConfig& config) {
+  if (auto problem = FindProblem(config)) return Error{problem->key + ": " + problem->message};
   return Status();
 }
 
 Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source) {
-  toml::table parsed;
+  toml::table root;
   try {
-    parsed = toml::parse(toml_text, source);
+    root = toml::parse(toml_text, source);
   } catch (const toml::parse_error& error) {
     return Error{std::string(source) + ":" + std::to_string(error.source().begin.line) + ": " +
                  std::string(error.description())};
+  } catch (const std::exception& error) {  // Allocation failure; nothing else is thrown.
+    return Error{std::string(source) + ": " + error.what()};
   }
-  Loader loader(source);
-  auto config = Build(parsed, loader);
+  const Loader loader(source);
+  auto config = Build(root, loader);
   if (!config.ok()) return config.error();
-  auto valid = ValidateProxyConfig(*config);
-  if (!valid.ok()) return Error{std::string(source) + ": " + valid.error().message};
+  if (auto problem = FindProblem(*config)) {
+    const std::string& path = problem->path.empty() ? problem->key : problem->path;
+    return loader.Fail(Locate(root, path), problem->key, problem->message);
+  }
   return config;
 }
 
 Result<ProxyConfig> LoadProxyConfig(const std::string& path) {
-  std::ifstream file(path);
-  if (!file) return Error{"cannot read " + path + ": " + std::strerror(errno)};
-  std::stringstream text;
-  text << file.rdbuf();
-  return ParseProxyConfig(text.str(), path);
+  std::FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Error{"cannot read " + path + ": " + std::strerror(errno)};
+  std::string text;
+  char buffer[8192];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  const int read_errno = std::ferror(file) != 0 ? errno : 0;
+  std::fclose(file);
+  if (read_errno != 0) return Error{"cannot read " + path + ": " + std::strerror(read_errno)};
+  return ParseProxyConfig(text, path);
 }
 
 }  // namespace longlink::config

@@ -35,6 +35,13 @@ struct SocketAddress {
 // and a missing or out-of-range port are errors.
 Result<SocketAddress> ParseSocketAddress(std::string_view text);
 
+// A duration as the file and the flags write it: a whole number and a unit, "500ms", "5s",
+// "2m", "1h"; a bare number is seconds. "0s" parses (ValidateProxyConfig rejects it).
+Result<Milliseconds> ParseDuration(std::string_view text);
+// A size in bytes: a whole number with an optional binary unit, "1048576", "1024KiB",
+// "16MiB", "1GiB", or MySQL's short form "16M" ("K", "M", "G" are also binary).
+Result<std::uint64_t> ParseSize(std::string_view text);
+
 // [proxy]
 struct ProxySettings {
   unsigned workers = 0;  // Event-loop threads; 0 = the number of cores.
