@@ -8,27 +8,12 @@ namespace longlink::proxy {
 
 namespace {
 
-// "500ms", "5s", "2m", "1h", or a bare number of seconds.
+// A duration flag, with the file's syntax and limits ("500ms", "5s", "2m"; bare = seconds).
 Result<config::Milliseconds> ParseFlagDuration(const std::string& flag, const std::string& text) {
-  std::size_t used = 0;
-  long long value = -1;
-  try {
-    value = std::stoll(text, &used);
-  } catch (...) {
-    value = -1;
-  }
-  const std::string unit = text.substr(used);
-  long long ms = -1;
-  if (value > 0) {
-    if (unit.empty() || unit == "s") ms = value * 1000;
-    if (unit == "ms") ms = value;
-    if (unit == "m") ms = value * 60 * 1000;
-    if (unit == "h") ms = value * 3600 * 1000;
-  }
-  if (ms <= 0) {
-    return Error{flag + " '" + text + "': expected a positive duration such as 500ms, 5s, 2m"};
-  }
-  return config::Milliseconds(ms);
+  auto duration = config::ParseDuration(text);
+  if (!duration.ok()) return Error{flag + ": " + duration.error().message};
+  if (duration->count() <= 0) return Error{flag + " '" + text + "': must be greater than zero"};
+  return *duration;
 }
 
 Result<std::pair<std::string, std::string>> SplitUser(const std::string& flag,
