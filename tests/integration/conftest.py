@@ -123,32 +123,85 @@ def module_netns(netns_ok):
 
 
 # --- The proxy's tests: one MariaDB for the session, a fresh proxy per test. ---
+# mariadb_server.py and proxy_process.py hold the harness; a test names where its clients
+# connect as "direct-tcp", "direct-unix", "proxy-tcp" or "proxy-unix" (WHERE_*), and gets a
+# Target for it from `make_target`, so one test body runs against the server itself (which
+# validates the test) and through the proxy. `pytest -k direct` needs no longlink binary.
+
+WHERE_DIRECT = ["direct-tcp", "direct-unix"]
+WHERE_PROXY = ["proxy-tcp", "proxy-unix"]
+WHERE_ALL = WHERE_DIRECT + WHERE_PROXY
+
 
 @pytest.fixture(scope="session")
 def mariadb():
-    from servers import MariaDBServer
+    from mariadb_server import MariaDBServer
     server = MariaDBServer()
     yield server
     server.close()
 
 
+@pytest.fixture(scope="session")
+def longlink_bin():
+    if not os.access(LONGLINK, os.X_OK):
+        pytest.fail(f"longlink binary not found at {LONGLINK}; build first or set LONGLINK_BIN")
+    return LONGLINK
+
+
 @pytest.fixture
-def proxy_factory(mariadb, tmp_path):
-    from servers import ProxyProcess
+def proxy_factory(mariadb, tmp_path, request):
+    """proxy_factory(pool__max_connections=2, proxy={"handshake_timeout": "2s"}, ...) starts a
+    proxy in front of the session's MariaDB; each is stopped (SIGTERM, exit 0) after the test."""
+    from proxy_process import ProxyProcess
+    binary = request.getfixturevalue("longlink_bin")
     started = []
 
     def start(**settings):
         workdir = tmp_path / f"proxy{len(started)}"
         workdir.mkdir()
-        p = ProxyProcess(LONGLINK, mariadb, str(workdir), **settings)
+        p = ProxyProcess(binary, mariadb, str(workdir), **settings)
         started.append(p)
         return p
 
     yield start
+    failures = []
     for p in started:
-        p.stop()
+        try:
+            p.stop()
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
 
 
 @pytest.fixture
-def proxy(proxy_factory):
-    return proxy_factory()
+def proxy(proxy_factory, request):
+    """A proxy with the default config, or with overrides given by indirect parametrization:
+    @pytest.mark.parametrize("proxy", [{"pool__max_connections": 1}], indirect=True)."""
+    return proxy_factory(**getattr(request, "param", {}))
+
+
+@pytest.fixture
+def make_target(mariadb, request):
+    """make_target("proxy-unix", pool__max_connections=1) -> Target. For "direct-*" the
+    settings are ignored and no proxy is started."""
+    def make(where, **proxy_settings):
+        kind, transport = where.split("-")
+        if kind == "direct":
+            return mariadb.target(transport)
+        return request.getfixturevalue("proxy_factory")(**proxy_settings).target(transport)
+    return make
+
+
+@pytest.fixture
+def server_globals(mariadb):
+    """server_globals(max_allowed_packet=64 << 20): SET GLOBAL now, the old values after."""
+    saved = {}
+
+    def set_globals(**variables):
+        old = mariadb.set_global(**variables)
+        for name, value in old.items():
+            saved.setdefault(name, value)
+
+    yield set_globals
+    if saved:
+        mariadb.set_global(**saved)
