@@ -48,7 +48,6 @@ class BufferPool {
   std::unique_ptr<IoBuffer> Take();
   // REQUIRES: buffer came from Take() of this pool (or is null).
   void Give(std::unique_ptr<IoBuffer> buffer);
-  std::size_t free_count() const { return free_.size(); }
 
  private:
   std::vector<std::unique_ptr<IoBuffer>> free_;

@@ -31,13 +31,6 @@ std::string ErrorText(const std::error_code& error) {
   return error.message();
 }
 
-bool IsDisconnect(const std::error_code& error) {
-  return error == asio::error::eof || error == asio::error::connection_reset ||
-         error == asio::error::broken_pipe || error == asio::error::connection_aborted ||
-         error == asio::error::operation_aborted || error == asio::error::bad_descriptor ||
-         error == asio::error::not_connected;
-}
-
 namespace {
 
 Awaitable<std::error_code> ConnectOne(Socket& socket,

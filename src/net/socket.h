@@ -57,7 +57,4 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
 // "Connection refused", "timed out", ...: the text of an error code for messages.
 std::string ErrorText(const std::error_code& error);
 
-// True for errors that mean the peer went away (EOF, reset, broken pipe, aborted).
-bool IsDisconnect(const std::error_code& error);
-
 }  // namespace longlink::net

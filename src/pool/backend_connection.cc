@@ -47,6 +47,13 @@ std::string AuthResponseFor(const auth::PasswordSecret& secret, std::string_view
 
 }  // namespace
 
+ServerIdentity IdentityOf(const protocol::HandshakeV10& greeting) {
+  return ServerIdentity{.version = greeting.server_version,
+                        .capabilities = greeting.capabilities,
+                        .collation = greeting.character_set,
+                        .status_flags = greeting.status_flags};
+}
+
 IdleBackend::~IdleBackend() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -126,10 +133,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   }
   auto greeting = protocol::Decode<protocol::HandshakeV10>(greeting_bytes);
   if (!greeting.ok()) co_return fail("bad greeting: " + greeting.error().message);
-  state.server = ServerIdentity{.version = greeting->server_version,
-                                .capabilities = greeting->capabilities,
-                                .collation = greeting->character_set,
-                                .status_flags = greeting->status_flags};
+  state.server = IdentityOf(*greeting);
   state.thread_id = greeting->connection_id;
   state.scramble = std::string(ScrambleView(greeting->auth_plugin_data));
   state.key = key;
@@ -156,8 +160,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   auto written = co_await net::WritePacket(connection->socket_, login_bytes, next);
   if (!written.ok()) co_return fail("sending the login: " + written.error().message);
 
-  auto authenticated =
-      co_await connection->FinishAuthentication(*written, secret, &result.server_error);
+  auto authenticated = co_await connection->FinishAuthentication(secret, &result.server_error);
   if (!authenticated.ok()) co_return fail(authenticated.error().message);
 
   const std::string variables_query = "SELECT @@max_allowed_packet, @@wait_timeout";
@@ -178,8 +181,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 }
 
 net::Awaitable<Status> BackendConnection::FinishAuthentication(
-    std::uint8_t next_sequence, const auth::PasswordSecret& secret,
-    std::optional<protocol::ErrPacket>* server_error) {
+    const auth::PasswordSecret& secret, std::optional<protocol::ErrPacket>* server_error) {
   for (int round = 0; round < 4; ++round) {
     auto reply = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
     if (!reply.ok()) co_return Error{"during login: " + reply.error};
@@ -219,7 +221,6 @@ net::Awaitable<Status> BackendConnection::FinishAuthentication(
             "does not speak)"};
     }
   }
-  (void)next_sequence;
   co_return Error{"too many authentication rounds"};
 }
 
@@ -274,7 +275,7 @@ net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   std::optional<protocol::ErrPacket> server_error;
-  auto done = co_await FinishAuthentication(1, secret, &server_error);
+  auto done = co_await FinishAuthentication(secret, &server_error);
   if (done.ok()) state_.schema.clear();
   co_return done;
 }

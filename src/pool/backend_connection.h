@@ -31,6 +31,9 @@ struct ServerIdentity {
   std::uint16_t status_flags = 0;
 };
 
+// The identity a greeting announces.
+ServerIdentity IdentityOf(const protocol::HandshakeV10& greeting);
+
 // The proxy's knowledge of a backend connection's session.
 struct BackendState {
   PoolKey key = {};
@@ -119,8 +122,7 @@ class BackendConnection {
   // Reads the reply to a command that answers OK or ERR; updates status flags.
   net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
   // Answers auth switches until OK or ERR (login and CHANGE_USER).
-  net::Awaitable<Status> FinishAuthentication(std::uint8_t next_sequence,
-                                              const auth::PasswordSecret& secret,
+  net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
                                               std::optional<protocol::ErrPacket>* server_error);
 
   net::Socket socket_;

@@ -19,7 +19,6 @@ void Pools::Wake(const std::shared_ptr<Waiter>& waiter) {
 
 void Pools::OnClosedLocked(Pool& pool) {
   --pool.open;
-  ++pool.closed_total;
   if (!pool.waiters.empty()) {
     auto waiter = pool.waiters.front();
     pool.waiters.pop_front();
@@ -51,18 +50,28 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
   Pool& pool = pools_[key];
   if (!opened.connection) {
     OnClosedLocked(pool);
-    --pool.closed_total;  // Never opened.
     checkout.failure = CheckoutFailure::kBackendDown;
     checkout.error = std::move(opened.error);
     checkout.server_error = std::move(opened.server_error);
     co_return checkout;
   }
-  ++pool.opened_total;
   pool.secret = secret;
   Log(LogLevel::kDebug, session, "opened backend connection {} for pool {}",
       opened.connection->state().thread_id, key.ToString());
   checkout.connection = std::move(opened.connection);
   co_return checkout;
+}
+
+Checkout Pools::AdoptIdle(asio::any_io_executor executor, const PoolKey& key, IdleBackend idle) {
+  Checkout checkout;
+  checkout.connection = BackendConnection::Adopt(executor, std::move(idle));
+  if (!checkout.connection) {
+    std::lock_guard lock(mutex_);
+    OnClosedLocked(pools_[key]);
+    checkout.failure = CheckoutFailure::kBackendDown;
+    checkout.error = "cannot adopt a pooled connection";
+  }
+  return checkout;
 }
 
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
@@ -82,15 +91,7 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
         continue;  // IdleBackend closes the descriptor.
       }
       lock.unlock();
-      Checkout checkout;
-      checkout.connection = BackendConnection::Adopt(executor, std::move(idle));
-      if (!checkout.connection) {
-        std::lock_guard relock(mutex_);
-        OnClosedLocked(pools_[key]);
-        checkout.failure = CheckoutFailure::kBackendDown;
-        checkout.error = "cannot adopt a pooled connection";
-      }
-      co_return checkout;
+      co_return AdoptIdle(executor, key, std::move(idle));
     }
     if (pool.open < settings_.max_connections) {
       ++pool.open;
@@ -117,15 +118,7 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
   if (waiter->idle) {
     IdleBackend idle = std::move(*waiter->idle);
     lock.unlock();
-    Checkout checkout;
-    checkout.connection = BackendConnection::Adopt(executor, std::move(idle));
-    if (!checkout.connection) {
-      std::lock_guard relock(mutex_);
-      OnClosedLocked(pools_[key]);
-      checkout.failure = CheckoutFailure::kBackendDown;
-      checkout.error = "cannot adopt a pooled connection";
-    }
-    co_return checkout;
+    co_return AdoptIdle(executor, key, std::move(idle));
   }
   lock.unlock();
   co_return co_await OpenNew(executor, key, secret, session);
@@ -192,43 +185,14 @@ void Pools::Maintain(asio::any_io_executor executor) {
           --pool.opening_for_idle;
           if (!opened.connection) {
             OnClosedLocked(pool);
-            --pool.closed_total;
             Log(LogLevel::kWarning, 0, "cannot keep min_idle for pool {}: {}", key.ToString(),
                 opened.error);
             co_return;
           }
-          ++pool.opened_total;
           PutIdleLocked(pool, std::move(*opened.connection).Detach());
         },
         [](std::exception_ptr) {});
   }
-}
-
-PoolStats Pools::Stats(const PoolKey& key) const {
-  std::lock_guard lock(mutex_);
-  PoolStats stats;
-  auto it = pools_.find(key);
-  if (it == pools_.end()) return stats;
-  const Pool& pool = it->second;
-  stats.open = pool.open;
-  stats.idle = static_cast<std::uint32_t>(pool.idle.size());
-  stats.waiting = static_cast<std::uint32_t>(pool.waiters.size());
-  stats.opened_total = pool.opened_total;
-  stats.closed_total = pool.closed_total;
-  return stats;
-}
-
-PoolStats Pools::TotalStats() const {
-  std::lock_guard lock(mutex_);
-  PoolStats stats;
-  for (const auto& [key, pool] : pools_) {
-    stats.open += pool.open;
-    stats.idle += static_cast<std::uint32_t>(pool.idle.size());
-    stats.waiting += static_cast<std::uint32_t>(pool.waiters.size());
-    stats.opened_total += pool.opened_total;
-    stats.closed_total += pool.closed_total;
-  }
-  return stats;
 }
 
 std::string PoolKey::ToString() const {

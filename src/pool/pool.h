@@ -40,15 +40,6 @@ struct Checkout {
   std::optional<protocol::ErrPacket> server_error = {};
 };
 
-// Counters for one pool, for logs and tests.
-struct PoolStats {
-  std::uint32_t open = 0;  // Open or opening, idle or in use.
-  std::uint32_t idle = 0;
-  std::uint32_t waiting = 0;  // Clients in the queue.
-  std::uint64_t opened_total = 0;
-  std::uint64_t closed_total = 0;
-};
-
 class Pools {
  public:
   Pools(config::SocketAddress backend, config::PoolSettings settings,
@@ -72,10 +63,6 @@ class Pools {
   // Runs on `executor`; call it periodically.
   void Maintain(asio::any_io_executor executor);
 
-  PoolStats Stats(const PoolKey& key) const;
-  // All pools together.
-  PoolStats TotalStats() const;
-
  private:
   struct Waiter {
     explicit Waiter(asio::any_io_executor where) : executor(where), timer(where) {}
@@ -91,12 +78,12 @@ class Pools {
     std::uint32_t opening_for_idle = 0;
     std::list<std::shared_ptr<Waiter>> waiters;
     std::optional<auth::PasswordSecret> secret;  // For the janitor.
-    std::uint64_t opened_total = 0;
-    std::uint64_t closed_total = 0;
   };
 
   net::Awaitable<Checkout> OpenNew(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::PasswordSecret& secret, std::uint64_t session);
+  // Binds a connection taken from the pool to `executor` (not under mutex_).
+  Checkout AdoptIdle(asio::any_io_executor executor, const PoolKey& key, IdleBackend idle);
   // Under mutex_: a connection of `pool` was closed; lets a waiter open one instead.
   void OnClosedLocked(Pool& pool);
   // Under mutex_: gives `idle` to the first waiter or keeps it.

@@ -44,6 +44,11 @@ ErrPacket BackendUnavailable(const std::string& why) {
 // "KILL HARD CONNECTION 12", "KILL QUERY ID 7"). Through a pool such numbers do not identify the
 // caller's work: the thread may serve another client by the time the KILL runs.
 bool IsKillById(std::string_view query) {
+  const auto start = query.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos || query.size() - start < 4) return false;
+  for (std::size_t i = 0; i < 4; ++i) {  // Most queries stop here, without allocating.
+    if (std::toupper(static_cast<unsigned char>(query[start + i])) != "KILL"[i]) return false;
+  }
   std::vector<std::string> words;
   std::string word;
   for (char c : query) {
@@ -81,16 +86,16 @@ ClientSession::~ClientSession() {
   if (admitted_) context_.ClientGone();
 }
 
-void ClientSession::Borrow() {
-  if (!in_) in_ = buffers_.Take();
-  if (!out_) out_ = buffers_.Take();
+void ClientSession::GiveBack() {
+  buffers_.Give(std::move(in_));
+  buffers_.Give(std::move(out_));
 }
 
-void ClientSession::GiveBack() {
-  if (in_ && in_->empty()) buffers_.Give(std::move(in_));
-  if (out_ && out_->empty()) buffers_.Give(std::move(out_));
-  in_.reset();
-  out_.reset();
+net::Awaitable<bool> ClientSession::SendLoginOk(std::uint8_t sequence) {
+  protocol::OkPacket ok;
+  ok.status_flags = backend_->state().status_flags & kNotStateChanged;
+  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
+  co_return co_await SendToClient(ok_bytes, sequence);
 }
 
 std::size_t ClientSession::MaxClientPacket() const {
@@ -208,10 +213,7 @@ net::Awaitable<bool> ClientSession::LogIn() {
   }
   if (!co_await AttachBackend(response->database, sequence)) co_return false;
 
-  protocol::OkPacket ok;
-  ok.status_flags = backend_->state().status_flags & kNotStateChanged;
-  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
-  if (!co_await SendToClient(ok_bytes, sequence)) co_return false;
+  if (!co_await SendLoginOk(sequence)) co_return false;
   if (in_->empty()) buffers_.Give(std::move(in_));
   co_return true;
 }
@@ -416,7 +418,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
   const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_options_changed_ = true;
-  co_return co_await RelayResponse(command);
+  co_return co_await RelayResponse(*shape);
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::uint8_t* sequence,
@@ -492,11 +494,10 @@ std::optional<Bytes> ClientSession::AdaptOk(ByteView payload, std::uint8_t seque
   return protocol::Frame(protocol::Encode(*ok, client_caps_), sequence);
 }
 
-net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(Command command) {
-  const auto shape = protocol::ResponseShapeOf(command);
-  if (*shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
+net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::ResponseShape shape) {
+  if (shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
   if (!out_) out_ = buffers_.Take();
-  protocol::ResponseTracker tracker(*shape, backend_->state().capabilities);
+  protocol::ResponseTracker tracker(shape, backend_->state().capabilities);
   bool continuation = false;
   bool sent_any = false;
   std::uint8_t last_sequence = 0;
@@ -509,8 +510,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(Command comm
     std::size_t pos = 0;
     std::size_t run_start = 0;
     pieces.clear();
-    replacements.clear();
-    replacements.reserve(8);
+    replacements.clear();      // Moving a Bytes keeps its data: pieces stay valid on growth.
     bool client_turn = false;  // The server waits for the client (LOCAL INFILE).
     while (!tracker.complete() && !client_turn) {
       auto chunk = protocol::PeekChunk(data.subspan(pos));
@@ -625,12 +625,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
   secret_ = std::move(secret);
   if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
   if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
-  protocol::OkPacket ok;
-  ok.status_flags = backend_->state().status_flags & kNotStateChanged;
-  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
-  if (!co_await SendToClient(ok_bytes, sequence)) {
-    co_return Outcome::kClientGone;
-  }
+  if (!co_await SendLoginOk(sequence)) co_return Outcome::kClientGone;
   Log(LogLevel::kDebug, id_, "changed user to {}", user_);
   co_return Outcome::kOk;
 }

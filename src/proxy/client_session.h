@@ -19,6 +19,7 @@
 #include "net/socket.h"
 #include "pool/backend_connection.h"
 #include "protocol/packets.h"
+#include "protocol/response.h"
 #include "proxy/proxy_context.h"
 
 namespace longlink::proxy {
@@ -60,7 +61,7 @@ class ClientSession {
   // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
   // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
   net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
-  net::Awaitable<Outcome> RelayResponse(protocol::Command command);
+  net::Awaitable<Outcome> RelayResponse(protocol::ResponseShape shape);
   // Reads from the client until `in_` holds `count` bytes. False if the client went away.
   net::Awaitable<bool> FillClient(std::size_t count);
   // Sends one packet the proxy made. False if the client went away.
@@ -71,8 +72,10 @@ class ClientSession {
   // Re-encodes a backend OK for this client if their capabilities differ; tracks the schema.
   std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
   std::size_t MaxClientPacket() const;
-  void Borrow();
+  // Returns both buffers to the worker's pool (their contents are dropped).
   void GiveBack();
+  // The OK that ends a login or COM_CHANGE_USER, with the backend's status flags.
+  net::Awaitable<bool> SendLoginOk(std::uint8_t sequence);
 
   ProxyContext& context_;
   net::BufferPool& buffers_;

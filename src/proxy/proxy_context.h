@@ -49,7 +49,6 @@ class ProxyContext {
   // Counts a client in; false (and not counted) beyond max_client_connections.
   bool AdmitClient();
   void ClientGone() { clients_.fetch_sub(1); }
-  std::uint32_t clients() const { return clients_.load(); }
 
  private:
   const config::ProxyConfig config_;

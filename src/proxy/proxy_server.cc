@@ -189,10 +189,7 @@ net::Awaitable<void> ProbeBackend(ProxyContext& context) {
       if (greeting.ok()) {
         auto decoded = protocol::Decode<protocol::HandshakeV10>(greeting.packet.payload);
         if (decoded.ok()) {
-          context.LearnServerIdentity(pool::ServerIdentity{.version = decoded->server_version,
-                                                           .capabilities = decoded->capabilities,
-                                                           .collation = decoded->character_set,
-                                                           .status_flags = decoded->status_flags});
+          context.LearnServerIdentity(pool::IdentityOf(*decoded));
           Log(LogLevel::kInfo, 0, "backend {} is {}", context.config().backend.address.ToString(),
               decoded->server_version);
           co_return;
@@ -279,7 +276,6 @@ int RunProxy(const config::ProxyConfig& config) {
 
   asio::io_context main_io(1);
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
-  int exit_code = 0;
   signals.async_wait([&](const std::error_code& error, int number) {
     if (error) return;
     Log(LogLevel::kInfo, 0, "stopping on signal {}", number);
@@ -305,7 +301,7 @@ int RunProxy(const config::ProxyConfig& config) {
   workers.clear();
   close_listeners();
   Log(LogLevel::kInfo, 0, "stopped");
-  return exit_code;
+  return 0;
 }
 
 }  // namespace longlink::proxy
