@@ -400,7 +400,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_TRY(backend, table_of("backend"));
   if (*backend != nullptr) {
     const toml::table& t = **backend;
-    if (auto s = load.CheckKeys(t, "backend", {"address", "connect_timeout"}); !s.ok()) {
+    if (auto s = load.CheckKeys(t, "backend", {"address", "connect_timeout", "retry_timeout"});
+        !s.ok()) {
       return s.error();
     }
     if (auto* n = t.get("address")) {
@@ -411,12 +412,19 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       LL_TRY(v, load.Duration(*n, "backend.connect_timeout"));
       config.backend.connect_timeout = *v;
     }
+    if (auto* n = t.get("retry_timeout")) {
+      LL_TRY(v, load.Duration(*n, "backend.retry_timeout"));
+      config.backend.retry_timeout = *v;
+    }
   }
 
   LL_TRY(pool, table_of("pool"));
   if (*pool != nullptr) {
     const toml::table& t = **pool;
-    if (auto s = load.CheckKeys(t, "pool", {"max_connections", "min_idle", "queue_timeout"});
+    if (auto s =
+            load.CheckKeys(t, "pool",
+                           {"max_connections", "min_idle", "queue_timeout", "keepalive_interval",
+                            "check_delay", "max_idle_time", "max_lifetime"});
         !s.ok()) {
       return s.error();
     }
@@ -431,6 +439,17 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("queue_timeout")) {
       LL_TRY(v, load.Duration(*n, "pool.queue_timeout"));
       config.pool.queue_timeout = *v;
+    }
+    const std::pair<const char*, Milliseconds*> durations[] = {
+        {"keepalive_interval", &config.pool.keepalive_interval},
+        {"check_delay", &config.pool.check_delay},
+        {"max_idle_time", &config.pool.max_idle_time},
+        {"max_lifetime", &config.pool.max_lifetime}};
+    for (const auto& [name, field] : durations) {
+      if (auto* n = t.get(name)) {
+        LL_TRY(v, load.Duration(*n, std::string("pool.") + name));
+        *field = *v;
+      }
     }
   }
 
@@ -556,7 +575,8 @@ std::optional<Problem> CheckBackend(const BackendSettings& backend) {
     if (address.path.empty()) return Problem{"backend.address", "missing socket path"};
     if (auto p = CheckSocketPath("backend.address", address.path)) return p;
   }
-  return CheckDuration("backend.connect_timeout", backend.connect_timeout);
+  if (auto p = CheckDuration("backend.connect_timeout", backend.connect_timeout)) return p;
+  return CheckDuration("backend.retry_timeout", backend.retry_timeout);
 }
 
 std::optional<Problem> CheckPool(const PoolSettings& pool) {
@@ -566,7 +586,16 @@ std::optional<Problem> CheckPool(const PoolSettings& pool) {
                                         " is more than pool.max_connections (" +
                                         std::to_string(pool.max_connections) + ")"};
   }
-  return CheckDuration("pool.queue_timeout", pool.queue_timeout);
+  const std::pair<const char*, Milliseconds> durations[] = {
+      {"pool.queue_timeout", pool.queue_timeout},
+      {"pool.keepalive_interval", pool.keepalive_interval},
+      {"pool.check_delay", pool.check_delay},
+      {"pool.max_idle_time", pool.max_idle_time},
+      {"pool.max_lifetime", pool.max_lifetime}};
+  for (const auto& [key, value] : durations) {
+    if (auto p = CheckDuration(key, value)) return p;
+  }
+  return std::nullopt;
 }
 
 std::optional<Problem> CheckUsers(const std::vector<UserSettings>& users) {

@@ -71,6 +71,10 @@ struct ListenSettings {
 struct BackendSettings {
   SocketAddress address = {};  // Required.
   Milliseconds connect_timeout{5000};
+  // While the server cannot be reached (refused, timed out, shutting down, "Too many
+  // connections"), a session that needs a new connection waits this long as the proxy retries
+  // with backoff; then the client gets the last error.
+  Milliseconds retry_timeout{5000};
   friend bool operator==(const BackendSettings&, const BackendSettings&) = default;
 };
 
@@ -80,6 +84,15 @@ struct PoolSettings {
   std::uint32_t min_idle = 1;          // Kept open for users seen since start.
   // How long a client waits for a backend connection when the pool is at max_connections.
   Milliseconds queue_timeout{5000};
+  // Idle connections (pooled, or held by a client between commands) get a COM_PING after this
+  // long without a round trip, or after half the connection's @@wait_timeout if that is sooner.
+  Milliseconds keepalive_interval{30000};
+  // A pooled connection idle longer than this is pinged at checkout (replaced if it fails).
+  Milliseconds check_delay{5000};
+  // Idle pooled connections beyond min_idle are closed after this long unused.
+  Milliseconds max_idle_time{600000};
+  // Connections older than this are closed when they are idle or released.
+  Milliseconds max_lifetime{3600000};
   friend bool operator==(const PoolSettings&, const PoolSettings&) = default;
 };
 

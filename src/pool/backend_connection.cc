@@ -4,10 +4,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include "net/packet_io.h"
 #include "protocol/command.h"
+#include "protocol/frame.h"
 #include "protocol/response.h"
 #include "protocol/session_track.h"
 #include "version.h"
@@ -31,6 +34,12 @@ constexpr Capabilities kAlwaysRequested =
 
 std::string ServerErrorText(const protocol::ErrPacket& err) {
   return "server error " + std::to_string(err.code) + ": " + err.message;
+}
+
+// Server errors at connect that mean "not now" rather than "never".
+bool IsRetryableServerError(std::uint16_t code) {
+  return code == 1040 /* ER_CON_COUNT_ERROR */ || code == 1053 /* ER_SERVER_SHUTDOWN */ ||
+         code == 1203 /* ER_TOO_MANY_USER_CONNECTIONS */ || code == 1927 /* killed */;
 }
 
 std::string_view ScrambleView(const std::string& data) {
@@ -59,7 +68,8 @@ IdleBackend::~IdleBackend() {
 }
 
 IdleBackend::IdleBackend(IdleBackend&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)),
+    : watch_token(other.watch_token),
+      fd_(std::exchange(other.fd_, -1)),
       family_(other.family_),
       protocol_(other.protocol_),
       state_(std::move(other.state_)) {}
@@ -71,13 +81,43 @@ IdleBackend& IdleBackend::operator=(IdleBackend&& other) noexcept {
     family_ = other.family_;
     protocol_ = other.protocol_;
     state_ = std::move(other.state_);
+    watch_token = other.watch_token;
   }
   return *this;
 }
 
-bool IdleBackend::PeerClosedOrSpoke() const {
-  pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+bool PeerClosedOrSpoke(int fd) {
+  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
   return ::poll(&p, 1, 0) != 0;
+}
+
+std::string IdleSocketNews(int fd) {
+  std::uint8_t bytes[512];
+  const ssize_t n = ::recv(fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return "closed by the server";
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return "nothing to read";
+    return std::string("socket error: ") + std::strerror(errno);
+  }
+  const ByteView data(bytes, static_cast<std::size_t>(n));
+  if (data.size() > protocol::kPacketHeaderSize && data[protocol::kPacketHeaderSize] == 0xff) {
+    const auto header = protocol::DecodePacketHeader(data);
+    const ByteView payload = data.subspan(protocol::kPacketHeaderSize);
+    if (header && header->payload_length <= payload.size()) {
+      auto err = protocol::Decode<protocol::ErrPacket>(payload.first(header->payload_length),
+                                                       cap::kProtocol41);
+      if (err.ok()) return ServerErrorText(*err);
+    }
+  }
+  return "sent " + std::to_string(n) + " unexpected bytes";
+}
+
+void IdleBackend::QuitAndClose() {
+  if (fd_ < 0) return;
+  const Bytes quit = protocol::Frame(protocol::EncodeCommand(protocol::Command::kQuit), 0);
+  [[maybe_unused]] const ssize_t sent =
+      ::send(fd_, quit.data(), quit.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  ::close(std::exchange(fd_, -1));
 }
 
 std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executor executor,
@@ -107,11 +147,14 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   auto socket = co_await net::Connect(executor, address, timeout);
   if (!socket.ok()) {
     result.error = socket.error().message;
+    result.retryable = true;
     co_return result;
   }
   auto connection = std::make_unique<BackendConnection>(std::move(*socket), BackendState{});
   BackendState& state = connection->state_;
   net::Deadline deadline(connection->socket_, timeout);
+  // Until the login succeeds, a lost connection means the server is not (yet) serving.
+  result.retryable = true;
   auto fail = [&](std::string why) {
     result.error = "backend " + where + ": " +
                    (deadline.expired()
@@ -128,6 +171,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     auto err = protocol::Decode<protocol::ErrPacket>(greeting_bytes, 0);
     if (err.ok()) {
       result.server_error = *err;
+      result.retryable = IsRetryableServerError(err->code);
       co_return fail(ServerErrorText(*err));
     }
   }
@@ -161,10 +205,23 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   if (!written.ok()) co_return fail("sending the login: " + written.error().message);
 
   auto authenticated = co_await connection->FinishAuthentication(secret, &result.server_error);
-  if (!authenticated.ok()) co_return fail(authenticated.error().message);
+  if (!authenticated.ok()) {
+    if (result.server_error) result.retryable = IsRetryableServerError(result.server_error->code);
+    co_return fail(authenticated.error().message);
+  }
 
-  const std::string variables_query = "SELECT @@max_allowed_packet, @@wait_timeout";
-  auto row = co_await connection->QueryRow(variables_query);
+  // Two statements in one round trip.
+  const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
+  const Bytes variables =
+      protocol::Encode(protocol::Query{"SELECT @@max_allowed_packet, @@wait_timeout"});
+  auto sent_track = co_await net::WritePacket(connection->socket_, track, 0);
+  if (!sent_track.ok()) co_return fail("sending setup: " + sent_track.error().message);
+  auto sent_variables = co_await net::WritePacket(connection->socket_, variables, 0);
+  if (!sent_variables.ok()) co_return fail("sending setup: " + sent_variables.error().message);
+  result.retryable = false;
+  auto tracking = co_await connection->ReadOk(nullptr);
+  if (!tracking.ok()) co_return fail("turning on the state tracker: " + tracking.error().message);
+  auto row = co_await connection->ReadRow();
   if (!row.ok()) co_return fail("reading session variables: " + row.error().message);
   auto number = [](const std::optional<std::string>& text) -> std::uint64_t {
     std::uint64_t value = 0;
@@ -175,7 +232,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     state.max_allowed_packet = number((*row)[0]);
     state.wait_timeout = static_cast<std::uint32_t>(number((*row)[1]));
   }
-  state.created_at = state.last_used_at = Clock::now();
+  state.created_at = state.last_used_at = state.last_alive_at = Clock::now();
   result.connection = std::move(connection);
   co_return result;
 }
@@ -246,11 +303,42 @@ net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPack
 }
 
 net::Awaitable<Status> BackendConnection::Reset() {
-  const Bytes command = protocol::EncodeCommand(protocol::Command::kResetConnection);
+  // The reset turns the tracker off; the SET goes in the same round trip.
+  const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
+  const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
+  auto sent = co_await net::WritePacket(socket_, reset, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  sent = co_await net::WritePacket(socket_, track, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  auto reset_ok = co_await ReadOk(nullptr);
+  if (!reset_ok.ok()) co_return reset_ok;
+  auto track_ok = co_await ReadOk(nullptr);
+  if (!track_ok.ok()) co_return track_ok;
+  state_.last_used_at = state_.last_alive_at = Clock::now();
+  co_return Status();
+}
+
+net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout) {
+  net::Deadline deadline(socket_, timeout);
+  const Bytes command = protocol::EncodeCommand(protocol::Command::kPing);
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(nullptr);
-  if (ok.ok()) state_.last_used_at = Clock::now();
+  if (!ok.ok()) {
+    co_return Error{deadline.expired()
+                        ? "no answer within " + std::to_string(timeout.count()) + " ms"
+                        : ok.error().message};
+  }
+  state_.last_alive_at = Clock::now();
+  co_return Status();
+}
+
+net::Awaitable<Status> BackendConnection::Execute(std::string sql) {
+  const Bytes command = protocol::Encode(protocol::Query{std::move(sql)});
+  auto sent = co_await net::WritePacket(socket_, command, 0);
+  if (!sent.ok()) co_return Error{sent.error().message};
+  auto ok = co_await ReadOk(nullptr);
+  if (ok.ok()) state_.last_alive_at = Clock::now();
   co_return ok;
 }
 
@@ -285,6 +373,10 @@ net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnectio
   const Bytes command = protocol::Encode(protocol::Query{sql});
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
+  co_return co_await ReadRow();
+}
+
+net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::ReadRow() {
   protocol::ResponseTracker tracker(protocol::ResponseShape::kQuery, state_.capabilities);
   std::vector<std::optional<std::string>> values;
   bool have_row = false;

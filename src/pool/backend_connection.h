@@ -46,8 +46,17 @@ struct BackendState {
   std::uint64_t max_allowed_packet = 0;     // @@max_allowed_packet.
   std::uint32_t wait_timeout = 0;           // @@wait_timeout, seconds.
   Clock::time_point created_at = {};
-  Clock::time_point last_used_at = {};
+  Clock::time_point last_used_at = {};   // Last released to the pool (or opened).
+  Clock::time_point last_alive_at = {};  // Last reply from the server (command, ping, reset).
 };
+
+// What an idle socket that turned readable says: "closed by the server", "server error 1927:
+// Connection was killed", ... Reads nothing (peeks); for logs.
+std::string IdleSocketNews(int fd);
+// True if an idle socket has something to read or is closed: for a connection between
+// commands, that means the server closed it or sent an unsolicited error (wait_timeout, KILL,
+// shutdown).
+bool PeerClosedOrSpoke(int fd);
 
 // A pooled connection at rest: owns the descriptor (closed on destruction).
 class IdleBackend {
@@ -61,9 +70,13 @@ class IdleBackend {
   IdleBackend& operator=(const IdleBackend&) = delete;
 
   const BackendState& state() const { return state_; }
-  // True if the socket has something to read or is closed: for an idle connection that means
-  // the server closed it or sent an unsolicited error (wait_timeout, KILL, shutdown).
-  bool PeerClosedOrSpoke() const;
+  int fd() const { return fd_; }
+  bool PeerClosedOrSpoke() const { return pool::PeerClosedOrSpoke(fd_); }
+  // Sends COM_QUIT (without waiting) and closes: the server then ends the session without
+  // logging an aborted connection.
+  void QuitAndClose();
+
+  std::uint64_t watch_token = 0;  // The pool's key for this connection in its IdleWatcher.
 
  private:
   friend class BackendConnection;
@@ -80,6 +93,10 @@ struct OpenResult {
   std::unique_ptr<BackendConnection> connection = {};
   std::string error = {};
   std::optional<protocol::ErrPacket> server_error = {};
+  // The server could not be reached or was not ready (refused, timed out, closed during login,
+  // "Too many connections", "Server shutdown in progress"): worth retrying. Not for a refused
+  // login.
+  bool retryable = false;
 };
 
 class BackendConnection {
@@ -90,8 +107,9 @@ class BackendConnection {
   BackendConnection& operator=(const BackendConnection&) = delete;
 
   // Connects to `address`, logs in as key.user with `secret` (mysql_native_password, also on
-  // an auth switch), requesting the key's capabilities plus SESSION_TRACK, and reads
-  // @@max_allowed_packet and @@wait_timeout. The whole exchange is bounded by `timeout`.
+  // an auth switch), requesting the key's capabilities plus SESSION_TRACK, turns on the
+  // session-state tracker (kTrackStateChange) and reads @@max_allowed_packet and
+  // @@wait_timeout. The whole exchange is bounded by `timeout`.
   static net::Awaitable<OpenResult> Open(asio::any_io_executor executor,
                                          const config::SocketAddress& address, const PoolKey& key,
                                          const auth::PasswordSecret& secret,
@@ -107,8 +125,21 @@ class BackendConnection {
   const BackendState& state() const { return state_; }
 
   // COM_RESET_CONNECTION: ends the transaction, drops user variables, temporary tables,
-  // prepared statements and locks, restores session variables. The schema stays.
+  // prepared statements and locks, restores session variables. The schema stays. The tracker
+  // is turned on again in the same round trip (the reset turns it off).
   net::Awaitable<Status> Reset();
+  // COM_PING, bounded by `timeout`.
+  net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);
+  // Runs a statement that answers OK (e.g. a SET); a server ERR is an error.
+  net::Awaitable<Status> Execute(std::string sql);  // By value: the frame keeps it.
+  // Turns the session-state tracker on again (after a client's COM_RESET_CONNECTION).
+  net::Awaitable<Status> TrackStateChanges() { return Execute(kTrackStateChange); }
+  // Between commands: true if the server closed the connection or sent something unsolicited.
+  bool PeerClosedOrSpoke() { return pool::PeerClosedOrSpoke(socket_.native_handle()); }
+
+  // Makes the server flag every session-state change (user variables, temporary tables,
+  // PREPARE, session variables, schema) in its OK packets; COM_RESET_CONNECTION turns it off.
+  static constexpr const char* kTrackStateChange = "SET SESSION session_track_state_change=ON";
   // COM_INIT_DB. A server ERR (unknown schema, no access) is returned in `*server_error` with
   // an ok status: the connection stays usable.
   net::Awaitable<Status> InitDb(const std::string& schema,
@@ -121,6 +152,8 @@ class BackendConnection {
  private:
   // Reads the reply to a command that answers OK or ERR; updates status flags.
   net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
+  // Reads a text result set and returns the first row's values.
+  net::Awaitable<Result<std::vector<std::optional<std::string>>>> ReadRow();
   // Answers auth switches until OK or ERR (login and CHANGE_USER).
   net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
                                               std::optional<protocol::ErrPacket>* server_error);

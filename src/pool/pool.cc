@@ -1,17 +1,44 @@
 #include "pool/pool.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <cstring>
 
 #include "common/log.h"
 
 namespace longlink::pool {
 
-Pools::Pools(config::SocketAddress backend, config::PoolSettings settings,
-             std::chrono::milliseconds connect_timeout)
-    : backend_(std::move(backend)), settings_(settings), connect_timeout_(connect_timeout) {}
+namespace {
+
+std::string Milliseconds(Clock::duration d) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
+}
+
+}  // namespace
+
+Pools::Pools(config::BackendSettings backend, config::PoolSettings settings)
+    : backend_(std::move(backend)), settings_(settings), health_(backend_.address.ToString()) {}
 
 Pools::~Pools() = default;
+
+void Pools::Start(asio::any_io_executor executor) {
+  asio::co_spawn(executor, watcher_.Run([this](std::span<const std::uint64_t> tokens) {
+    OnIdleReadable(tokens);
+  }),
+                 [](std::exception_ptr) {});
+  asio::co_spawn(executor, Janitor(), [](std::exception_ptr) {});
+}
+
+Clock::duration Pools::KeepaliveInterval(const BackendState& state) const {
+  Clock::duration interval = settings_.keepalive_interval;
+  if (state.wait_timeout > 0) {
+    interval = std::min<Clock::duration>(
+        interval, std::chrono::milliseconds(std::uint64_t{state.wait_timeout} * 1000 / 2));
+  }
+  return interval;
+}
 
 void Pools::Wake(const std::shared_ptr<Waiter>& waiter) {
   asio::post(waiter->executor, [waiter] { waiter->timer.cancel(); });
@@ -38,13 +65,61 @@ void Pools::PutIdleLocked(Pool& pool, IdleBackend idle) {
     Wake(waiter);
     return;
   }
+  idle.watch_token = ++next_token_;
+  if (!watcher_.Add(idle.fd(), idle.watch_token)) {
+    Log(LogLevel::kWarning, 0, "cannot watch idle backend connection {}: {}",
+        idle.state().thread_id, std::strerror(errno));
+  }
   pool.idle.push_back(std::move(idle));
+}
+
+std::optional<IdleBackend> Pools::TakeIdleLocked(Pool& pool) {
+  if (pool.idle.empty()) return std::nullopt;
+  IdleBackend idle = std::move(pool.idle.back());
+  pool.idle.pop_back();
+  watcher_.Remove(idle.fd());
+  return idle;
+}
+
+void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
+  std::lock_guard lock(mutex_);
+  for (const std::uint64_t token : tokens) {
+    for (auto& [key, pool] : pools_) {
+      auto it = std::find_if(pool.idle.begin(), pool.idle.end(),
+                             [token](const IdleBackend& i) { return i.watch_token == token; });
+      if (it == pool.idle.end()) continue;
+      Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
+          IdleSocketNews(it->fd()));
+      watcher_.Remove(it->fd());
+      pool.idle.erase(it);  // Closes the descriptor.
+      OnClosedLocked(pool);
+      break;
+    }
+  }
 }
 
 net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const PoolKey& key,
                                         const auth::PasswordSecret& secret, std::uint64_t session) {
-  OpenResult opened =
-      co_await BackendConnection::Open(executor, backend_, key, secret, connect_timeout_);
+  const auto give_up_at = Clock::now() + backend_.retry_timeout;
+  OpenResult opened;
+  for (int attempt = 1;; ++attempt) {
+    opened = co_await BackendConnection::Open(executor, backend_.address, key, secret,
+                                              backend_.connect_timeout);
+    if (opened.connection) {
+      health_.OnSuccess();
+      break;
+    }
+    if (!opened.retryable) break;
+    health_.OnFailure(opened.error);
+    const auto now = Clock::now();
+    if (now >= give_up_at) {
+      opened.error += " (retried for " + Milliseconds(backend_.retry_timeout) + ")";
+      break;
+    }
+    asio::steady_timer pause(
+        executor, std::min<Clock::duration>(BackendHealth::Backoff(attempt), give_up_at - now));
+    co_await pause.async_wait(net::kNoThrow);
+  }
   Checkout checkout;
   std::lock_guard lock(mutex_);
   Pool& pool = pools_[key];
@@ -62,70 +137,92 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
   co_return checkout;
 }
 
-Checkout Pools::AdoptIdle(asio::any_io_executor executor, const PoolKey& key, IdleBackend idle) {
-  Checkout checkout;
-  checkout.connection = BackendConnection::Adopt(executor, std::move(idle));
-  if (!checkout.connection) {
-    std::lock_guard lock(mutex_);
-    OnClosedLocked(pools_[key]);
-    checkout.failure = CheckoutFailure::kBackendDown;
-    checkout.error = "cannot adopt a pooled connection";
+net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io_executor executor,
+                                                                    IdleBackend idle,
+                                                                    std::uint64_t session) {
+  const PoolKey key = idle.state().key;
+  const std::uint32_t thread_id = idle.state().thread_id;
+  std::string why;
+  if (idle.PeerClosedOrSpoke()) {  // Closed just now: the watcher has not run yet.
+    why = IdleSocketNews(idle.fd());
+  } else if (Clock::now() - idle.state().created_at >= settings_.max_lifetime) {
+    why = "older than pool.max_lifetime";
+    idle.QuitAndClose();
+  } else {
+    auto connection = BackendConnection::Adopt(executor, std::move(idle));
+    if (!connection) {
+      why = "cannot adopt it";
+    } else if (Clock::now() - connection->state().last_alive_at < settings_.check_delay) {
+      co_return connection;
+    } else {
+      auto alive = co_await connection->Ping(backend_.connect_timeout);
+      if (alive.ok()) co_return connection;
+      why = "check at checkout failed: " + alive.error().message;
+    }
   }
-  return checkout;
+  Log(LogLevel::kInfo, session, "replaced pooled backend connection {}: {}", thread_id, why);
+  std::lock_guard lock(mutex_);
+  OnClosedLocked(pools_[key]);
+  co_return nullptr;
 }
 
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
                                         const auth::PasswordSecret& secret, std::uint64_t session) {
-  std::shared_ptr<Waiter> waiter;
-  {
-    std::unique_lock lock(mutex_);
-    Pool& pool = pools_[key];
-    if (!pool.secret) pool.secret = secret;
-    while (!pool.idle.empty()) {
-      IdleBackend idle = std::move(pool.idle.back());
-      pool.idle.pop_back();
-      if (idle.PeerClosedOrSpoke()) {
-        Log(LogLevel::kInfo, session, "dropped idle backend connection {}: the server closed it",
-            idle.state().thread_id);
-        OnClosedLocked(pool);
-        continue;  // IdleBackend closes the descriptor.
+  for (;;) {
+    std::optional<IdleBackend> idle;
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(mutex_);
+      Pool& pool = pools_[key];
+      if (!pool.secret) pool.secret = secret;
+      idle = TakeIdleLocked(pool);
+      if (!idle) {
+        if (pool.open < settings_.max_connections) {
+          ++pool.open;
+        } else {
+          waiter = std::make_shared<Waiter>(executor);
+          waiter->timer.expires_after(settings_.queue_timeout);
+          pool.waiters.push_back(waiter);
+        }
       }
-      lock.unlock();
-      co_return AdoptIdle(executor, key, std::move(idle));
     }
-    if (pool.open < settings_.max_connections) {
-      ++pool.open;
-      lock.unlock();
-      co_return co_await OpenNew(executor, key, secret, session);
+    if (waiter) {
+      co_await waiter->timer.async_wait(net::kNoThrow);
+      std::unique_lock lock(mutex_);
+      if (!waiter->served) {
+        pools_[key].waiters.remove(waiter);
+        Checkout checkout;
+        checkout.failure = CheckoutFailure::kPoolFull;
+        checkout.error = "no backend connection came free within " +
+                         Milliseconds(settings_.queue_timeout) + " (pool " + key.user +
+                         " is at max_connections=" + std::to_string(settings_.max_connections) +
+                         ")";
+        co_return checkout;
+      }
+      idle = std::move(waiter->idle);  // Else a slot was granted.
     }
-    waiter = std::make_shared<Waiter>(executor);
-    waiter->timer.expires_after(settings_.queue_timeout);
-    pool.waiters.push_back(waiter);
+    if (!idle) co_return co_await OpenNew(executor, key, secret, session);
+    auto connection = co_await AdoptIdle(executor, std::move(*idle), session);
+    if (connection) {
+      Checkout checkout;
+      checkout.connection = std::move(connection);
+      co_return checkout;
+    }
+    // That one was dead: take another, open one, or wait, as the pool allows.
   }
-
-  co_await waiter->timer.async_wait(net::kNoThrow);
-  std::unique_lock lock(mutex_);
-  Pool& pool = pools_[key];
-  if (!waiter->served) {
-    pool.waiters.remove(waiter);
-    Checkout checkout;
-    checkout.failure = CheckoutFailure::kPoolFull;
-    checkout.error = "no backend connection came free within " +
-                     std::to_string(settings_.queue_timeout.count()) + " ms (pool " + key.user +
-                     " is at max_connections=" + std::to_string(settings_.max_connections) + ")";
-    co_return checkout;
-  }
-  if (waiter->idle) {
-    IdleBackend idle = std::move(*waiter->idle);
-    lock.unlock();
-    co_return AdoptIdle(executor, key, std::move(idle));
-  }
-  lock.unlock();
-  co_return co_await OpenNew(executor, key, secret, session);
 }
 
 net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
                                     std::uint64_t session) {
+  if (Clock::now() - connection->state().created_at >= settings_.max_lifetime) {
+    Log(LogLevel::kDebug, session, "retiring backend connection {}: older than max_lifetime",
+        connection->state().thread_id);
+    const PoolKey key = connection->state().key;
+    std::move(*connection).Detach().QuitAndClose();
+    std::lock_guard lock(mutex_);
+    OnClosedLocked(pools_[key]);
+    co_return;
+  }
   auto reset = co_await connection->Reset();
   if (!reset.ok()) {
     Log(LogLevel::kInfo, session, "closing backend connection {}: reset failed: {}",
@@ -149,23 +246,72 @@ void Pools::Discard(std::unique_ptr<BackendConnection> connection) {
   OnClosedLocked(pools_[key]);
 }
 
+net::Awaitable<void> Pools::Janitor() {
+  auto executor = co_await asio::this_coro::executor;
+  asio::steady_timer timer(executor);
+  for (;;) {
+    Maintain(executor);
+    timer.expires_after(kJanitorInterval);
+    auto [error] = co_await timer.async_wait(net::kNoThrow);
+    if (error) co_return;
+  }
+}
+
+net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBackend idle) {
+  const PoolKey key = idle.state().key;
+  const std::uint32_t thread_id = idle.state().thread_id;
+  auto connection = BackendConnection::Adopt(executor, std::move(idle));
+  std::string why = "cannot adopt it";
+  if (connection) {
+    auto alive = co_await connection->Ping(backend_.connect_timeout);
+    if (alive.ok()) {
+      IdleBackend back = std::move(*connection).Detach();
+      std::lock_guard lock(mutex_);
+      PutIdleLocked(pools_[key], std::move(back));
+      co_return;
+    }
+    why = alive.error().message;
+  }
+  Log(LogLevel::kInfo, 0, "closed idle backend connection {}: keepalive ping failed: {}", thread_id,
+      why);
+  connection.reset();
+  std::lock_guard lock(mutex_);
+  OnClosedLocked(pools_[key]);
+}
+
 void Pools::Maintain(asio::any_io_executor executor) {
+  const auto now = Clock::now();
+  std::vector<IdleBackend> to_ping;
   std::vector<std::pair<PoolKey, auth::PasswordSecret>> to_open;
   {
     std::lock_guard lock(mutex_);
     for (auto& [key, pool] : pools_) {
-      // Drop idle connections the server has closed.
+      // Oldest first: those are the ones to retire beyond min_idle.
       for (auto it = pool.idle.begin(); it != pool.idle.end();) {
-        if (it->PeerClosedOrSpoke()) {
-          Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: the server closed it",
-              it->state().thread_id);
+        const BackendState& state = it->state();
+        const char* retire = nullptr;
+        if (now - state.created_at >= settings_.max_lifetime) {
+          retire = "older than pool.max_lifetime";
+        } else if (now - state.last_used_at >= settings_.max_idle_time &&
+                   pool.idle.size() > settings_.min_idle) {
+          retire = "unused for pool.max_idle_time";
+        }
+        if (retire != nullptr) {
+          Log(LogLevel::kDebug, 0, "closed idle backend connection {}: {}", state.thread_id,
+              retire);
+          watcher_.Remove(it->fd());
+          it->QuitAndClose();
           it = pool.idle.erase(it);
           OnClosedLocked(pool);
+        } else if (now - state.last_alive_at >= KeepaliveInterval(state)) {
+          watcher_.Remove(it->fd());
+          to_ping.push_back(std::move(*it));  // Still counted in `open`.
+          it = pool.idle.erase(it);
         } else {
           ++it;
         }
       }
-      if (!pool.secret) continue;
+      if (!pool.secret || !health_.MayTry(now)) continue;
       while (pool.idle.size() + pool.opening_for_idle < settings_.min_idle &&
              pool.open < settings_.max_connections && pool.waiters.empty()) {
         ++pool.open;
@@ -174,19 +320,29 @@ void Pools::Maintain(asio::any_io_executor executor) {
       }
     }
   }
+  for (auto& idle : to_ping) {
+    asio::co_spawn(executor, KeepAlive(executor, std::move(idle)), [](std::exception_ptr) {});
+  }
   for (auto& [key, secret] : to_open) {
     asio::co_spawn(
         executor,
         [this, executor, key, secret]() -> net::Awaitable<void> {
-          OpenResult opened =
-              co_await BackendConnection::Open(executor, backend_, key, secret, connect_timeout_);
+          OpenResult opened = co_await BackendConnection::Open(executor, backend_.address, key,
+                                                               secret, backend_.connect_timeout);
+          if (opened.connection) {
+            health_.OnSuccess();
+          } else if (opened.retryable) {
+            health_.OnFailure(opened.error);
+          }
           std::lock_guard lock(mutex_);
           Pool& pool = pools_[key];
           --pool.opening_for_idle;
           if (!opened.connection) {
             OnClosedLocked(pool);
-            Log(LogLevel::kWarning, 0, "cannot keep min_idle for pool {}: {}", key.ToString(),
-                opened.error);
+            if (!opened.retryable) {
+              Log(LogLevel::kWarning, 0, "cannot keep min_idle for pool {}: {}", key.ToString(),
+                  opened.error);
+            }
             co_return;
           }
           PutIdleLocked(pool, std::move(*opened.connection).Detach());

@@ -4,7 +4,14 @@
 // out adopts it onto its own event loop, and gives it back detached after a reset. The pool's
 // lock is taken only when a session starts or ends, never per query. Limits per pool:
 // max_connections open or opening; clients beyond that wait in FIFO order up to queue_timeout.
-// A janitor keeps min_idle connections open for every pool that has been used.
+//
+// Never a dead connection (docs/OPERATIONS.md): idle sockets are watched (IdleWatcher), so one
+// the server closes leaves the pool at once; a janitor pings idle connections before the
+// server's wait_timeout (KeepaliveInterval), retires them after max_idle_time (beyond
+// min_idle) or max_lifetime, and keeps min_idle open for every pool that has been used; a
+// connection idle longer than check_delay is pinged at checkout and replaced if that fails.
+// While the server cannot be reached, a checkout retries with backoff for up to
+// backend.retry_timeout (BackendHealth rate-limits the logs).
 #pragma once
 
 #include <asio/any_io_executor.hpp>
@@ -15,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 
@@ -22,6 +30,8 @@
 #include "config/proxy_config.h"
 #include "net/socket.h"
 #include "pool/backend_connection.h"
+#include "pool/backend_health.h"
+#include "pool/idle_watcher.h"
 #include "pool/pool_key.h"
 
 namespace longlink::pool {
@@ -42,14 +52,18 @@ struct Checkout {
 
 class Pools {
  public:
-  Pools(config::SocketAddress backend, config::PoolSettings settings,
-        std::chrono::milliseconds connect_timeout);
+  Pools(config::BackendSettings backend, config::PoolSettings settings);
   ~Pools();
   Pools(const Pools&) = delete;
   Pools& operator=(const Pools&) = delete;
 
+  // Starts the idle watcher and the janitor on `executor` (one worker's loop). Call once.
+  void Start(asio::any_io_executor executor);
+
   // A connection of `key` bound to `executor`, logged in with `secret` if a new one is opened.
-  // An idle connection whose server side has closed is dropped, never handed out.
+  // An idle connection whose server side has closed is dropped, never handed out; one idle
+  // longer than check_delay is pinged first. While the server is unreachable, retries for up
+  // to retry_timeout.
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::PasswordSecret& secret, std::uint64_t session);
   // Resets the connection (COM_RESET_CONNECTION) and returns it to its pool, or closes it if
@@ -59,9 +73,13 @@ class Pools {
   // Closes a connection whose state is unknown (client vanished mid-result, protocol error).
   void Discard(std::unique_ptr<BackendConnection> connection);
 
-  // One janitor pass: opens connections until every used pool has min_idle idle ones.
-  // Runs on `executor`; call it periodically.
-  void Maintain(asio::any_io_executor executor);
+  // How long a connection may go without a round trip before it is pinged:
+  // min(keepalive_interval, half the connection's @@wait_timeout).
+  Clock::duration KeepaliveInterval(const BackendState& state) const;
+  const config::BackendSettings& backend() const { return backend_; }
+
+  // How often the janitor runs.
+  static constexpr std::chrono::milliseconds kJanitorInterval{250};
 
  private:
   struct Waiter {
@@ -80,21 +98,37 @@ class Pools {
     std::optional<auth::PasswordSecret> secret;  // For the janitor.
   };
 
+  // Opens a connection for a slot already counted in `open`; retries retryable failures with
+  // backoff until retry_timeout. On failure the slot is given back.
   net::Awaitable<Checkout> OpenNew(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::PasswordSecret& secret, std::uint64_t session);
-  // Binds a connection taken from the pool to `executor` (not under mutex_).
-  Checkout AdoptIdle(asio::any_io_executor executor, const PoolKey& key, IdleBackend idle);
+  // Binds a connection taken from the pool to `executor` and checks it if it was idle longer
+  // than check_delay. Null (and the slot given back) if it is unusable.
+  net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
+                                                               IdleBackend idle,
+                                                               std::uint64_t session);
   // Under mutex_: a connection of `pool` was closed; lets a waiter open one instead.
   void OnClosedLocked(Pool& pool);
-  // Under mutex_: gives `idle` to the first waiter or keeps it.
+  // Under mutex_: gives `idle` to the first waiter or keeps it (watched).
   void PutIdleLocked(Pool& pool, IdleBackend idle);
+  // Under mutex_: takes the most recently used idle connection out of `pool` (unwatched).
+  std::optional<IdleBackend> TakeIdleLocked(Pool& pool);
+  // The watcher saw these idle connections turn readable: the server closed them or spoke.
+  void OnIdleReadable(std::span<const std::uint64_t> tokens);
+  // One janitor pass: retires and pings idle connections, refills min_idle.
+  void Maintain(asio::any_io_executor executor);
+  // Pings an idle connection taken out by the janitor and puts it back, or closes it.
+  net::Awaitable<void> KeepAlive(asio::any_io_executor executor, IdleBackend idle);
+  net::Awaitable<void> Janitor();
   static void Wake(const std::shared_ptr<Waiter>& waiter);
 
-  const config::SocketAddress backend_;
+  const config::BackendSettings backend_;
   const config::PoolSettings settings_;
-  const std::chrono::milliseconds connect_timeout_;
+  BackendHealth health_;
+  IdleWatcher watcher_;
   mutable std::mutex mutex_;
   std::unordered_map<PoolKey, Pool, PoolKeyHash> pools_;
+  std::uint64_t next_token_ = 0;  // Under mutex_.
 };
 
 }  // namespace longlink::pool

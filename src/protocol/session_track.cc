@@ -36,11 +36,10 @@ Result<SessionChange> DecodeEntry(std::uint8_t type, std::string_view data) {
       if (!strings) return strings.error();
       return SessionChange(SchemaChange{.schema = std::move((*strings)[0])});
     }
-    case SessionTrackType::kStateChange: {
-      auto strings = ReadStrings<1>(data, "state change");
-      if (!strings) return strings.error();
-      return SessionChange(StateChange{.value = std::move((*strings)[0])});
-    }
+    case SessionTrackType::kStateChange:
+      // Unlike the others, the data is the flag itself, not a length-encoded string: MariaDB
+      // 10.11 sends 02 01 31.
+      return SessionChange(StateChange{.value = std::string(data)});
     case SessionTrackType::kTransactionCharacteristics: {
       auto strings = ReadStrings<1>(data, "transaction characteristics");
       if (!strings) return strings.error();
@@ -80,7 +79,8 @@ struct EntryWriter {
     Entry(SessionTrackType::kSchema, Strings({change.schema}));
   }
   void operator()(const StateChange& change) const {
-    Entry(SessionTrackType::kStateChange, Strings({change.value}));
+    const ByteView value = AsBytes(change.value);
+    Entry(SessionTrackType::kStateChange, Bytes(value.begin(), value.end()));
   }
   void operator()(const TransactionCharacteristicsChange& change) const {
     Entry(SessionTrackType::kTransactionCharacteristics, Strings({change.characteristics}));

@@ -32,6 +32,10 @@ constexpr std::uint16_t kNotStateChanged =
 // Login packets are small; anything larger is not a login.
 constexpr std::size_t kLoginPacketLimit = 64 * 1024;
 
+// Queries up to this size are scanned for session state (SessionState); larger ones make the
+// session dirty. One default buffer holds them.
+constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
+
 // Used before the backend's max_allowed_packet is known and when it reports none.
 constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
 
@@ -71,16 +75,21 @@ bool IsKillById(std::string_view query) {
 
 }  // namespace
 
-ClientSession::ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
-                             std::uint64_t id, std::string peer_host, bool admitted)
+ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
+                             net::BufferPool& buffers, net::Socket socket, std::uint64_t id,
+                             std::string peer_host, bool admitted)
     : context_(context),
+      sessions_(sessions),
       buffers_(buffers),
       client_(std::move(socket)),
       id_(id),
       peer_host_(std::move(peer_host)),
-      admitted_(admitted) {}
+      admitted_(admitted) {
+  sessions_.Add(this);
+}
 
 ClientSession::~ClientSession() {
+  sessions_.Remove(this);
   GiveBack();
   if (backend_) context_.pools().Discard(std::move(backend_));
   if (admitted_) context_.ClientGone();
@@ -258,8 +267,7 @@ net::Awaitable<bool> ClientSession::Authenticate(const std::string& user,
   co_return true;
 }
 
-net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
-                                                  std::uint8_t sequence) {
+net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
   pool::PoolKey key{.user = user_,
                     .capabilities = client_caps_ & pool::key_capability::kMask,
                     .collation = collation_};
@@ -275,10 +283,20 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
       error = BackendUnavailable(checkout.error);
     }
     Log(LogLevel::kWarning, id_, "no backend for {}: {}", user_, checkout.error);
-    co_await SendError(error, sequence);
-    co_return false;
+    co_return error;
   }
   backend_ = std::move(checkout.connection);
+  co_return std::nullopt;
+}
+
+net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
+                                                  std::uint8_t sequence) {
+  state_.Reset();
+  backend_lost_ = false;
+  if (auto refused = co_await CheckOut()) {
+    co_await SendError(*refused, sequence);
+    co_return false;
+  }
   if (!context_.server_identity_known()) context_.LearnServerIdentity(backend_->state().server);
 
   if (!schema.empty() && backend_->state().schema != schema) {
@@ -326,12 +344,103 @@ net::Awaitable<bool> ClientSession::FillClient(std::size_t count) {
   co_return true;
 }
 
+void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
+  if (!idle_waiting_ || !backend_ || maintenance_due_) return;
+  if (backend_->PeerClosedOrSpoke() || now - backend_->state().last_alive_at >=
+                                           context_.pools().KeepaliveInterval(backend_->state())) {
+    maintenance_due_ = true;
+    std::error_code ignored;
+    client_.cancel(ignored);  // Ends WaitForClient's wait; it runs MaintainIdleBackend.
+  }
+}
+
+net::Awaitable<bool> ClientSession::WaitForClient() {
+  for (;;) {
+    if (maintenance_due_) {
+      maintenance_due_ = false;
+      if (backend_) co_await MaintainIdleBackend();
+    }
+    idle_waiting_ = true;
+    auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
+    idle_waiting_ = false;
+    if (!error) co_return true;
+    if (error != asio::error::operation_aborted || !maintenance_due_) co_return false;
+  }
+}
+
+net::Awaitable<void> ClientSession::MaintainIdleBackend() {
+  if (backend_->PeerClosedOrSpoke()) {
+    LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
+    co_return;
+  }
+  auto alive = co_await backend_->Ping(context_.config().backend.connect_timeout);
+  if (!alive.ok()) LoseBackend("keepalive ping failed: " + alive.error().message);
+}
+
+void ClientSession::LoseBackend(const std::string& why) {
+  const std::uint16_t status = backend_->state().status_flags;
+  backend_lost_ = true;
+  lost_clean_ = state_.clean(status);
+  lost_reason_ = std::string(state_.dirty_reason(status));
+  lost_schema_ = backend_->state().schema;
+  Log(LogLevel::kInfo, id_,
+      "backend connection {} lost while the client was idle: {}; session state {}{}",
+      backend_->state().thread_id, why, lost_reason_,
+      lost_clean_ ? ": a fresh connection takes over at the next command"
+                  : ": the next command gets ERR 1927");
+  context_.pools().Discard(std::move(backend_));
+}
+
+net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
+  *fatal = true;
+  if (!lost_clean_ || reads_previous) {
+    const std::string why = lost_clean_
+                                ? std::string("the command reads the previous statement's results")
+                                : "its session state (" + lost_reason_ + ") is gone";
+    co_return MakeErrPacket(protocol::ServerError{1927, "70100"},
+                            "Connection was killed: longlink lost the backend connection while "
+                            "the client was idle, and " +
+                                why);
+  }
+  *fatal = false;
+  if (auto refused = co_await CheckOut()) co_return refused;
+  std::string failed;
+  if (!lost_schema_.empty()) {
+    std::optional<ErrPacket> refused;
+    auto done = co_await backend_->InitDb(lost_schema_, &refused);
+    if (!done.ok()) failed = done.error().message;
+    if (refused) failed = "schema '" + lost_schema_ + "': " + refused->message;
+  }
+  for (const std::string& statement : state_.replay()) {
+    if (!failed.empty()) break;
+    auto done = co_await backend_->Execute(statement);
+    if (!done.ok()) failed = "'" + statement + "': " + done.error().message;
+  }
+  if (!failed.empty()) {
+    Log(LogLevel::kWarning, id_, "cannot restore the session on a fresh backend: {}", failed);
+    context_.pools().Discard(std::move(backend_));
+    *fatal = true;
+    co_return MakeErrPacket(protocol::ServerError{1927, "70100"},
+                            "Connection was killed: longlink lost the backend connection while "
+                            "the client was idle and could not restore the session: " +
+                                failed);
+  }
+  backend_lost_ = false;
+  Log(LogLevel::kInfo, id_, "continuing on backend connection {} (schema '{}', {} SET replayed)",
+      backend_->state().thread_id, lost_schema_, state_.replay().size());
+  co_return std::nullopt;
+}
+
+net::Awaitable<bool> ClientSession::DropClientPacket() {
+  auto read = co_await net::ReadPacket(client_, *in_, MaxClientPacket());
+  co_return read.ok();
+}
+
 net::Awaitable<void> ClientSession::CommandLoop() {
   for (;;) {
     if (!in_ || in_->empty()) {
       GiveBack();
-      auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
-      if (error) co_return;
+      if (!co_await WaitForClient()) co_return;
     }
     if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return;
     const auto header = protocol::DecodePacketHeader(in_->data());
@@ -354,6 +463,9 @@ net::Awaitable<void> ClientSession::CommandLoop() {
     }
     if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return;
     const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
+    if (backend_ && command != Command::kQuit && backend_->PeerClosedOrSpoke()) {
+      LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
+    }
 
     Outcome outcome = Outcome::kOk;
     switch (command) {
@@ -377,7 +489,7 @@ net::Awaitable<void> ClientSession::CommandLoop() {
         if (backend_) context_.pools().Discard(std::move(backend_));
         co_return;
     }
-    if (!backend_) co_return;
+    if (!backend_ && !backend_lost_) co_return;
   }
 }
 
@@ -385,8 +497,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
   const auto shape = protocol::ResponseShapeOf(command);
   if (!shape) {
     // Replication streams: not through a pool. Drop the packet, answer ERR.
-    auto read = co_await net::ReadPacket(client_, *in_, MaxClientPacket());
-    if (!read.ok()) co_return Outcome::kClientGone;
+    if (!co_await DropClientPacket()) co_return Outcome::kClientGone;
     {
       const ErrPacket error_packet = MakeErrPacket(
           server_error::kUnknownComError, "Unknown command: longlink does not relay replication");
@@ -394,14 +505,15 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
     };
     co_return Outcome::kOk;
   }
+  bool reads_previous = false;
   if (command == Command::kQuery) {
     const auto header = *protocol::DecodePacketHeader(in_->data());
-    if (header.payload_length < 256) {
+    if (header.payload_length <= kScanLimit) {
       const std::size_t size = protocol::kPacketHeaderSize + header.payload_length;
       if (!co_await FillClient(size)) co_return Outcome::kClientGone;
       const auto text = protocol::AsChars(
           in_->data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
-      if (IsKillById(text)) {
+      if (header.payload_length < 256 && IsKillById(text)) {
         in_->Consume(size);
         Log(LogLevel::kInfo, id_, "refused '{}': thread ids are not relayed", text);
         const ErrPacket error_packet = MakeErrPacket(
@@ -411,6 +523,26 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
         co_await SendError(error_packet, 1);
         co_return Outcome::kOk;
       }
+      const StatementScan scan = ScanStatement(text);
+      reads_previous = scan.reads_previous;
+      state_.OnQuery(text, scan);
+    } else {
+      state_.OnUnscannedQuery();
+    }
+  } else {
+    state_.OnCommand(command);
+  }
+  if (!backend_) {
+    bool fatal = false;
+    if (auto refused = co_await Reattach(reads_previous, &fatal)) {
+      if (fatal) {
+        co_await SendError(*refused, 1);
+        co_return Outcome::kClientError;
+      }
+      // The command did not run; the client may try again (the state is clean).
+      if (!co_await DropClientPacket()) co_return Outcome::kClientGone;
+      if (!co_await SendError(*refused, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
     }
   }
   std::uint8_t sequence = 0;
@@ -418,7 +550,14 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
   const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_options_changed_ = true;
-  co_return co_await RelayResponse(*shape);
+  const Outcome relayed = co_await RelayResponse(*shape);
+  if (relayed == Outcome::kOk && command == Command::kResetConnection && !last_reply_error_) {
+    // The reset turned the state tracker off and cleared the session.
+    auto tracking = co_await backend_->TrackStateChanges();
+    if (!tracking.ok()) co_return Outcome::kBackendGone;
+    state_.Reset();
+  }
+  co_return relayed;
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::uint8_t* sequence,
@@ -475,6 +614,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::u
 std::optional<Bytes> ClientSession::AdaptOk(ByteView payload, std::uint8_t sequence) {
   auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_->state().capabilities);
   if (!ok.ok()) return std::nullopt;
+  state_.OnOk(*ok);
   if (!ok->session_state.empty()) {
     auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
     if (changes.ok()) {
@@ -576,14 +716,15 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
     if (error || n == 0) {
       Log(LogLevel::kWarning, id_, "backend connection {} lost during a command: {}",
           backend_->state().thread_id, net::ErrorText(error ? error : asio::error::eof));
-      if (!sent_any) {
-        {
-          const ErrPacket error_packet =
-              MakeErrPacket(protocol::ServerError{1927, "70100"},
-                            "Connection was killed: longlink lost the backend "
-                            "connection during the command");
-          co_await SendError(error_packet, 1);
-        };
+      // Between packets the client can still read an ERR (in place of the next row); in the
+      // middle of a split packet it can only see the close.
+      if (!continuation) {
+        const ErrPacket error_packet = MakeErrPacket(
+            protocol::ServerError{1927, "70100"},
+            "Connection was killed: longlink lost the backend connection during the command "
+            "(it may or may not have run; it is not repeated)");
+        co_await SendError(error_packet,
+                           sent_any ? static_cast<std::uint8_t>(last_sequence + 1) : 1);
       }
       co_return Outcome::kBackendGone;
     }
@@ -593,9 +734,9 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
     Log(LogLevel::kWarning, id_, "backend sent {} bytes after the end of a reply", out_->size());
     co_return Outcome::kBackendError;
   }
-  if (!tracker.ended_with_error()) {
-    backend_->state().status_flags = tracker.status_flags();
-  }
+  last_reply_error_ = tracker.ended_with_error();
+  if (!last_reply_error_) backend_->state().status_flags = tracker.status_flags();
+  backend_->state().last_alive_at = pool::Clock::now();
   co_return Outcome::kOk;
 }
 

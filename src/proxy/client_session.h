@@ -5,6 +5,14 @@
 // Memory: between commands a session holds its socket, a few strings and its coroutine frame;
 // buffers are borrowed from the worker's BufferPool only while bytes are in flight.
 //
+// Backends die (wait_timeout, KILL, restarts; docs/OPERATIONS.md). While the client is idle
+// between commands, the worker's sweep (WorkerSessions) has the session ping its backend before
+// the server's wait_timeout and notice a close. A backend lost while the client is idle is
+// replaced before the next command if the session state is clean (SessionState): the schema
+// and SET statements are applied again; otherwise that command gets ERR 1927 and the client is
+// closed. A backend lost during a command is never replayed: the client gets ERR 1927 (or the
+// server's own error) and is closed.
+//
 // Sequence ids are relayed unchanged: a command starts at 0 on both hops, the backend's reply
 // continues from there. The proxy writes its own packets (greeting, auth, OK after login, ERR)
 // with the id that comes next.
@@ -21,6 +29,8 @@
 #include "protocol/packets.h"
 #include "protocol/response.h"
 #include "proxy/proxy_context.h"
+#include "proxy/session_state.h"
+#include "proxy/worker_sessions.h"
 
 namespace longlink::proxy {
 
@@ -29,14 +39,18 @@ class ClientSession {
   // `peer_host`: how the client is named in errors ("localhost" for a Unix socket).
   // `admitted`: false beyond max_client_connections; the client then gets ERR 1040 after its
   // handshake response (as MariaDB does, so every client library reads it), and is not counted.
-  ClientSession(ProxyContext& context, net::BufferPool& buffers, net::Socket socket,
-                std::uint64_t id, std::string peer_host, bool admitted);
+  ClientSession(ProxyContext& context, WorkerSessions& sessions, net::BufferPool& buffers,
+                net::Socket socket, std::uint64_t id, std::string peer_host, bool admitted);
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
   // Runs the session to its end; never throws.
   net::Awaitable<void> Run();
+
+  // For the worker's sweep: if the client is idle and the held backend is closed or due for a
+  // keepalive ping, wakes the session to deal with it.
+  void CheckIdleBackend(pool::Clock::time_point now);
 
  private:
   enum class Outcome {
@@ -55,7 +69,19 @@ class ClientSession {
   // Checks out a backend for the current key and applies the wanted schema. On failure the
   // client has been sent an ERR with `sequence`.
   net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
+  // Checks out a backend of the session's pool into backend_; the ERR for the client if none.
+  net::Awaitable<std::optional<protocol::ErrPacket>> CheckOut();
   net::Awaitable<void> CommandLoop();
+  // Waits until the client sends something; meanwhile serves the sweep's wake-ups. False if
+  // the client is gone.
+  net::Awaitable<bool> WaitForClient();
+  // Pings the held backend or notices that it is closed (the client is idle).
+  net::Awaitable<void> MaintainIdleBackend();
+  // The held backend died between commands: closes it and remembers what to rebuild.
+  void LoseBackend(const std::string& why);
+  // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
+  // the ERR for the client (`fatal`: the state is gone, close the client after it).
+  net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
   net::Awaitable<Outcome> HandleChangeUser();
   net::Awaitable<Outcome> Relay(protocol::Command command);
   // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
@@ -72,12 +98,15 @@ class ClientSession {
   // Re-encodes a backend OK for this client if their capabilities differ; tracks the schema.
   std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
   std::size_t MaxClientPacket() const;
+  // Reads and drops the rest of the current command packet (all its chunks).
+  net::Awaitable<bool> DropClientPacket();
   // Returns both buffers to the worker's pool (their contents are dropped).
   void GiveBack();
   // The OK that ends a login or COM_CHANGE_USER, with the backend's status flags.
   net::Awaitable<bool> SendLoginOk(std::uint8_t sequence);
 
   ProxyContext& context_;
+  WorkerSessions& sessions_;
   net::BufferPool& buffers_;
   net::Socket client_;
   const std::uint64_t id_;
@@ -92,6 +121,18 @@ class ClientSession {
   std::optional<auth::PasswordSecret> secret_;
   std::unique_ptr<pool::BackendConnection> backend_;
   bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
+  SessionState state_;
+  bool last_reply_error_ = false;  // The last relayed reply ended in ERR.
+
+  // The client is idle and the session waits in WaitForClient.
+  bool idle_waiting_ = false;
+  // The sweep asked for MaintainIdleBackend.
+  bool maintenance_due_ = false;
+  // After LoseBackend, until Reattach: what the lost backend's session was.
+  bool backend_lost_ = false;
+  bool lost_clean_ = false;
+  std::string lost_schema_;
+  std::string lost_reason_;
 
   std::unique_ptr<net::IoBuffer> in_;   // Client bytes not yet forwarded.
   std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.

@@ -14,8 +14,7 @@ auth::NativePasswordCredential CredentialOf(const config::UserSettings& user) {
 }  // namespace
 
 ProxyContext::ProxyContext(config::ProxyConfig config)
-    : config_(std::move(config)),
-      pools_(config_.backend.address, config_.pool, config_.backend.connect_timeout) {
+    : config_(std::move(config)), pools_(config_.backend, config_.pool) {
   for (const auto& user : config_.users) users_.emplace(user.name, CredentialOf(user));
 }
 

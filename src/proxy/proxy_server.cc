@@ -28,10 +28,11 @@ namespace longlink::proxy {
 
 namespace {
 
-// Member order matters: sessions still suspended at shutdown are destroyed with `io` and give
-// their buffers back to `buffers`.
+// Member order matters: sessions still suspended at shutdown are destroyed with `io`, give
+// their buffers back to `buffers` and leave `sessions`.
 struct Worker {
   net::BufferPool buffers;
+  WorkerSessions sessions;
   asio::io_context io{1};
   std::thread thread;
 };
@@ -155,8 +156,8 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
     }
     const std::uint64_t id = context.NextSessionId();
     std::string host = PeerHost(socket);
-    auto session = std::make_unique<ClientSession>(context, worker.buffers, std::move(socket), id,
-                                                   std::move(host), admitted);
+    auto session = std::make_unique<ClientSession>(
+        context, worker.sessions, worker.buffers, std::move(socket), id, std::move(host), admitted);
     asio::co_spawn(
         worker.io,
         [session = std::move(session)]() mutable -> net::Awaitable<void> {
@@ -200,17 +201,6 @@ net::Awaitable<void> ProbeBackend(ProxyContext& context) {
     }
     asio::steady_timer pause(executor, std::chrono::seconds(1));
     co_await pause.async_wait(net::kNoThrow);
-  }
-}
-
-net::Awaitable<void> Janitor(ProxyContext& context) {
-  auto executor = co_await asio::this_coro::executor;
-  asio::steady_timer timer(executor);
-  for (;;) {
-    context.pools().Maintain(executor);
-    timer.expires_after(std::chrono::seconds(1));
-    auto [error] = co_await timer.async_wait(net::kNoThrow);
-    if (error) co_return;
   }
 }
 
@@ -270,9 +260,10 @@ int RunProxy(const config::ProxyConfig& config) {
                      [](std::exception_ptr) {});
       acceptors.push_back(std::move(acceptor));
     }
+    asio::co_spawn(worker.io, worker.sessions.Sweep(), [](std::exception_ptr) {});
   }
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
-  asio::co_spawn(workers[0]->io, Janitor(context), [](std::exception_ptr) {});
+  context.pools().Start(workers[0]->io.get_executor());
 
   asio::io_context main_io(1);
   asio::signal_set signals(main_io, SIGINT, SIGTERM);

@@ -120,6 +120,17 @@ TEST(ConfigTest, ValidFiles) {
        [](ProxyConfig* c) {
          c->backend = {.address = Tcp("db", 3306), .connect_timeout = Milliseconds(3600000)};
        }},
+      {"pool timers",
+       "[pool]\nkeepalive_interval = \"1s\"\ncheck_delay = \"250ms\"\nmax_idle_time = \"2m\"\n"
+       "max_lifetime = \"2h\"\n",
+       [](ProxyConfig* c) {
+         c->pool.keepalive_interval = Milliseconds(1000);
+         c->pool.check_delay = Milliseconds(250);
+         c->pool.max_idle_time = Milliseconds(120000);
+         c->pool.max_lifetime = Milliseconds(7200000);
+       }},
+      {"backend retry", "[backend]\naddress = \"127.0.0.1:3306\"\nretry_timeout = \"30s\"\n",
+       [](ProxyConfig* c) { c->backend.retry_timeout = Milliseconds(30000); }},
       {"duration integer seconds", "[pool]\nqueue_timeout = 7\n",
        [](ProxyConfig* c) { c->pool.queue_timeout = Milliseconds(7000); }},
       {"duration string seconds", "[pool]\nqueue_timeout = \"3\"\n",
@@ -344,6 +355,12 @@ TEST(ConfigTest, ValidateChecksConfigsFromFlags) {
        "pool.min_idle: 21 is more than pool.max_connections (20)"},
       {"queue timeout", [](ProxyConfig* c) { c->pool.queue_timeout = Milliseconds(0); },
        "pool.queue_timeout: must be greater than zero"},
+      {"keepalive", [](ProxyConfig* c) { c->pool.keepalive_interval = Milliseconds(0); },
+       "pool.keepalive_interval: must be greater than zero"},
+      {"max lifetime", [](ProxyConfig* c) { c->pool.max_lifetime = Milliseconds(0); },
+       "pool.max_lifetime: must be greater than zero"},
+      {"retry timeout", [](ProxyConfig* c) { c->backend.retry_timeout = Milliseconds(0); },
+       "backend.retry_timeout: must be greater than zero"},
       {"workers", [](ProxyConfig* c) { c->proxy.workers = 1025; },
        "proxy.workers: must be from 0 to 1024, got 1025"},
       {"max clients", [](ProxyConfig* c) { c->proxy.max_client_connections = 0; },

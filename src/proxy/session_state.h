@@ -1,0 +1,85 @@
+// What the proxy knows about a client session's state on its backend connection, so that it
+// can decide whether a fresh backend may take over when the held one dies while the client is
+// idle (docs/OPERATIONS.md, "Idle clients").
+//
+// Clean means the session can be rebuilt exactly on a fresh connection from the pool: no open
+// transaction, and nothing changed since login except the schema (re-applied with COM_INIT_DB)
+// and session variables set by plain SET statements (replayed in order). Anything else makes
+// the session dirty until the client resets it or changes user: user variables, temporary
+// tables, PREPARE and COM_STMT_PREPARE, GET_LOCK and LOCK TABLES, HANDLER, CALL (a procedure
+// may do any of these), XA, SET TRANSACTION (next transaction only), LAST_INSERT_ID() and an
+// AUTO_INCREMENT insert (the id is session state), sequences, COM_SET_OPTION, and every state
+// change the server reports for a statement that is not such a SET.
+//
+// Sources: the server's session-state tracker (session_track_state_change=ON on every pooled
+// connection sets SERVER_SESSION_STATE_CHANGED in OK packets), the IN_TRANS status flags, and
+// a scan of each query's text outside quotes and comments, because the tracker misses user
+// variables assigned by SELECT and locks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/constants.h"
+#include "protocol/packets.h"
+
+namespace longlink::proxy {
+
+// What a scan of one COM_QUERY text found.
+struct StatementScan {
+  std::string first_keyword = {};  // Uppercase, e.g. "SELECT"; empty if none.
+  bool multiple = false;           // More than one statement (';' followed by more).
+  // Why the statement leaves state a fresh connection would not have (nullptr: it does not).
+  const char* keeps_state = nullptr;
+  // It reads what the previous statement left (FOUND_ROWS(), ROW_COUNT(), SHOW WARNINGS,
+  // @@warning_count, LASTVAL, ...): wrong on a fresh connection.
+  bool reads_previous = false;
+  // A SET of session variables that can be replayed verbatim on a fresh connection.
+  bool replayable_set = false;
+};
+
+// Scans a query's text: keywords and user variables outside quotes, identifiers and comments;
+// MySQL's executable comments (/*! ... */, /*M! ... */) count as code.
+StatementScan ScanStatement(std::string_view text);
+
+class SessionState {
+ public:
+  // Beyond these, the replay list is not kept and the session counts as dirty.
+  static constexpr std::size_t kMaxReplayStatements = 32;
+  static constexpr std::size_t kMaxReplayBytes = 16 * 1024;
+
+  // A COM_QUERY is about to run: `scan` of its `text`, or nullopt if it is too large to scan
+  // (the session then counts as dirty).
+  void OnQuery(std::string_view text, const StatementScan& scan);
+  void OnUnscannedQuery();
+  // Any other command is about to run.
+  void OnCommand(protocol::Command command);
+  // An OK packet of the current command, as the backend sent it.
+  void OnOk(const protocol::OkPacket& ok);
+
+  // True if the session may move to a fresh connection, given the last status flags.
+  bool clean(std::uint16_t status_flags) const;
+  // Why not, for logs ("user variable", "open transaction", ...).
+  std::string_view dirty_reason(std::uint16_t status_flags) const;
+  // The SET statements to replay on a fresh connection, oldest first.
+  const std::vector<std::string>& replay() const { return replay_; }
+
+  // The session was reset (COM_RESET_CONNECTION) or logged in again (COM_CHANGE_USER).
+  void Reset();
+
+ private:
+  void MakeDirty(const char* why) {
+    if (dirty_ == nullptr) dirty_ = why;
+  }
+
+  const char* dirty_ = nullptr;  // The first reason, or nullptr while clean.
+  std::vector<std::string> replay_;
+  std::size_t replay_bytes_ = 0;
+  std::string pending_set_;  // The current command's SET text, if it is a replayable SET.
+};
+
+}  // namespace longlink::proxy
