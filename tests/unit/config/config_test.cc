@@ -211,14 +211,14 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:3: Error while parsing table header: cannot redefine existing table 'backend'"},
       {"unknown key", backend + "[pool]\nmax_conections = 3\n" + users,
        "t.toml:4: pool.max_conections: unknown key; expected one of max_connections, min_idle, "
-       "queue_timeout"},
+       "queue_timeout, keepalive_interval, check_delay, max_idle_time, max_lifetime"},
       {"unknown table", backend + "[pools]\n" + users,
        "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, users"},
       {"unknown top-level key", "verbose = true\n" + backend + users,
        "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, users"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
        "t.toml:4: pool.zz: unknown key; expected one of max_connections, min_idle, "
-       "queue_timeout"},
+       "queue_timeout, keepalive_interval, check_delay, max_idle_time, max_lifetime"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
        "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash"},
       {"wrong type integer", backend + "[pool]\nmax_connections = \"3\"\n" + users,
