@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <asio/buffer.hpp>
+#include <asio/write.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -34,6 +36,17 @@ constexpr Capabilities kAlwaysRequested =
 
 std::string ServerErrorText(const protocol::ErrPacket& err) {
   return "server error " + std::to_string(err.code) + ": " + err.message;
+}
+
+// Several commands framed back to back (each from sequence id 0), to send in one write: one
+// system call and one wake-up of the server for a pipeline.
+Bytes Pipeline(std::initializer_list<ByteView> commands) {
+  Bytes out;
+  for (ByteView command : commands) {
+    const Bytes framed = protocol::Frame(command, 0);
+    out.insert(out.end(), framed.begin(), framed.end());
+  }
+  return out;
 }
 
 // Server errors at connect that mean "not now" rather than "never".
@@ -127,14 +140,16 @@ std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executo
   socket.assign(asio::generic::stream_protocol(idle.family_, idle.protocol_), idle.fd_, error);
   if (error) return nullptr;  // The IdleBackend still owns (and closes) the descriptor.
   idle.fd_ = -1;
-  return std::make_unique<BackendConnection>(std::move(socket), std::move(idle.state_));
+  auto connection = std::make_unique<BackendConnection>(std::move(socket), std::move(idle.state_));
+  connection->family_ = idle.family_;
+  connection->protocol_ = idle.protocol_;
+  return connection;
 }
 
 IdleBackend BackendConnection::Detach() && {
-  const auto protocol = socket_.local_endpoint().protocol();
   std::error_code error;
   const int fd = socket_.release(error);
-  return IdleBackend(error ? -1 : fd, protocol.family(), protocol.protocol(), std::move(state_));
+  return IdleBackend(error ? -1 : fd, family_, protocol_, std::move(state_));
 }
 
 net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,
@@ -151,6 +166,12 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     co_return result;
   }
   auto connection = std::make_unique<BackendConnection>(std::move(*socket), BackendState{});
+  {
+    std::error_code ignored;
+    const auto protocol = connection->socket_.local_endpoint(ignored).protocol();
+    connection->family_ = protocol.family();
+    connection->protocol_ = protocol.protocol();
+  }
   BackendState& state = connection->state_;
   net::Deadline deadline(connection->socket_, timeout);
   // Until the login succeeds, a lost connection means the server is not (yet) serving.
@@ -164,7 +185,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   };
 
   auto greeting_read =
-      co_await net::ReadPacket(connection->socket_, connection->buffer_, kControlPacketLimit);
+      co_await net::ReadPacket(connection->socket_, connection->Buffer(), kControlPacketLimit);
   if (!greeting_read.ok()) co_return fail("reading the greeting: " + greeting_read.error);
   const Bytes& greeting_bytes = greeting_read.packet.payload;
   if (!greeting_bytes.empty() && greeting_bytes[0] == protocol::header::kErr) {
@@ -214,10 +235,10 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
   const Bytes variables =
       protocol::Encode(protocol::Query{"SELECT @@max_allowed_packet, @@wait_timeout"});
-  auto sent_track = co_await net::WritePacket(connection->socket_, track, 0);
-  if (!sent_track.ok()) co_return fail("sending setup: " + sent_track.error().message);
-  auto sent_variables = co_await net::WritePacket(connection->socket_, variables, 0);
-  if (!sent_variables.ok()) co_return fail("sending setup: " + sent_variables.error().message);
+  const Bytes setup = Pipeline({track, variables});
+  auto [setup_error, setup_written] =
+      co_await asio::async_write(connection->socket_, asio::buffer(setup), net::kNoThrow);
+  if (setup_error) co_return fail("sending setup: " + net::ErrorText(setup_error));
   result.retryable = false;
   auto tracking = co_await connection->ReadOk(nullptr);
   if (!tracking.ok()) co_return fail("turning on the state tracker: " + tracking.error().message);
@@ -240,7 +261,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 net::Awaitable<Status> BackendConnection::FinishAuthentication(
     const auth::PasswordSecret& secret, std::optional<protocol::ErrPacket>* server_error) {
   for (int round = 0; round < 4; ++round) {
-    auto reply = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+    auto reply = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
     if (!reply.ok()) co_return Error{"during login: " + reply.error};
     const Bytes& payload = reply.packet.payload;
     if (payload.empty()) co_return Error{"empty packet during login"};
@@ -282,7 +303,7 @@ net::Awaitable<Status> BackendConnection::FinishAuthentication(
 }
 
 net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPacket>* server_error) {
-  auto reply = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+  auto reply = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
   if (!reply.ok()) co_return Error{reply.error};
   const Bytes& payload = reply.packet.payload;
   if (!payload.empty() && payload[0] == protocol::header::kOk) {
@@ -306,10 +327,9 @@ net::Awaitable<Status> BackendConnection::Reset() {
   // The reset turns the tracker off; the SET goes in the same round trip.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
   const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
-  auto sent = co_await net::WritePacket(socket_, reset, 0);
-  if (!sent.ok()) co_return Error{sent.error().message};
-  sent = co_await net::WritePacket(socket_, track, 0);
-  if (!sent.ok()) co_return Error{sent.error().message};
+  const Bytes both = Pipeline({reset, track});
+  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(both), net::kNoThrow);
+  if (error) co_return Error{net::ErrorText(error)};
   auto reset_ok = co_await ReadOk(nullptr);
   if (!reset_ok.ok()) co_return reset_ok;
   auto track_ok = co_await ReadOk(nullptr);
@@ -381,7 +401,7 @@ net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnectio
   std::vector<std::optional<std::string>> values;
   bool have_row = false;
   while (!tracker.complete()) {
-    auto packet = co_await net::ReadPacket(socket_, buffer_, kControlPacketLimit);
+    auto packet = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
     if (!packet.ok()) co_return Error{packet.error};
     auto kind = tracker.OnServerPacket(packet.packet.payload);
     if (!kind.ok()) co_return Error{kind.error().message};

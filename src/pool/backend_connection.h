@@ -160,7 +160,16 @@ class BackendConnection {
 
   net::Socket socket_;
   BackendState state_;
-  net::IoBuffer buffer_{4096};  // Only for the proxy's own exchanges; freed with the object.
+  int family_ = 0;  // The socket's, for Detach.
+  int protocol_ = 0;
+  // For the proxy's own exchanges (login, reset, ping), made at the first one: a connection
+  // that only relays a client's commands (which use the session's buffers) has none.
+  net::IoBuffer& Buffer() {
+    if (!buffer_) buffer_ = std::make_unique<net::IoBuffer>(kControlBufferSize);
+    return *buffer_;
+  }
+  static constexpr std::size_t kControlBufferSize = 1024;
+  std::unique_ptr<net::IoBuffer> buffer_;
 };
 
 }  // namespace longlink::pool

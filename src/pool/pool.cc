@@ -65,19 +65,28 @@ void Pools::PutIdleLocked(Pool& pool, IdleBackend idle) {
     Wake(waiter);
     return;
   }
+  idle.watch_token = 0;  // Watched from the janitor's next pass (see Maintain).
+  pool.idle.push_back(std::move(idle));
+}
+
+void Pools::WatchLocked(IdleBackend& idle) {
   idle.watch_token = ++next_token_;
   if (!watcher_.Add(idle.fd(), idle.watch_token)) {
     Log(LogLevel::kWarning, 0, "cannot watch idle backend connection {}: {}",
         idle.state().thread_id, std::strerror(errno));
   }
-  pool.idle.push_back(std::move(idle));
+}
+
+void Pools::UnwatchLocked(IdleBackend& idle) {
+  if (idle.watch_token != 0) watcher_.Remove(idle.fd());
+  idle.watch_token = 0;
 }
 
 std::optional<IdleBackend> Pools::TakeIdleLocked(Pool& pool) {
   if (pool.idle.empty()) return std::nullopt;
   IdleBackend idle = std::move(pool.idle.back());
   pool.idle.pop_back();
-  watcher_.Remove(idle.fd());
+  UnwatchLocked(idle);
   return idle;
 }
 
@@ -90,7 +99,7 @@ void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
       if (it == pool.idle.end()) continue;
       Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
           IdleSocketNews(it->fd()));
-      watcher_.Remove(it->fd());
+      UnwatchLocked(*it);
       pool.idle.erase(it);  // Closes the descriptor.
       OnClosedLocked(pool);
       break;
@@ -299,15 +308,22 @@ void Pools::Maintain(asio::any_io_executor executor) {
         if (retire != nullptr) {
           Log(LogLevel::kDebug, 0, "closed idle backend connection {}: {}", state.thread_id,
               retire);
-          watcher_.Remove(it->fd());
+          UnwatchLocked(*it);
           it->QuitAndClose();
           it = pool.idle.erase(it);
           OnClosedLocked(pool);
         } else if (now - state.last_alive_at >= KeepaliveInterval(state)) {
-          watcher_.Remove(it->fd());
+          UnwatchLocked(*it);
           to_ping.push_back(std::move(*it));  // Still counted in `open`.
           it = pool.idle.erase(it);
+        } else if (it->PeerClosedOrSpoke()) {  // Closed before it was watched.
+          Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", state.thread_id,
+              IdleSocketNews(it->fd()));
+          UnwatchLocked(*it);
+          it = pool.idle.erase(it);
+          OnClosedLocked(pool);
         } else {
+          if (it->watch_token == 0) WatchLocked(*it);
           ++it;
         }
       }

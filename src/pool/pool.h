@@ -5,8 +5,9 @@
 // lock is taken only when a session starts or ends, never per query. Limits per pool:
 // max_connections open or opening; clients beyond that wait in FIFO order up to queue_timeout.
 //
-// Never a dead connection (docs/OPERATIONS.md): idle sockets are watched (IdleWatcher), so one
-// the server closes leaves the pool at once; a janitor pings idle connections before the
+// Never a dead connection (docs/OPERATIONS.md): idle sockets are watched (IdleWatcher; from
+// the janitor's first pass after they come back), so one the server closes leaves the pool at
+// once; a janitor pings idle connections before the
 // server's wait_timeout (KeepaliveInterval), retires them after max_idle_time (beyond
 // min_idle) or max_lifetime, and keeps min_idle open for every pool that has been used; a
 // connection idle longer than check_delay is pinged at checkout and replaced if that fails.
@@ -111,6 +112,11 @@ class Pools {
   void OnClosedLocked(Pool& pool);
   // Under mutex_: gives `idle` to the first waiter or keeps it (watched).
   void PutIdleLocked(Pool& pool, IdleBackend idle);
+  // Under mutex_: starts or stops watching an idle connection. A connection put back is
+  // watched from the janitor's next pass: a busy pool churns without epoll_ctl calls, and the
+  // checkout poll covers the gap.
+  void WatchLocked(IdleBackend& idle);
+  void UnwatchLocked(IdleBackend& idle);
   // Under mutex_: takes the most recently used idle connection out of `pool` (unwatched).
   std::optional<IdleBackend> TakeIdleLocked(Pool& pool);
   // The watcher saw these idle connections turn readable: the server closed them or spoke.

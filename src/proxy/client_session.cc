@@ -36,6 +36,10 @@ constexpr std::size_t kLoginPacketLimit = 64 * 1024;
 // session dirty. One default buffer holds them.
 constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
 
+// A command that comes this long after the last reply first checks that the backend is still
+// there (one poll); a client that sends commands back to back skips the system call.
+constexpr auto kIdleCheckAfter = std::chrono::milliseconds(1);
+
 // Used before the backend's max_allowed_packet is known and when it reports none.
 constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
 
@@ -135,7 +139,6 @@ net::Awaitable<void> ClientSession::Run() {
   }
   if (backend_) co_await ReleaseBackend(/*clean=*/true);
   std::error_code ignored;
-  client_.shutdown(net::Socket::shutdown_both, ignored);
   client_.close(ignored);
 }
 
@@ -463,7 +466,11 @@ net::Awaitable<void> ClientSession::CommandLoop() {
     }
     if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return;
     const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
-    if (backend_ && command != Command::kQuit && backend_->PeerClosedOrSpoke()) {
+    // A backend that died while the client was idle is replaced before the command goes out.
+    // Right after a reply there is no need to ask (the sweep and the relay cover that gap).
+    if (backend_ && command != Command::kQuit &&
+        pool::Clock::now() - backend_->state().last_alive_at >= kIdleCheckAfter &&
+        backend_->PeerClosedOrSpoke()) {
       LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
     }
 

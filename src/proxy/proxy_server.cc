@@ -155,7 +155,7 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
           context.config().proxy.max_client_connections);
     }
     const std::uint64_t id = context.NextSessionId();
-    std::string host = PeerHost(socket);
+    std::string host = tcp ? PeerHost(socket) : "localhost";
     auto session = std::make_unique<ClientSession>(
         context, worker.sessions, worker.buffers, std::move(socket), id, std::move(host), admitted);
     asio::co_spawn(

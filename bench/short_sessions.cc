@@ -1,0 +1,90 @@
+// Short sessions per second with libmariadb (the C client PHP's mysqlnd-free builds, Python's
+// mysqlclient and the mariadb CLI use): THREADS threads each connect, run SELECT 1, read the
+// row and quit, for SECONDS; prints the total rate. A C client keeps the client's own cost
+// small, so the figure shows what the server (direct) or the proxy costs per session.
+//
+// Usage: short_sessions (--tcp HOST:PORT | --socket PATH) THREADS SECONDS
+#include <mysql.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Target {
+  std::string host;
+  unsigned port = 0;
+  std::string socket;
+};
+
+bool OneSession(const Target& target) {
+  MYSQL* mysql = mysql_init(nullptr);
+  if (mysql == nullptr) return false;
+  bool ok =
+      mysql_real_connect(mysql, target.host.empty() ? nullptr : target.host.c_str(), "app",
+                         "app-secret", "app", target.port,
+                         target.socket.empty() ? nullptr : target.socket.c_str(), 0) != nullptr;
+  if (ok) ok = mysql_query(mysql, "SELECT 1") == 0;
+  if (ok) {
+    MYSQL_RES* result = mysql_store_result(mysql);
+    ok = result != nullptr && mysql_fetch_row(result) != nullptr;
+    if (result != nullptr) mysql_free_result(result);
+  }
+  if (!ok) std::fprintf(stderr, "session failed: %s\n", mysql_error(mysql));
+  mysql_close(mysql);
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) THREADS SECONDS\n", argv[0]);
+    return 2;
+  }
+  Target target;
+  const std::string kind = argv[1];
+  const std::string where = argv[2];
+  if (kind == "--tcp") {
+    const auto colon = where.rfind(':');
+    target.host = where.substr(0, colon);
+    target.port = static_cast<unsigned>(std::atoi(where.c_str() + colon + 1));
+  } else {
+    target.socket = where;
+  }
+  const int threads = std::atoi(argv[3]);
+  const double seconds = std::atof(argv[4]);
+  mysql_library_init(0, nullptr, nullptr);
+  std::atomic<long> sessions{0};
+  std::atomic<long> failures{0};
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(seconds));
+  std::vector<std::thread> workers;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < threads; ++i) {
+    workers.emplace_back([&] {
+      mysql_thread_init();
+      while (std::chrono::steady_clock::now() < deadline) {
+        if (OneSession(target)) {
+          sessions.fetch_add(1, std::memory_order_relaxed);
+        } else if (failures.fetch_add(1) > 100) {
+          break;
+        }
+      }
+      mysql_thread_end();
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  mysql_library_end();
+  if (failures.load() > 0) std::fprintf(stderr, "%ld sessions failed\n", failures.load());
+  std::printf("%.0f\n", static_cast<double>(sessions.load()) / elapsed);
+  return failures.load() > 100 ? 1 : 0;
+}
