@@ -113,6 +113,48 @@ ErrPacket TooManyConnectionsError() {
   return MakeErrPacket(server_error::kConCountError, "Too many connections");
 }
 
+ErrPacket WithSqlState(ErrPacket error) {
+  if (!error.sql_state.empty()) return error;
+  namespace e = server_error;
+  static constexpr ServerError kKnown[] = {
+      e::kConCountError,
+      e::kOutOfResources,
+      e::kBadHostError,
+      e::kHandshakeError,
+      e::kDbAccessDenied,
+      e::kAccessDenied,
+      e::kNoDbError,
+      e::kUnknownComError,
+      e::kBadDbError,
+      e::kServerShutdown,
+      e::kParseError,
+      e::kUnknownError,
+      e::kNotAllowedCommand,
+      e::kNetPacketTooLarge,
+      e::kNetReadErrorFromPipe,
+      e::kNetFcntlError,
+      e::kNetPacketsOutOfOrder,
+      e::kNetUncompressError,
+      e::kNetReadError,
+      e::kNetReadInterrupted,
+      e::kNetErrorOnWrite,
+      e::kNetWriteInterrupted,
+      e::kTooManyUserConnections,
+      e::kNotSupportedYet,
+      e::kUnknownStmtHandler,
+      e::kNotSupportedAuthMode,
+      e::kQueryInterrupted,
+      e::kAccessDeniedNoPassword,
+      e::kMalformedPacket,
+      e::kConnectionKilled,
+  };
+  error.sql_state = e::kUnknownError.sql_state;
+  for (const ServerError& known : kKnown) {
+    if (known.code == error.code) error.sql_state = known.sql_state;
+  }
+  return error;
+}
+
 bool IsProgressReport(ByteView payload) {
   return payload.size() >= 3 && payload[0] == header::kErr && payload[1] == 0xff &&
          payload[2] == 0xff;

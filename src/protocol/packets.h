@@ -66,6 +66,10 @@ ErrPacket AccessDeniedError(std::string_view user, std::string_view host, bool u
 // greeting, in answer to the handshake response (so with the SQLSTATE of PROTOCOL_41): some
 // clients (PyMySQL 1.0) always expect the SQLSTATE marker in an ERR.
 ErrPacket TooManyConnectionsError();
+// `error` as a PROTOCOL_41 client expects it: an ERR without a SQLSTATE (a server sends that
+// form when it refuses a connection before its greeting) gets the SQLSTATE that goes with its
+// code in server_error, or HY000 for a code not listed there. One with a SQLSTATE is unchanged.
+ErrPacket WithSqlState(ErrPacket error);
 
 // True for a MariaDB progress report: 0xFF 0xFF 0xFF ... . It is not an error, and arrives
 // only if the client negotiated kMariadbProgress.

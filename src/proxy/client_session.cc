@@ -281,7 +281,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
       error = MakeErrPacket(server_error::kConCountError,
                             "Too many connections: longlink: " + checkout.error);
     } else if (checkout.server_error) {
-      error = *checkout.server_error;
+      error = protocol::WithSqlState(*checkout.server_error);
     } else {
       error = BackendUnavailable(checkout.error);
     }

@@ -189,6 +189,27 @@ TEST(ProtocolPacketsTest, ErrorsTheProxySends) {
             ToHex(Concat({Hex("ff 10 04"), Str("Too many connections")})));
 }
 
+TEST(ProtocolPacketsTest, WithSqlStateFillsTheOneTheCodeGoesWith) {
+  struct Row {
+    const char* name;
+    ErrPacket in;
+    std::string sql_state;
+  };
+  const Row rows[] = {
+      {"pre-greeting 1040", {.code = 1040, .message = "Too many connections"}, "08004"},
+      {"pre-greeting 1203", {.code = 1203, .message = "x"}, "42000"},
+      {"shutdown 1053", {.code = 1053, .message = "x"}, "08S01"},
+      {"unknown code", {.code = 1129, .message = "Host is blocked"}, "HY000"},
+      {"already has one", {.code = 1040, .sql_state = "XX000", .message = "x"}, "XX000"},
+  };
+  for (const Row& row : rows) {
+    const ErrPacket out = WithSqlState(row.in);
+    EXPECT_EQ(out.sql_state, row.sql_state) << row.name;
+    EXPECT_EQ(out.code, row.in.code) << row.name;
+    EXPECT_EQ(out.message, row.in.message) << row.name;
+  }
+}
+
 TEST(ProtocolPacketsTest, ErrFailuresAndProgressReports) {
   // A MariaDB progress report: 0xFF 0xFFFF, 1 string, stage 1 of 2, 50.000%, "copy".
   const Bytes progress = Hex("ff ff ff 01 01 02 50 c3 00 04 63 6f 70 79");
