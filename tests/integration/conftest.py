@@ -149,17 +149,21 @@ def longlink_bin():
 
 
 @pytest.fixture
-def proxy_factory(mariadb, tmp_path, request):
+def proxy_factory(tmp_path, request):
     """proxy_factory(pool__max_connections=2, proxy={"handshake_timeout": "2s"}, ...) starts a
-    proxy in front of the session's MariaDB; each is stopped (SIGTERM, exit 0) after the test."""
+    proxy in front of the session's MariaDB (or of `server=`, a MariaDBServer of the test's
+    own; then the session's server is not started); each is stopped (SIGTERM, exit 0) after
+    the test."""
     from proxy_process import ProxyProcess
     binary = request.getfixturevalue("longlink_bin")
     started = []
 
-    def start(**settings):
+    def start(server=None, **settings):
+        if server is None:
+            server = request.getfixturevalue("mariadb")
         workdir = tmp_path / f"proxy{len(started)}"
         workdir.mkdir()
-        p = ProxyProcess(binary, mariadb, str(workdir), **settings)
+        p = ProxyProcess(binary, server, str(workdir), **settings)
         started.append(p)
         return p
 
@@ -181,14 +185,16 @@ def proxy(proxy_factory, request):
 
 
 @pytest.fixture
-def make_target(mariadb, request):
+def make_target(request):
     """make_target("proxy-unix", pool__max_connections=1) -> Target. For "direct-*" the
-    settings are ignored and no proxy is started."""
-    def make(where, **proxy_settings):
+    settings are ignored and no proxy is started. `server=` (a MariaDBServer) replaces the
+    session's server, for the target and for the proxy."""
+    def make(where, server=None, **proxy_settings):
         kind, transport = where.split("-")
         if kind == "direct":
-            return mariadb.target(transport)
-        return request.getfixturevalue("proxy_factory")(**proxy_settings).target(transport)
+            return (server or request.getfixturevalue("mariadb")).target(transport)
+        return request.getfixturevalue("proxy_factory")(server=server,
+                                                        **proxy_settings).target(transport)
     return make
 
 

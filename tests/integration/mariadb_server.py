@@ -12,7 +12,8 @@ log, and creates what the tests use:
 - 'ro'@'%' and 'ro'@'localhost', password 'ro-secret': SELECT on app.*.
 
 root logs in over the Unix socket without a password (admin()). stop() and start() keep the
-port, socket and datadir, so a test can restart the server under a running proxy.
+port, socket and datadir, so a test can restart the server under a running proxy; start()
+records in `accepting_since` (time.monotonic()) when the server first accepted again.
 """
 import hashlib
 import os
@@ -141,6 +142,7 @@ class MariaDBServer:
         self.args = [f"--max-allowed-packet={max_allowed_packet}",
                      f"--max-connections={max_connections}", *extra_args]
         self.process = None
+        self.accepting_since = None
         try:
             self._install()
             self.start()
@@ -177,6 +179,7 @@ class MariaDBServer:
             try:
                 pymysql.connect(unix_socket=self.socket, user="root", connect_timeout=2).close()
                 socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+                self.accepting_since = time.monotonic()
                 return True
             except (pymysql.err.OperationalError, OSError):
                 return False
@@ -261,6 +264,28 @@ class MariaDBServer:
         if user:
             return self.query(sql + " WHERE USER = %s", (user,))
         return self.query(sql)
+
+    def kill(self, thread_id, conn=None, gone_within=5):
+        """KILL CONNECTION thread_id as root, then waits until the thread has left the process
+        list (its socket is closed by then)."""
+        if conn is None:
+            self.execute(f"KILL CONNECTION {int(thread_id)}")
+        else:
+            with conn.cursor() as cur:
+                cur.execute(f"KILL CONNECTION {int(thread_id)}")
+        self.wait_gone(thread_id, conn, gone_within)
+
+    def wait_gone(self, thread_id, conn=None, timeout=5):
+        sql = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s"
+
+        def gone():
+            if conn is None:
+                return self.query(sql, (thread_id,))[0][0] == 0
+            with conn.cursor() as cur:
+                cur.execute(sql, (thread_id,))
+                return cur.fetchone()[0] == 0
+
+        wait_until(gone, timeout, f"thread {thread_id} to leave the process list")
 
     def target(self, transport):
         if transport == "unix":

@@ -8,6 +8,7 @@ listener accepts. Settings override the defaults either as `section__key=value` 
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -123,6 +124,38 @@ class ProxyProcess:
 
     def alive(self):
         return self.process.poll() is None
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def log_lines(self, pattern):
+        """The lines of the proxy's stderr that match the regular expression `pattern`."""
+        return [line for line in self.log().splitlines() if re.search(pattern, line)]
+
+    def wait_for_log(self, pattern, timeout=5):
+        """Waits until a line of the proxy's stderr matches `pattern` (a regular expression);
+        returns the matching lines."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.log_lines(pattern)
+            if found:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r} in the proxy's stderr within "
+                             f"{timeout}s; it holds:\n{self.log()}")
+
+    def fd_count(self):
+        """Open file descriptors of the proxy process (/proc/PID/fd)."""
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def rss_kib(self):
+        """VmRSS of the proxy process in KiB (/proc/PID/status)."""
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        raise AssertionError(f"no VmRSS in /proc/{self.pid}/status")
 
     def kill(self):
         if self.process.poll() is None:
