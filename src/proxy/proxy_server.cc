@@ -22,6 +22,7 @@
 #include "net/socket.h"
 #include "protocol/packets.h"
 #include "proxy/client_session.h"
+#include "proxy/descriptor_limit.h"
 #include "proxy/proxy_context.h"
 
 namespace longlink::proxy {
@@ -240,6 +241,22 @@ int RunProxy(const config::ProxyConfig& config) {
   const unsigned worker_count = config.proxy.workers > 0
                                     ? config.proxy.workers
                                     : std::max(1U, std::thread::hardware_concurrency());
+  const std::uint64_t needed =
+      DescriptorsNeeded(config.proxy.max_client_connections,
+                        std::uint64_t{config.pool.max_connections} * config.users.size(),
+                        std::uint64_t{worker_count + 1} * listeners.size());
+  const DescriptorLimit limit = EnsureDescriptorLimit(needed);
+  if (!limit.enough) {
+    Log(LogLevel::kWarning, 0,
+        "file descriptor limit {} (hard {}) is below the {} that proxy.max_client_connections={} "
+        "and pool.max_connections={} can use; clients beyond it are refused at accept: raise "
+        "it (ulimit -n, LimitNOFILE= in a systemd unit) or lower those keys",
+        limit.now, limit.hard, needed, config.proxy.max_client_connections,
+        config.pool.max_connections);
+  } else if (limit.now != limit.before) {
+    Log(LogLevel::kDebug, 0, "file descriptor limit raised from {} to {}", limit.before, limit.now);
+  }
+
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<net::Acceptor>> acceptors;
   for (unsigned i = 0; i < worker_count; ++i) {
