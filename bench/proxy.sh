@@ -1,17 +1,31 @@
 #!/usr/bin/env bash
 # Benchmarks `longlink proxy` against direct MariaDB, in one run on this machine:
-#   1. short sessions/s (connect, SELECT 1, quit; 8 client processes): direct TCP, proxy TCP,
-#      proxy Unix socket;
+#   1. short sessions/s (connect, SELECT 1, quit; 8 threads of a libmariadb client,
+#      bench/short_sessions.cc): direct TCP (the baseline), direct Unix socket, proxy TCP, proxy
+#      Unix socket;
 #   2. persistent point selects (sysbench oltp_point_select, 8 threads): direct vs proxy;
-#   3. RSS per idle client with 10,000 idle clients on the Unix socket.
+#   3. RSS per idle client with 10,000 idle clients on the Unix socket (bench/idle_clients.cc),
+#      each holding its backend connection (session pooling), against what each of those
+#      connections costs the server.
 # Prints a markdown table of ratios against direct. Usage: sudo bash bench/proxy.sh
+# (BENCH_SECONDS=N per measurement, default 10). Installs and builds first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh >/dev/null
+bash scripts/build.sh >/dev/null
 bin=$PWD/build/src/longlink
+sessions_bin=$PWD/build/bench/short_sessions
+idle_bin=$PWD/build/bench/idle_clients
 work=$(mktemp -d /tmp/longlink-bench.XXXXXX)
 seconds=${BENCH_SECONDS:-10}
 port=23306
-ulimit -n "$(ulimit -Hn)"  # 10,000 idle clients: one descriptor each in proxy and client.
+# 10,000 idle clients need, in the proxy, a descriptor for each client and each backend
+# connection: 20,000 and more. Raise the limit if allowed; below that, fewer clients (the
+# table says how many).
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
+idle_clients=$(( ($(ulimit -n) - 200) / 2 ))
+(( idle_clients > 10000 )) && idle_clients=10000
 cleanup() {
   [[ -n ${proxy_pid:-} ]] && kill "$proxy_pid" 2>/dev/null || true
   [[ -n ${db_pid:-} ]] && kill "$db_pid" 2>/dev/null || true
@@ -24,7 +38,7 @@ mariadb-install-db --no-defaults --datadir="$work/data" --user=root \
   --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
 mariadbd --no-defaults --datadir="$work/data" --user=root --port=$port --bind-address=127.0.0.1 \
   --socket="$work/mysqld.sock" --log-error="$work/error.log" --pid-file="$work/pid" \
-  --innodb-buffer-pool-size=128M --skip-log-bin --max-connections=2000 >/dev/null 2>&1 &
+  --innodb-buffer-pool-size=128M --skip-log-bin --max-connections=10200 --open-files-limit=30000 >/dev/null 2>&1 &
 db_pid=$!
 for _ in $(seq 100); do
   mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1 && break
@@ -42,8 +56,9 @@ mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "
 proxy_pid=$!
 for _ in $(seq 50); do [[ -S $work/proxy.sock ]] && break; sleep 0.1; done
 
-rate() { /usr/bin/python3 bench/short_sessions.py "$@" 8 "$seconds"; }
+rate() { "$sessions_bin" "$@" 8 "$seconds"; }
 direct_sessions=$(rate --tcp 127.0.0.1:$port)
+direct_unix_sessions=$(rate --socket "$work/mysqld.sock")
 proxy_tcp_sessions=$(rate --tcp 127.0.0.1:26033)
 proxy_unix_sessions=$(rate --socket "$work/proxy.sock")
 
@@ -56,25 +71,35 @@ qps() { sb "$@" --threads=8 --time="$seconds" run | awk '/queries:/ {print $2; e
 direct_qps=$(qps --mysql-host=127.0.0.1 --mysql-port=$port)
 proxy_qps=$(qps --mysql-socket="$work/proxy.sock")
 
-# 10,000 idle clients: RSS before and after, divided by the clients.
-rss() { awk '/VmRSS/ {print $2}' /proc/"$proxy_pid"/status; }
-rss_before=$(rss)
-/usr/bin/python3 - "$work/proxy.sock" 10000 <<'PY' &
-import sys, socket, time
-path, n = sys.argv[1], int(sys.argv[2])
-import pymysql
-conns = [pymysql.connect(unix_socket=path, user="app", password="app-secret") for _ in range(n)]
-print("idle clients connected", flush=True)
-time.sleep(30)
-PY
-idle_pid=$!
-for _ in $(seq 600); do
-  [[ $(ls /proc/"$proxy_pid"/fd | wc -l) -ge 10000 ]] && break
-  sleep 0.1
-done
+# 10,000 idle clients, each holding a backend connection: a proxy whose pool has room for
+# them. RSS (proxy and server) before and after, divided by the clients.
+kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
+rm -f "$work/proxy.sock"
+"$bin" proxy --backend 127.0.0.1:$port --unix-socket "$work/proxy.sock" \
+  --user app:app-secret --pool-size 10100 --min-idle 0 --max-clients 20000 2>"$work/proxy2.log" &
+proxy_pid=$!
+for _ in $(seq 50); do [[ -S $work/proxy.sock ]] && break; sleep 0.1; done
+"$sessions_bin" --socket "$work/proxy.sock" 1 1 >/dev/null  # warm: one session, one backend
+rss() { awk '/VmRSS/ {print $2}' /proc/"$1"/status; }
 sleep 1
-rss_after=$(rss)
-kill "$idle_pid" 2>/dev/null || true
+proxy_rss_before=$(rss "$proxy_pid")
+db_rss_before=$(rss "$db_pid")
+mkfifo "$work/hold"
+exec 3<>"$work/hold"  # the idle clients hold their connections until this closes
+"$idle_bin" --socket "$work/proxy.sock" "$idle_clients" <"$work/hold" >"$work/idle.out" &
+idle_pid=$!
+until grep -q connected "$work/idle.out" 2>/dev/null; do
+  kill -0 "$idle_pid" 2>/dev/null || { echo "idle clients failed" >&2; exit 1; }
+  sleep 0.2
+done
+sleep 2
+proxy_rss_after=$(rss "$proxy_pid")
+db_rss_after=$(rss "$db_pid")
+exec 3>&-  # the idle clients quit
+wait "$idle_pid" || true
+per_client() { echo $(( ($2 - $1) * 1024 / idle_clients )); }
+proxy_per_client=$(per_client "$proxy_rss_before" "$proxy_rss_after")
+db_per_client=$(per_client "$db_rss_before" "$db_rss_after")
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo
@@ -82,5 +107,6 @@ echo "| Measure | Direct | Through longlink | Ratio |"
 echo "|---|---|---|---|"
 echo "| Short sessions/s, TCP (8 clients) | $direct_sessions | $proxy_tcp_sessions | $(ratio "$proxy_tcp_sessions" "$direct_sessions") |"
 echo "| Short sessions/s, Unix socket (8 clients) | $direct_sessions (TCP) | $proxy_unix_sessions | $(ratio "$proxy_unix_sessions" "$direct_sessions") |"
+echo "| (baseline check) Short sessions/s direct over MariaDB's Unix socket | $direct_sessions (TCP) | $direct_unix_sessions (direct) | $(ratio "$direct_unix_sessions" "$direct_sessions") |"
 echo "| Point selects/s, sysbench (8 threads) | $direct_qps | $proxy_qps | $(ratio "$proxy_qps" "$direct_qps") |"
-echo "| RSS per idle client (10,000 clients) | - | $(( (rss_after - rss_before) * 1024 / 10000 )) bytes | - |"
+echo "| RSS per idle client ($idle_clients clients, each with its backend connection) | $db_per_client bytes (server, per connection) | $proxy_per_client bytes | $(ratio "$proxy_per_client" "$db_per_client") |"

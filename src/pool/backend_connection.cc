@@ -254,6 +254,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     state.wait_timeout = static_cast<std::uint32_t>(number((*row)[1]));
   }
   state.created_at = state.last_used_at = state.last_alive_at = Clock::now();
+  connection->EndExchange();
   result.connection = std::move(connection);
   co_return result;
 }
@@ -324,6 +325,7 @@ net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPack
 }
 
 net::Awaitable<Status> BackendConnection::Reset() {
+  Exchange exchange{*this};
   // The reset turns the tracker off; the SET goes in the same round trip.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
   const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
@@ -339,6 +341,7 @@ net::Awaitable<Status> BackendConnection::Reset() {
 }
 
 net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout) {
+  Exchange exchange{*this};
   net::Deadline deadline(socket_, timeout);
   const Bytes command = protocol::EncodeCommand(protocol::Command::kPing);
   auto sent = co_await net::WritePacket(socket_, command, 0);
@@ -354,6 +357,7 @@ net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout
 }
 
 net::Awaitable<Status> BackendConnection::Execute(std::string sql) {
+  Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{std::move(sql)});
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
@@ -364,6 +368,7 @@ net::Awaitable<Status> BackendConnection::Execute(std::string sql) {
 
 net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
                                                  std::optional<protocol::ErrPacket>* server_error) {
+  Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::InitDb{schema});
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
@@ -374,6 +379,7 @@ net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
 
 net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
     const auth::PasswordSecret& secret) {
+  Exchange exchange{*this};
   protocol::ChangeUser change;
   change.username = state_.key.user;
   change.auth_response = AuthResponseFor(secret, state_.scramble);
@@ -390,6 +396,7 @@ net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
 
 net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(
     const std::string& sql) {
+  Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{sql});
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};

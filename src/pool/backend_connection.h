@@ -162,12 +162,21 @@ class BackendConnection {
   BackendState state_;
   int family_ = 0;  // The socket's, for Detach.
   int protocol_ = 0;
-  // For the proxy's own exchanges (login, reset, ping), made at the first one: a connection
-  // that only relays a client's commands (which use the session's buffers) has none.
+  // For the proxy's own exchanges (login, reset, ping, ...), made when one starts and freed
+  // when it ends with nothing left over: a connection between exchanges, or one that relays
+  // a client's commands (with the session's buffers), holds none. Idle clients are many.
   net::IoBuffer& Buffer() {
     if (!buffer_) buffer_ = std::make_unique<net::IoBuffer>(kControlBufferSize);
     return *buffer_;
   }
+  void EndExchange() {
+    if (buffer_ && buffer_->empty()) buffer_.reset();
+  }
+  // Declared first in a public exchange: ends it however the coroutine returns.
+  struct Exchange {
+    BackendConnection& connection;
+    ~Exchange() { connection.EndExchange(); }
+  };
   static constexpr std::size_t kControlBufferSize = 1024;
   std::unique_ptr<net::IoBuffer> buffer_;
 };

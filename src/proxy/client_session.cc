@@ -353,21 +353,7 @@ void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
                                            context_.pools().KeepaliveInterval(backend_->state())) {
     maintenance_due_ = true;
     std::error_code ignored;
-    client_.cancel(ignored);  // Ends WaitForClient's wait; it runs MaintainIdleBackend.
-  }
-}
-
-net::Awaitable<bool> ClientSession::WaitForClient() {
-  for (;;) {
-    if (maintenance_due_) {
-      maintenance_due_ = false;
-      if (backend_) co_await MaintainIdleBackend();
-    }
-    idle_waiting_ = true;
-    auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
-    idle_waiting_ = false;
-    if (!error) co_return true;
-    if (error != asio::error::operation_aborted || !maintenance_due_) co_return false;
+    client_.cancel(ignored);  // Ends CommandLoop's idle wait; it runs MaintainIdleBackend.
   }
 }
 
@@ -442,8 +428,21 @@ net::Awaitable<bool> ClientSession::DropClientPacket() {
 net::Awaitable<void> ClientSession::CommandLoop() {
   for (;;) {
     if (!in_ || in_->empty()) {
+      // Idle between commands: no buffers, and the wait is here rather than in a nested
+      // coroutine, so that an idle session holds as few frames as it can. Meanwhile the
+      // sweep's wake-ups (CheckIdleBackend) are served.
       GiveBack();
-      if (!co_await WaitForClient()) co_return;
+      for (;;) {
+        if (maintenance_due_) {
+          maintenance_due_ = false;
+          if (backend_) co_await MaintainIdleBackend();
+        }
+        idle_waiting_ = true;
+        auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
+        idle_waiting_ = false;
+        if (!error) break;
+        if (error != asio::error::operation_aborted || !maintenance_due_) co_return;
+      }
     }
     if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return;
     const auto header = protocol::DecodePacketHeader(in_->data());

@@ -72,9 +72,6 @@ class ClientSession {
   // Checks out a backend of the session's pool into backend_; the ERR for the client if none.
   net::Awaitable<std::optional<protocol::ErrPacket>> CheckOut();
   net::Awaitable<void> CommandLoop();
-  // Waits until the client sends something; meanwhile serves the sweep's wake-ups. False if
-  // the client is gone.
-  net::Awaitable<bool> WaitForClient();
   // Pings the held backend or notices that it is closed (the client is idle).
   net::Awaitable<void> MaintainIdleBackend();
   // The held backend died between commands: closes it and remembers what to rebuild.
@@ -124,7 +121,7 @@ class ClientSession {
   SessionState state_;
   bool last_reply_error_ = false;  // The last relayed reply ended in ERR.
 
-  // The client is idle and the session waits in WaitForClient.
+  // The client is idle and CommandLoop waits for its next command.
   bool idle_waiting_ = false;
   // The sweep asked for MaintainIdleBackend.
   bool maintenance_due_ = false;
