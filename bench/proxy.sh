@@ -86,7 +86,7 @@ proxy_rss_before=$(rss "$proxy_pid")
 db_rss_before=$(rss "$db_pid")
 mkfifo "$work/hold"
 exec 3<>"$work/hold"  # the idle clients hold their connections until this closes
-"$idle_bin" --socket "$work/proxy.sock" "$idle_clients" <"$work/hold" >"$work/idle.out" &
+"$idle_bin" --socket "$work/proxy.sock" "$idle_clients" <"$work/hold" >"$work/idle.out" 3>&- &
 idle_pid=$!
 until grep -q connected "$work/idle.out" 2>/dev/null; do
   kill -0 "$idle_pid" 2>/dev/null || { echo "idle clients failed" >&2; exit 1; }

@@ -48,6 +48,9 @@ struct BackendState {
   Clock::time_point created_at = {};
   Clock::time_point last_used_at = {};   // Last released to the pool (or opened).
   Clock::time_point last_alive_at = {};  // Last reply from the server (command, ping, reset).
+  // Last time its socket was seen with nothing to read (checkout): no proof of life, but
+  // a check just made need not be repeated for the command that follows.
+  Clock::time_point quiet_at = {};
 };
 
 // What an idle socket that turned readable says: "closed by the server", "server error 1927:

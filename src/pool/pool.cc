@@ -159,6 +159,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
     idle.QuitAndClose();
   } else {
     auto connection = BackendConnection::Adopt(executor, std::move(idle));
+    if (connection) connection->state().quiet_at = Clock::now();  // Just polled.
     if (!connection) {
       why = "cannot adopt it";
     } else if (Clock::now() - connection->state().last_alive_at < settings_.check_delay) {

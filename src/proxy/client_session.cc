@@ -468,7 +468,9 @@ net::Awaitable<void> ClientSession::CommandLoop() {
     // A backend that died while the client was idle is replaced before the command goes out.
     // Right after a reply there is no need to ask (the sweep and the relay cover that gap).
     if (backend_ && command != Command::kQuit &&
-        pool::Clock::now() - backend_->state().last_alive_at >= kIdleCheckAfter &&
+        pool::Clock::now() -
+                std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
+            kIdleCheckAfter &&
         backend_->PeerClosedOrSpoke()) {
       LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
     }
