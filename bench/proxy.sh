@@ -67,7 +67,9 @@ sb() {
     --mysql-db=sbtest --tables=1 --table-size=10000 "$@"
 }
 sb --mysql-host=127.0.0.1 --mysql-port=$port prepare >/dev/null
-qps() { sb "$@" --threads=8 --time="$seconds" run | awk '/queries:/ {print $2; exit}'; }
+qps() {  # the per-second figure of sysbench's "queries: N (R per sec.)" line
+  sb "$@" --threads=8 --time="$seconds" run | awk '/queries:/ {sub(/\(/, "", $3); printf "%.0f\n", $3; exit}'
+}
 direct_qps=$(qps --mysql-host=127.0.0.1 --mysql-port=$port)
 proxy_qps=$(qps --mysql-socket="$work/proxy.sock")
 

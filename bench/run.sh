@@ -4,7 +4,8 @@
 # TIME_WAIT sockets to 127.0.0.1:3306 (tcp_tw_reuse=0, 10 source addresses), then hyperfine
 # times, in the same run and namespace: longlink diagnose --json, the netstat pipeline operators
 # use, an ss pipeline, and bench/netlink_floor (a bare sock_diag dump: the floor). Prints a
-# markdown table of medians and ratios to the floor. Needs root (namespaces).
+# markdown table of medians and ratios to the floor. Needs root (namespaces). Then runs
+# bench/proxy.sh (the proxy against direct MariaDB; BENCH_SECONDS per measurement).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("$@")
@@ -52,3 +53,6 @@ for r in results:
     print(f"| {int(sys.argv[2]):,} | {r['command']} | {r['median'] * 1000:.1f} | {r['median'] / floor:.2f} |")
 PY
 done
+
+# The proxy against direct MariaDB (its own table).
+bash bench/proxy.sh
