@@ -436,11 +436,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       LL_TRY(v, load.Integer(*n, "pool.min_idle", 0, 100000));
       config.pool.min_idle = static_cast<std::uint32_t>(*v);
     }
-    if (auto* n = t.get("queue_timeout")) {
-      LL_TRY(v, load.Duration(*n, "pool.queue_timeout"));
-      config.pool.queue_timeout = *v;
-    }
     const std::pair<const char*, Milliseconds*> durations[] = {
+        {"queue_timeout", &config.pool.queue_timeout},
         {"keepalive_interval", &config.pool.keepalive_interval},
         {"check_delay", &config.pool.check_delay},
         {"max_idle_time", &config.pool.max_idle_time},

@@ -52,11 +52,6 @@ void BackendHealth::OnSuccess() {
       ms / 1000, (ms % 1000) / 100, failures_);
 }
 
-bool BackendHealth::down() const {
-  std::lock_guard lock(mutex_);
-  return down_;
-}
-
 bool BackendHealth::MayTry(Clock::time_point now) const {
   std::lock_guard lock(mutex_);
   return consecutive_ == 0 || now - last_failure_ >= Backoff(consecutive_);

@@ -24,8 +24,6 @@ class BackendHealth {
   void OnFailure(const std::string& error);
   // A connection was opened: the server is reachable.
   void OnSuccess();
-  // True after a failure and before the next success.
-  bool down() const;
   // False while the backoff after the last failure runs (for background refills).
   bool MayTry(Clock::time_point now) const;
 

@@ -5,6 +5,8 @@
 
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/this_coro.hpp>
+#include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "common/log.h"

@@ -90,6 +90,16 @@ std::optional<IdleBackend> Pools::TakeIdleLocked(Pool& pool) {
   return idle;
 }
 
+std::deque<IdleBackend>::iterator Pools::DropIdleLocked(Pool& pool,
+                                                        std::deque<IdleBackend>::iterator it) {
+  Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
+      IdleSocketNews(it->fd()));
+  UnwatchLocked(*it);
+  auto next = pool.idle.erase(it);  // Closes the descriptor.
+  OnClosedLocked(pool);
+  return next;
+}
+
 void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
   std::lock_guard lock(mutex_);
   for (const std::uint64_t token : tokens) {
@@ -97,14 +107,22 @@ void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
       auto it = std::find_if(pool.idle.begin(), pool.idle.end(),
                              [token](const IdleBackend& i) { return i.watch_token == token; });
       if (it == pool.idle.end()) continue;
-      Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
-          IdleSocketNews(it->fd()));
-      UnwatchLocked(*it);
-      pool.idle.erase(it);  // Closes the descriptor.
-      OnClosedLocked(pool);
+      DropIdleLocked(pool, it);
       break;
     }
   }
+}
+
+net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const PoolKey& key,
+                                           const auth::PasswordSecret& secret) {
+  OpenResult opened = co_await BackendConnection::Open(executor, backend_.address, key, secret,
+                                                       backend_.connect_timeout);
+  if (opened.connection) {
+    health_.OnSuccess();
+  } else if (opened.retryable) {
+    health_.OnFailure(opened.error);
+  }
+  co_return opened;
 }
 
 net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const PoolKey& key,
@@ -112,14 +130,8 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
   const auto give_up_at = Clock::now() + backend_.retry_timeout;
   OpenResult opened;
   for (int attempt = 1;; ++attempt) {
-    opened = co_await BackendConnection::Open(executor, backend_.address, key, secret,
-                                              backend_.connect_timeout);
-    if (opened.connection) {
-      health_.OnSuccess();
-      break;
-    }
-    if (!opened.retryable) break;
-    health_.OnFailure(opened.error);
+    opened = co_await OpenOnce(executor, key, secret);
+    if (opened.connection || !opened.retryable) break;
     const auto now = Clock::now();
     if (now >= give_up_at) {
       opened.error += " (retried for " + Milliseconds(backend_.retry_timeout) + ")";
@@ -159,10 +171,10 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
     idle.QuitAndClose();
   } else {
     auto connection = BackendConnection::Adopt(executor, std::move(idle));
-    if (connection) connection->state().quiet_at = Clock::now();  // Just polled.
     if (!connection) {
       why = "cannot adopt it";
     } else if (Clock::now() - connection->state().last_alive_at < settings_.check_delay) {
+      connection->state().quiet_at = Clock::now();  // Just polled.
       co_return connection;
     } else {
       auto alive = co_await connection->Ping(backend_.connect_timeout);
@@ -318,11 +330,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
           to_ping.push_back(std::move(*it));  // Still counted in `open`.
           it = pool.idle.erase(it);
         } else if (it->PeerClosedOrSpoke()) {  // Closed before it was watched.
-          Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", state.thread_id,
-              IdleSocketNews(it->fd()));
-          UnwatchLocked(*it);
-          it = pool.idle.erase(it);
-          OnClosedLocked(pool);
+          it = DropIdleLocked(pool, it);
         } else {
           if (it->watch_token == 0) WatchLocked(*it);
           ++it;
@@ -344,13 +352,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
     asio::co_spawn(
         executor,
         [this, executor, key, secret]() -> net::Awaitable<void> {
-          OpenResult opened = co_await BackendConnection::Open(executor, backend_.address, key,
-                                                               secret, backend_.connect_timeout);
-          if (opened.connection) {
-            health_.OnSuccess();
-          } else if (opened.retryable) {
-            health_.OnFailure(opened.error);
-          }
+          OpenResult opened = co_await OpenOnce(executor, key, secret);
           std::lock_guard lock(mutex_);
           Pool& pool = pools_[key];
           --pool.opening_for_idle;

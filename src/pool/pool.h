@@ -7,10 +7,10 @@
 //
 // Never a dead connection (docs/OPERATIONS.md): idle sockets are watched (IdleWatcher; from
 // the janitor's first pass after they come back), so one the server closes leaves the pool at
-// once; a janitor pings idle connections before the
-// server's wait_timeout (KeepaliveInterval), retires them after max_idle_time (beyond
-// min_idle) or max_lifetime, and keeps min_idle open for every pool that has been used; a
-// connection idle longer than check_delay is pinged at checkout and replaced if that fails.
+// once; a janitor pings idle connections before the server's wait_timeout
+// (KeepaliveInterval), retires them after max_idle_time (beyond min_idle) or max_lifetime,
+// and keeps min_idle open for every pool that has been used; a connection idle longer than
+// check_delay is pinged at checkout and replaced if that fails.
 // While the server cannot be reached, a checkout retries with backoff for up to
 // backend.retry_timeout (BackendHealth rate-limits the logs).
 #pragma once
@@ -77,7 +77,6 @@ class Pools {
   // How long a connection may go without a round trip before it is pinged:
   // min(keepalive_interval, half the connection's @@wait_timeout).
   Clock::duration KeepaliveInterval(const BackendState& state) const;
-  const config::BackendSettings& backend() const { return backend_; }
 
   // How often the janitor runs.
   static constexpr std::chrono::milliseconds kJanitorInterval{250};
@@ -108,8 +107,15 @@ class Pools {
   net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
                                                                IdleBackend idle,
                                                                std::uint64_t session);
+  // One attempt to open a connection, reported to health_.
+  net::Awaitable<OpenResult> OpenOnce(asio::any_io_executor executor, const PoolKey& key,
+                                      const auth::PasswordSecret& secret);
   // Under mutex_: a connection of `pool` was closed; lets a waiter open one instead.
   void OnClosedLocked(Pool& pool);
+  // Under mutex_: drops an idle connection the server closed or spoke on (logs what it said);
+  // returns the next position in pool.idle.
+  std::deque<IdleBackend>::iterator DropIdleLocked(Pool& pool,
+                                                   std::deque<IdleBackend>::iterator it);
   // Under mutex_: gives `idle` to the first waiter or keeps it (watched).
   void PutIdleLocked(Pool& pool, IdleBackend idle);
   // Under mutex_: starts or stops watching an idle connection. A connection put back is

@@ -386,7 +386,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
     const std::string why = lost_clean_
                                 ? std::string("the command reads the previous statement's results")
                                 : "its session state (" + lost_reason_ + ") is gone";
-    co_return MakeErrPacket(protocol::ServerError{1927, "70100"},
+    co_return MakeErrPacket(server_error::kConnectionKilled,
                             "Connection was killed: longlink lost the backend connection while "
                             "the client was idle, and " +
                                 why);
@@ -409,7 +409,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
     Log(LogLevel::kWarning, id_, "cannot restore the session on a fresh backend: {}", failed);
     context_.pools().Discard(std::move(backend_));
     *fatal = true;
-    co_return MakeErrPacket(protocol::ServerError{1927, "70100"},
+    co_return MakeErrPacket(server_error::kConnectionKilled,
                             "Connection was killed: longlink lost the backend connection while "
                             "the client was idle and could not restore the session: " +
                                 failed);
@@ -728,7 +728,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
       // middle of a split packet it can only see the close.
       if (!continuation) {
         const ErrPacket error_packet = MakeErrPacket(
-            protocol::ServerError{1927, "70100"},
+            server_error::kConnectionKilled,
             "Connection was killed: longlink lost the backend connection during the command "
             "(it may or may not have run; it is not repeated)");
         co_await SendError(error_packet,
