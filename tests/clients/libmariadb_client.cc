@@ -277,43 +277,35 @@ void CheckTextQueries() {
   Ok("found_rows", "UPDATE without change: affected rows 4, mysql_info " + Quoted(info_text));
 }
 
+// Reads every result of the statement just sent under `check`: each must render as `want`
+// says (a result set as its rows, an OK as "OK"), in order, and no more. Returns them joined.
+std::string ExpectResults(const std::string& check, const std::vector<std::string>& want) {
+  std::string seen;
+  for (std::size_t i = 0;; ++i) {
+    std::optional<std::vector<Row>> rows = StoreRows(check);
+    std::string got = rows ? RowsText(*rows) : "OK";
+    Expect(i < want.size() && got == want[i], check,
+           "result " + std::to_string(i + 1) + " is " + got);
+    seen += seen.empty() ? got : ", " + got;
+    int more = mysql_next_result(g_mysql);
+    if (more > 0) Fail(check, "mysql_next_result");
+    if (more < 0) {
+      Expect(i + 1 == want.size(), check, std::to_string(i + 1) + " results");
+      return seen;
+    }
+  }
+}
+
 void CheckMultipleResults() {
   // Three results: a result set, an OK, a result set.
   Query("multi_statements", "SELECT 1; DO 0; SELECT 2, 3");
-  std::string seen;
-  std::vector<std::string> want = {"('1')", "OK", "('2', '3')"};
-  for (std::size_t i = 0;; ++i) {
-    std::optional<std::vector<Row>> rows = StoreRows("multi_statements");
-    std::string got = rows ? RowsText(*rows) : "OK";
-    Expect(i < want.size() && got == want[i], "multi_statements",
-           "result " + std::to_string(i + 1) + " is " + got);
-    seen += seen.empty() ? got : ", " + got;
-    int more = mysql_next_result(g_mysql);
-    if (more > 0) Fail("multi_statements", "mysql_next_result");
-    if (more < 0) {
-      Expect(i + 1 == want.size(), "multi_statements", std::to_string(i + 1) + " results");
-      break;
-    }
-  }
-  Ok("multi_statements", std::to_string(want.size()) + " results: " + seen);
+  const std::vector<std::string> statements = {"('1')", "OK", "('2', '3')"};
+  std::string seen = ExpectResults("multi_statements", statements);
+  Ok("multi_statements", std::to_string(statements.size()) + " results: " + seen);
 
   // CALL: two result sets and the procedure's final OK.
   Query("call", "CALL two_results()");
-  seen.clear();
-  want = {"('first')", "('second', '2')", "OK"};
-  for (std::size_t i = 0;; ++i) {
-    std::optional<std::vector<Row>> rows = StoreRows("call");
-    std::string got = rows ? RowsText(*rows) : "OK";
-    Expect(i < want.size() && got == want[i], "call",
-           "result " + std::to_string(i + 1) + " is " + got);
-    seen += seen.empty() ? got : ", " + got;
-    int more = mysql_next_result(g_mysql);
-    if (more > 0) Fail("call", "mysql_next_result");
-    if (more < 0) {
-      Expect(i + 1 == want.size(), "call", std::to_string(i + 1) + " results");
-      break;
-    }
-  }
+  seen = ExpectResults("call", {"('first')", "('second', '2')", "OK"});
   std::string after = QueryValue("call", "SELECT 'after'");
   Expect(after == "after", "call", "next query gave " + after);
   Ok("call", "CALL two_results(): " + seen + "; the next query works");
