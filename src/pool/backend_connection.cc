@@ -4,11 +4,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <mutex>
+#include <set>
 
 #include "net/packet_io.h"
 #include "protocol/command.h"
@@ -55,12 +58,6 @@ bool IsRetryableServerError(std::uint16_t code) {
          code == 1203 /* ER_TOO_MANY_USER_CONNECTIONS */ || code == 1927 /* killed */;
 }
 
-std::string_view ScrambleView(const std::string& data) {
-  std::string_view view = data;
-  if (view.size() > auth::kScrambleLength) view = view.substr(0, auth::kScrambleLength);
-  return view;
-}
-
 std::string AuthResponseFor(const auth::PasswordSecret& secret, std::string_view scramble) {
   auto token = secret.AuthResponse(
       std::span(reinterpret_cast<const std::uint8_t*>(scramble.data()), scramble.size()));
@@ -69,8 +66,22 @@ std::string AuthResponseFor(const auth::PasswordSecret& secret, std::string_view
 
 }  // namespace
 
+std::string_view InternServerVersion(std::string_view version) {
+  static std::mutex mutex;
+  static std::set<std::string, std::less<>> versions;  // Nodes never move.
+  std::lock_guard lock(mutex);
+  auto it = versions.find(version);
+  if (it == versions.end()) it = versions.emplace(version).first;
+  return *it;
+}
+
+ServerScramble::ServerScramble(std::string_view data) {
+  size_ = static_cast<std::uint8_t>(std::min(data.size(), bytes_.size()));
+  std::memcpy(bytes_.data(), data.data(), size_);
+}
+
 ServerIdentity IdentityOf(const protocol::HandshakeV10& greeting) {
-  return ServerIdentity{.version = greeting.server_version,
+  return ServerIdentity{.version = InternServerVersion(greeting.server_version),
                         .capabilities = greeting.capabilities,
                         .collation = greeting.character_set,
                         .status_flags = greeting.status_flags};
@@ -200,7 +211,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   if (!greeting.ok()) co_return fail("bad greeting: " + greeting.error().message);
   state.server = IdentityOf(*greeting);
   state.thread_id = greeting->connection_id;
-  state.scramble = std::string(ScrambleView(greeting->auth_plugin_data));
+  state.scramble = ServerScramble(greeting->auth_plugin_data);
   state.key = key;
   if (!(greeting->capabilities & cap::kProtocol41)) co_return fail("server lacks PROTOCOL_41");
 
@@ -215,7 +226,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   login.max_packet_size = 1U << 30;
   login.character_set = key.collation;
   login.username = key.user;
-  login.auth_response = AuthResponseFor(secret, state.scramble);
+  login.auth_response = AuthResponseFor(secret, state.scramble.view());
   login.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
   login.attributes = {{"_client_name", "longlink"},
                       {"_client_version", kVersion},
@@ -382,7 +393,7 @@ net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
   Exchange exchange{*this};
   protocol::ChangeUser change;
   change.username = state_.key.user;
-  change.auth_response = AuthResponseFor(secret, state_.scramble);
+  change.auth_response = AuthResponseFor(secret, state_.scramble.view());
   change.character_set = state_.key.collation;
   change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
   const Bytes command = protocol::Encode(change, state_.capabilities);

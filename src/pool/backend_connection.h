@@ -4,6 +4,7 @@
 // (IdleBackend), which any worker can adopt.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -25,7 +26,9 @@ using Clock = std::chrono::steady_clock;
 
 // What the backend said about itself in its greeting.
 struct ServerIdentity {
-  std::string version = {};                 // As sent, e.g. "5.5.5-10.11.6-MariaDB-0+deb12u1".
+  // As sent, e.g. "5.5.5-10.11.6-MariaDB-0+deb12u1"; static storage (InternServerVersion), so
+  // that the many connections to one server share one copy.
+  std::string_view version = {};
   protocol::Capabilities capabilities = 0;  // All 64 bits offered.
   std::uint8_t collation = 0;               // The server's default.
   std::uint16_t status_flags = 0;
@@ -34,13 +37,31 @@ struct ServerIdentity {
 // The identity a greeting announces.
 ServerIdentity IdentityOf(const protocol::HandshakeV10& greeting);
 
+// A copy of `version` that lives until the process ends; equal versions share one copy.
+// Thread-safe. The set of versions is as small as the set of servers the proxy has seen.
+std::string_view InternServerVersion(std::string_view version);
+
+// A greeting's scramble (mysql_native_password uses 20 bytes), held inline: idle connections
+// are many and a heap string per connection is not free.
+class ServerScramble {
+ public:
+  ServerScramble() = default;
+  // Keeps the first 20 bytes of `data`.
+  explicit ServerScramble(std::string_view data);
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_.data()), size_}; }
+
+ private:
+  std::array<std::uint8_t, auth::kScrambleLength> bytes_ = {};
+  std::uint8_t size_ = 0;
+};
+
 // The proxy's knowledge of a backend connection's session.
 struct BackendState {
   PoolKey key = {};
   ServerIdentity server = {};
   protocol::Capabilities capabilities = 0;  // Negotiated on this connection.
   std::uint32_t thread_id = 0;              // CONNECTION_ID() on the server.
-  std::string scramble = {};                // The greeting's, for COM_CHANGE_USER.
+  ServerScramble scramble = {};             // The greeting's, for COM_CHANGE_USER.
   std::uint16_t status_flags = 0;           // From the last OK/EOF.
   std::string schema = {};                  // Current default schema ("" = none).
   std::uint64_t max_allowed_packet = 0;     // @@max_allowed_packet.

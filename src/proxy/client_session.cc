@@ -131,11 +131,32 @@ net::Awaitable<bool> ClientSession::SendError(const ErrPacket& error, std::uint8
   co_return co_await SendToClient(payload, sequence);
 }
 
-net::Awaitable<void> ClientSession::Run() {
-  const bool logged_in = co_await LogIn();
-  if (logged_in) {
-    Log(LogLevel::kDebug, id_, "logged in as {} from {}", user_, peer_host_);
-    co_await CommandLoop();
+net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/) {
+  bool serving = co_await LogIn();
+  if (serving) Log(LogLevel::kDebug, id_, "logged in as {} from {}", user_, peer_host_);
+  while (serving) {
+    if (!in_ || in_->empty()) {
+      // Idle between commands: no buffers, and the wait is in this frame rather than in a
+      // nested coroutine, so that an idle session holds as few frames as it can. Meanwhile
+      // the sweep's wake-ups (CheckIdleBackend) are served.
+      GiveBack();
+      for (;;) {
+        if (maintenance_due_) {
+          maintenance_due_ = false;
+          if (backend_) co_await MaintainIdleBackend();
+        }
+        idle_waiting_ = true;
+        auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
+        idle_waiting_ = false;
+        if (!error) break;
+        if (error != asio::error::operation_aborted || !maintenance_due_) {
+          serving = false;
+          break;
+        }
+      }
+      if (!serving) break;
+    }
+    serving = co_await ServeCommand();
   }
   if (backend_) co_await ReleaseBackend(/*clean=*/true);
   std::error_code ignored;
@@ -147,12 +168,11 @@ net::Awaitable<bool> ClientSession::LogIn() {
   in_ = buffers_.Take();
 
   const pool::ServerIdentity server = context_.ServerIdentity();
-  const auto scramble = auth::GenerateScramble();
-  scramble_.assign(scramble.begin(), scramble.end());
+  scramble_ = auth::GenerateScramble();
   protocol::HandshakeV10 greeting;
   greeting.server_version = server.version;
   greeting.connection_id = static_cast<std::uint32_t>(id_);
-  greeting.auth_plugin_data = scramble_;
+  greeting.auth_plugin_data.assign(scramble_.begin(), scramble_.end());
   greeting.capabilities = server.capabilities & kRelayableCapabilities;
   greeting.character_set = server.collation;
   greeting.status_flags = protocol::status::kAutocommit;
@@ -233,10 +253,10 @@ net::Awaitable<bool> ClientSession::LogIn() {
 net::Awaitable<bool> ClientSession::Authenticate(const std::string& user,
                                                  const std::string& first_token,
                                                  const std::string& plugin, std::uint8_t* sequence,
-                                                 const std::string& scramble,
+                                                 const auth::Scramble& scramble,
                                                  std::optional<auth::PasswordSecret>* secret) {
   std::string token = first_token;
-  std::string current_scramble = scramble;
+  std::string current_scramble(scramble.begin(), scramble.end());
   if (plugin != protocol::auth_plugin::kNativePassword) {
     // Ask the client to restart with mysql_native_password (and a fresh scramble).
     const auto fresh = auth::GenerateScramble();
@@ -295,7 +315,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
 net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
                                                   std::uint8_t sequence) {
   state_.Reset();
-  backend_lost_ = false;
+  lost_.reset();
   if (auto refused = co_await CheckOut()) {
     co_await SendError(*refused, sequence);
     co_return false;
@@ -353,7 +373,7 @@ void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
                                            context_.pools().KeepaliveInterval(backend_->state())) {
     maintenance_due_ = true;
     std::error_code ignored;
-    client_.cancel(ignored);  // Ends CommandLoop's idle wait; it runs MaintainIdleBackend.
+    client_.cancel(ignored);  // Ends Run's idle wait; it runs MaintainIdleBackend.
   }
 }
 
@@ -368,24 +388,25 @@ net::Awaitable<void> ClientSession::MaintainIdleBackend() {
 
 void ClientSession::LoseBackend(const std::string& why) {
   const std::uint16_t status = backend_->state().status_flags;
-  backend_lost_ = true;
-  lost_clean_ = state_.clean(status);
-  lost_reason_ = std::string(state_.dirty_reason(status));
-  lost_schema_ = backend_->state().schema;
+  lost_ = std::make_unique<LostBackend>(LostBackend{
+      .clean = state_.clean(status),
+      .schema = backend_->state().schema,
+      .reason = std::string(state_.dirty_reason(status)),
+  });
   Log(LogLevel::kInfo, id_,
       "backend connection {} lost while the client was idle: {}; session state {}{}",
-      backend_->state().thread_id, why, lost_reason_,
-      lost_clean_ ? ": a fresh connection takes over at the next command"
-                  : ": the next command gets ERR 1927");
+      backend_->state().thread_id, why, lost_->reason,
+      lost_->clean ? ": a fresh connection takes over at the next command"
+                   : ": the next command gets ERR 1927");
   context_.pools().Discard(std::move(backend_));
 }
 
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
   *fatal = true;
-  if (!lost_clean_ || reads_previous) {
-    const std::string why = lost_clean_
+  if (!lost_->clean || reads_previous) {
+    const std::string why = lost_->clean
                                 ? std::string("the command reads the previous statement's results")
-                                : "its session state (" + lost_reason_ + ") is gone";
+                                : "its session state (" + lost_->reason + ") is gone";
     co_return MakeErrPacket(server_error::kConnectionKilled,
                             "Connection was killed: longlink lost the backend connection while "
                             "the client was idle, and " +
@@ -394,11 +415,11 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
   *fatal = false;
   if (auto refused = co_await CheckOut()) co_return refused;
   std::string failed;
-  if (!lost_schema_.empty()) {
+  if (!lost_->schema.empty()) {
     std::optional<ErrPacket> refused;
-    auto done = co_await backend_->InitDb(lost_schema_, &refused);
+    auto done = co_await backend_->InitDb(lost_->schema, &refused);
     if (!done.ok()) failed = done.error().message;
-    if (refused) failed = "schema '" + lost_schema_ + "': " + refused->message;
+    if (refused) failed = "schema '" + lost_->schema + "': " + refused->message;
   }
   for (const std::string& statement : state_.replay()) {
     if (!failed.empty()) break;
@@ -414,9 +435,9 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
                             "the client was idle and could not restore the session: " +
                                 failed);
   }
-  backend_lost_ = false;
   Log(LogLevel::kInfo, id_, "continuing on backend connection {} (schema '{}', {} SET replayed)",
-      backend_->state().thread_id, lost_schema_, state_.replay().size());
+      backend_->state().thread_id, lost_->schema, state_.replay().size());
+  lost_.reset();
   co_return std::nullopt;
 }
 
@@ -425,80 +446,60 @@ net::Awaitable<bool> ClientSession::DropClientPacket() {
   co_return read.ok();
 }
 
-net::Awaitable<void> ClientSession::CommandLoop() {
-  for (;;) {
-    if (!in_ || in_->empty()) {
-      // Idle between commands: no buffers, and the wait is here rather than in a nested
-      // coroutine, so that an idle session holds as few frames as it can. Meanwhile the
-      // sweep's wake-ups (CheckIdleBackend) are served.
-      GiveBack();
-      for (;;) {
-        if (maintenance_due_) {
-          maintenance_due_ = false;
-          if (backend_) co_await MaintainIdleBackend();
-        }
-        idle_waiting_ = true;
-        auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
-        idle_waiting_ = false;
-        if (!error) break;
-        if (error != asio::error::operation_aborted || !maintenance_due_) co_return;
-      }
-    }
-    if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return;
-    const auto header = protocol::DecodePacketHeader(in_->data());
-    if (header->sequence_id != 0) {
-      Log(LogLevel::kInfo, id_, "closing: command packet with sequence id {}", header->sequence_id);
-      {
-        const ErrPacket error_packet =
-            MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
-        co_await SendError(error_packet, static_cast<std::uint8_t>(header->sequence_id + 1));
-      };
-      co_return;
-    }
-    if (header->payload_length == 0) {
-      {
-        const ErrPacket error_packet =
-            MakeErrPacket(server_error::kHandshakeError, "Bad handshake: empty packet");
-        co_await SendError(error_packet, 1);
-      };
-      co_return;
-    }
-    if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return;
-    const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
-    // A backend that died while the client was idle is replaced before the command goes out.
-    // Right after a reply there is no need to ask (the sweep and the relay cover that gap).
-    if (backend_ && command != Command::kQuit &&
-        pool::Clock::now() -
-                std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
-            kIdleCheckAfter &&
-        backend_->PeerClosedOrSpoke()) {
-      LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
-    }
-
-    Outcome outcome = Outcome::kOk;
-    switch (command) {
-      case Command::kQuit:
-        co_return;
-      case Command::kChangeUser:
-        outcome = co_await HandleChangeUser();
-        break;
-      default:
-        outcome = co_await Relay(command);
-        break;
-    }
-    switch (outcome) {
-      case Outcome::kOk:
-        break;
-      case Outcome::kClientGone:
-      case Outcome::kClientError:
-        co_return;
-      case Outcome::kBackendGone:
-      case Outcome::kBackendError:
-        if (backend_) context_.pools().Discard(std::move(backend_));
-        co_return;
-    }
-    if (!backend_ && !backend_lost_) co_return;
+net::Awaitable<bool> ClientSession::ServeCommand() {
+  if (!co_await FillClient(protocol::kPacketHeaderSize)) co_return false;
+  const auto header = protocol::DecodePacketHeader(in_->data());
+  if (header->sequence_id != 0) {
+    Log(LogLevel::kInfo, id_, "closing: command packet with sequence id {}", header->sequence_id);
+    {
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
+      co_await SendError(error_packet, static_cast<std::uint8_t>(header->sequence_id + 1));
+    };
+    co_return false;
   }
+  if (header->payload_length == 0) {
+    {
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kHandshakeError, "Bad handshake: empty packet");
+      co_await SendError(error_packet, 1);
+    };
+    co_return false;
+  }
+  if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return false;
+  const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
+  // A backend that died while the client was idle is replaced before the command goes out.
+  // Right after a reply there is no need to ask (the sweep and the relay cover that gap).
+  if (backend_ && command != Command::kQuit &&
+      pool::Clock::now() - std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
+          kIdleCheckAfter &&
+      backend_->PeerClosedOrSpoke()) {
+    LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
+  }
+
+  Outcome outcome = Outcome::kOk;
+  switch (command) {
+    case Command::kQuit:
+      co_return false;
+    case Command::kChangeUser:
+      outcome = co_await HandleChangeUser();
+      break;
+    default:
+      outcome = co_await Relay(command);
+      break;
+  }
+  switch (outcome) {
+    case Outcome::kOk:
+      break;
+    case Outcome::kClientGone:
+    case Outcome::kClientError:
+      co_return false;
+    case Outcome::kBackendGone:
+    case Outcome::kBackendError:
+      if (backend_) context_.pools().Discard(std::move(backend_));
+      co_return false;
+  }
+  co_return backend_ || lost_;
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {

@@ -45,8 +45,9 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  // Runs the session to its end; never throws.
-  net::Awaitable<void> Run();
+  // Runs the session to its end; never throws. `self` owns this session, so the coroutine's
+  // frame is all that keeps it (the one frame an idle session has; co_spawn it directly).
+  net::Awaitable<void> Run(std::unique_ptr<ClientSession> self);
 
   // For the worker's sweep: if the client is idle and the held backend is closed or due for a
   // keepalive ping, wakes the session to deal with it.
@@ -64,14 +65,16 @@ class ClientSession {
   net::Awaitable<bool> LogIn();
   net::Awaitable<bool> Authenticate(const std::string& user, const std::string& first_token,
                                     const std::string& plugin, std::uint8_t* sequence,
-                                    const std::string& scramble,
+                                    const auth::Scramble& scramble,
                                     std::optional<auth::PasswordSecret>* secret);
   // Checks out a backend for the current key and applies the wanted schema. On failure the
   // client has been sent an ERR with `sequence`.
   net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
   // Checks out a backend of the session's pool into backend_; the ERR for the client if none.
   net::Awaitable<std::optional<protocol::ErrPacket>> CheckOut();
-  net::Awaitable<void> CommandLoop();
+  // Reads and serves one command; false when the session ends (QUIT, client gone, a fatal
+  // error already answered).
+  net::Awaitable<bool> ServeCommand();
   // Pings the held backend or notices that it is closed (the client is idle).
   net::Awaitable<void> MaintainIdleBackend();
   // The held backend died between commands: closes it and remembers what to rebuild.
@@ -114,22 +117,25 @@ class ClientSession {
   protocol::Capabilities client_caps_ = 0;
   std::string user_;
   std::uint8_t collation_ = 0;
-  std::string scramble_;  // From the greeting; COM_CHANGE_USER tokens are made with it.
+  auth::Scramble scramble_ = {};  // From the greeting; COM_CHANGE_USER tokens use it.
   std::optional<auth::PasswordSecret> secret_;
   std::unique_ptr<pool::BackendConnection> backend_;
   bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
   SessionState state_;
   bool last_reply_error_ = false;  // The last relayed reply ended in ERR.
 
-  // The client is idle and CommandLoop waits for its next command.
+  // The client is idle and Run waits for its next command.
   bool idle_waiting_ = false;
   // The sweep asked for MaintainIdleBackend.
   bool maintenance_due_ = false;
-  // After LoseBackend, until Reattach: what the lost backend's session was.
-  bool backend_lost_ = false;
-  bool lost_clean_ = false;
-  std::string lost_schema_;
-  std::string lost_reason_;
+  // After LoseBackend, until Reattach: what the lost backend's session was. Rare, so it is
+  // held apart from the session (idle sessions are many).
+  struct LostBackend {
+    bool clean = false;
+    std::string schema = {};
+    std::string reason = {};  // Why the state is not clean, for the client's ERR.
+  };
+  std::unique_ptr<LostBackend> lost_;
 
   std::unique_ptr<net::IoBuffer> in_;   // Client bytes not yet forwarded.
   std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.

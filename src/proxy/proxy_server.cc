@@ -159,21 +159,17 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
     std::string host = tcp ? PeerHost(socket) : "localhost";
     auto session = std::make_unique<ClientSession>(
         context, worker.sessions, worker.buffers, std::move(socket), id, std::move(host), admitted);
-    asio::co_spawn(
-        worker.io,
-        [session = std::move(session)]() mutable -> net::Awaitable<void> {
-          co_await session->Run();
-        },
-        [id](std::exception_ptr failure) {
-          if (!failure) return;
-          try {
-            std::rethrow_exception(failure);
-          } catch (const std::exception& e) {
-            Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
-          } catch (...) {
-            Log(LogLevel::kError, id, "session ended by an internal error");
-          }
-        });
+    ClientSession* const started = session.get();
+    asio::co_spawn(worker.io, started->Run(std::move(session)), [id](std::exception_ptr failure) {
+      if (!failure) return;
+      try {
+        std::rethrow_exception(failure);
+      } catch (const std::exception& e) {
+        Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
+      } catch (...) {
+        Log(LogLevel::kError, id, "session ended by an internal error");
+      }
+    });
   }
 }
 
