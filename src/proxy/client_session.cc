@@ -4,6 +4,7 @@
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
 #include <cctype>
+#include <cstring>
 #include <vector>
 
 #include "common/log.h"
@@ -138,23 +139,28 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
     if (!in_ || in_->empty()) {
       // Idle between commands: no buffers, and the wait is in this frame rather than in a
       // nested coroutine, so that an idle session holds as few frames as it can. Meanwhile
-      // the sweep's wake-ups (CheckIdleBackend) are served.
+      // the sweep's wake-ups (CheckIdleBackend) are served. The wait is a read into the
+      // session's small buffer rather than a readiness wait: Asio re-arms epoll for every
+      // readiness wait (one epoll_ctl per command), not for a read; and a short command
+      // arrives whole with this one read.
       GiveBack();
-      for (;;) {
+      std::size_t arrived = 0;
+      while (arrived == 0) {
         if (maintenance_due_) {
           maintenance_due_ = false;
           if (backend_) co_await MaintainIdleBackend();
         }
         idle_waiting_ = true;
-        auto [error] = co_await client_.async_wait(net::Socket::wait_read, net::kNoThrow);
+        auto [error, n] = co_await client_.async_read_some(
+            asio::buffer(next_command_.data(), next_command_.size()), net::kNoThrow);
         idle_waiting_ = false;
-        if (!error) break;
-        if (error != asio::error::operation_aborted || !maintenance_due_) {
-          serving = false;
-          break;
-        }
+        arrived = n;
+        if (error && (error != asio::error::operation_aborted || !maintenance_due_)) break;
       }
-      if (!serving) break;
+      if (arrived == 0) break;
+      in_ = buffers_.Take();
+      std::memcpy(in_->Room().data(), next_command_.data(), arrived);
+      in_->Commit(arrived);
     }
     serving = co_await ServeCommand();
   }

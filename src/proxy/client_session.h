@@ -18,6 +18,7 @@
 // with the id that comes next.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -137,6 +138,9 @@ class ClientSession {
   };
   std::unique_ptr<LostBackend> lost_;
 
+  // The idle wait reads the start of the next command here (a command this short comes
+  // whole); it moves to in_ when it arrives.
+  std::array<std::uint8_t, 64> next_command_;
   std::unique_ptr<net::IoBuffer> in_;   // Client bytes not yet forwarded.
   std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.
 };
