@@ -7,8 +7,11 @@
 #   3. RSS per idle client with 10,000 idle clients on the Unix socket (bench/idle_clients.cc),
 #      each holding its backend connection (session pooling), against what each of those
 #      connections costs the server.
-# Prints a markdown table of ratios against direct. Usage: sudo bash bench/proxy.sh
-# (BENCH_SECONDS=N per measurement, default 10). Installs and builds first.
+# Prints a markdown table of ratios against direct, then where the CPU goes: for each rate
+# measurement, the CPU time and context switches per unit of work (session or query) of the
+# client, the server and the proxy, read from /proc over the middle of the run.
+# Usage: sudo bash bench/proxy.sh (BENCH_SECONDS=N per measurement, default 10, at least 4).
+# Installs and builds first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh >/dev/null
@@ -56,22 +59,70 @@ mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "
 proxy_pid=$!
 for _ in $(seq 50); do [[ -S $work/proxy.sock ]] && break; sleep 0.1; done
 
-rate() { "$sessions_bin" "$@" 8 "$seconds"; }
-direct_sessions=$(rate --tcp 127.0.0.1:$port)
-direct_unix_sessions=$(rate --socket "$work/mysqld.sock")
-proxy_tcp_sessions=$(rate --tcp 127.0.0.1:26033)
-proxy_unix_sessions=$(rate --socket "$work/proxy.sock")
+# CPU ticks and context switches (voluntary and not, all threads) of process $1.
+usage() {
+  local ticks switches
+  ticks=$(awk '{print $14 + $15}' /proc/"$1"/stat)
+  switches=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s + 0}')
+  echo "$ticks $switches"
+}
+clock_ticks=$(getconf CLK_TCK)
+split_rows=()
+# measure LABEL UNIT PROXY_PID|- COMMAND...: runs the client COMMAND (it prints its rate per
+# second: sysbench in its "queries: N (R per sec.)" line, others as the last number of their
+# output), sets `measured` to the rate, and adds a row to split_rows:
+# CPU microseconds and context switches per unit of work for client, server and proxy, over
+# the run's middle (from 1 s after the start to 1 s before the end).
+measure() {
+  local label=$1 unit=$2 proxy=$3; shift 3
+  "$@" >"$work/client.out" &
+  local client=$!
+  sleep 1
+  local before=() after=() pid
+  for pid in "$client" "$db_pid" "$proxy"; do
+    [[ $pid == - ]] && before+=("0 0") || before+=("$(usage "$pid")")
+  done
+  local window=$((seconds - 2))
+  sleep "$window"
+  for pid in "$client" "$db_pid" "$proxy"; do
+    [[ $pid == - ]] && after+=("0 0") || after+=("$(usage "$pid")")
+  done
+  wait "$client"
+  local rate
+  rate=$(awk '/queries:/ {sub(/\(/, "", $3); print $3; exit}' "$work/client.out")
+  [[ -n $rate ]] || rate=$(grep -oE '[0-9]+(\.[0-9]+)?' "$work/client.out" | tail -n 1)
+  rate=$(printf '%.0f' "$rate")
+  split_rows+=("$(awk -v label="$label" -v unit="$unit" -v rate="$rate" -v window="$window" \
+    -v hz="$clock_ticks" -v b="${before[*]}" -v a="${after[*]}" 'BEGIN {
+      split(b, x, " "); split(a, y, " "); n = rate * window
+      cell = ""
+      for (i = 0; i < 3; i++) {
+        ticks = y[2 * i + 1] - x[2 * i + 1]; switches = y[2 * i + 2] - x[2 * i + 2]
+        cell = cell sprintf(" %.1f µs, %.2f switches |", ticks * 1e6 / hz / n, switches / n)
+      }
+      if (label !~ /longlink/) sub(/ [^|]*\|$/, " - |", cell)
+      printf "| %s (%d %s/s) |%s", label, rate, unit, cell
+    }')")
+  measured=$rate
+}
+rate() { measure "$1" sessions "$2" "$sessions_bin" "${@:3}" 8 "$seconds"; }
+rate "Short sessions, direct TCP" - --tcp 127.0.0.1:$port
+direct_sessions=$measured
+rate "Short sessions, direct Unix socket" - --socket "$work/mysqld.sock"
+direct_unix_sessions=$measured
+rate "Short sessions, longlink TCP" "$proxy_pid" --tcp 127.0.0.1:26033
+proxy_tcp_sessions=$measured
+rate "Short sessions, longlink Unix socket" "$proxy_pid" --socket "$work/proxy.sock"
+proxy_unix_sessions=$measured
 
-sb() {
-  sysbench oltp_point_select --db-driver=mysql --mysql-user=app --mysql-password=app-secret \
-    --mysql-db=sbtest --tables=1 --table-size=10000 "$@"
-}
-sb --mysql-host=127.0.0.1 --mysql-port=$port prepare >/dev/null
-qps() {  # the per-second figure of sysbench's "queries: N (R per sec.)" line
-  sb "$@" --threads=8 --time="$seconds" run | awk '/queries:/ {sub(/\(/, "", $3); printf "%.0f\n", $3; exit}'
-}
-direct_qps=$(qps --mysql-host=127.0.0.1 --mysql-port=$port)
-proxy_qps=$(qps --mysql-socket="$work/proxy.sock")
+sb=(sysbench oltp_point_select --db-driver=mysql --mysql-user=app --mysql-password=app-secret
+  --mysql-db=sbtest --tables=1 --table-size=10000)
+"${sb[@]}" --mysql-host=127.0.0.1 --mysql-port=$port prepare >/dev/null
+qps() { measure "$1" queries "$2" "${sb[@]}" "${@:3}" --threads=8 --time="$seconds" run; }
+qps "Point selects, direct TCP" - --mysql-host=127.0.0.1 --mysql-port=$port
+direct_qps=$measured
+qps "Point selects, longlink Unix socket" "$proxy_pid" --mysql-socket="$work/proxy.sock"
+proxy_qps=$measured
 
 # 10,000 idle clients, each holding a backend connection: a proxy whose pool has room for
 # them. RSS (proxy and server) before and after, divided by the clients.
@@ -112,3 +163,7 @@ echo "| Short sessions/s, Unix socket (8 clients) | $direct_sessions (TCP) | $pr
 echo "| (baseline check) Short sessions/s direct over MariaDB's Unix socket | $direct_sessions (TCP) | $direct_unix_sessions (direct) | $(ratio "$direct_unix_sessions" "$direct_sessions") |"
 echo "| Point selects/s, sysbench (8 threads) | $direct_qps | $proxy_qps | $(ratio "$proxy_qps" "$direct_qps") |"
 echo "| RSS per idle client ($idle_clients clients, each with its backend connection) | $db_per_client bytes (server, per connection) | $proxy_per_client bytes | $(ratio "$proxy_per_client" "$db_per_client") |"
+echo
+echo "| Run | client | mariadbd | longlink |"
+echo "|---|---|---|---|"
+printf '%s\n' "${split_rows[@]}"

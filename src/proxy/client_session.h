@@ -2,8 +2,9 @@
 // (mysql_native_password against the configured users), checks out a backend connection of
 // the client's pool, relays commands and streams results, and gives the backend back reset.
 //
-// Memory: between commands a session holds its socket, a few strings and its coroutine frame;
-// buffers are borrowed from the worker's BufferPool only while bytes are in flight.
+// Memory: between commands a session holds its socket, a few short strings, a 64-byte buffer
+// for the start of the next command and one coroutine frame (Run's); buffers are borrowed
+// from the worker's BufferPool only while bytes are in flight.
 //
 // Backends die (wait_timeout, KILL, restarts; docs/OPERATIONS.md). While the client is idle
 // between commands, the worker's sweep (WorkerSessions) has the session ping its backend before
