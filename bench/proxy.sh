@@ -6,7 +6,7 @@
 #   2. persistent point selects (sysbench oltp_point_select, 8 threads): direct vs proxy;
 #   3. RSS per idle client with 10,000 idle clients on the Unix socket (bench/idle_clients.cc),
 #      each holding its backend connection (session pooling), against what each of those
-#      connections costs the server.
+#      connections costs the server; and the proxy's CPU while they idle.
 # Prints a markdown table of ratios against direct, then where the CPU goes: for each rate
 # measurement, the CPU time and context switches per unit of work (session or query) of the
 # client, the server and the proxy, read from /proc over the middle of the run.
@@ -148,6 +148,11 @@ done
 sleep 2
 proxy_rss_after=$(rss "$proxy_pid")
 db_rss_after=$(rss "$db_pid")
+# What the idle clients cost the proxy in CPU: ticks over 10 s, as a share of one core.
+idle_ticks_before=$(awk '{print $14 + $15}' /proc/"$proxy_pid"/stat)
+sleep 10
+idle_ticks=$(($(awk '{print $14 + $15}' /proc/"$proxy_pid"/stat) - idle_ticks_before))
+idle_cpu=$(awk -v t="$idle_ticks" -v hz="$clock_ticks" 'BEGIN { printf "%.1f%%", t / hz / 10 * 100 }')
 exec 3>&-  # the idle clients quit
 wait "$idle_pid" || true
 per_client() { echo $(( ($2 - $1) * 1024 / idle_clients )); }
@@ -163,6 +168,7 @@ echo "| Short sessions/s, Unix socket (8 clients) | $direct_sessions (TCP) | $pr
 echo "| (baseline check) Short sessions/s direct over MariaDB's Unix socket | $direct_sessions (TCP) | $direct_unix_sessions (direct) | $(ratio "$direct_unix_sessions" "$direct_sessions") |"
 echo "| Point selects/s, sysbench (8 threads) | $direct_qps | $proxy_qps | $(ratio "$proxy_qps" "$direct_qps") |"
 echo "| RSS per idle client ($idle_clients clients, each with its backend connection) | $db_per_client bytes (server, per connection) | $proxy_per_client bytes | $(ratio "$proxy_per_client" "$db_per_client") |"
+echo "| CPU of the proxy while those clients idle (share of one core, 10 s) | - | $idle_cpu | - |"
 echo
 echo "| Run | client | mariadbd | longlink |"
 echo "|---|---|---|---|"

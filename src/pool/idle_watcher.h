@@ -1,6 +1,7 @@
-// Watches the pool's idle backend sockets with one epoll set, so that a connection the server
-// closes or writes to while it is idle (wait_timeout, KILL, shutdown: an EOF or an unsolicited
-// ERR 1927/1053/4031) is reported at once, not when a client next asks for it.
+// Watches idle backend sockets with one epoll set (the pool's idle connections; a worker's
+// connections held by idle clients), so that a connection the server closes or writes to while
+// it is idle (wait_timeout, KILL, shutdown: an EOF or an unsolicited ERR 1927/1053/4031) is
+// reported at once, not when a client next uses it, and without polling every socket.
 //
 // Add/Remove may be called from any thread (epoll_ctl is thread-safe). Run() waits on one
 // event loop and hands the tokens of readable sockets to a callback, which must remove them

@@ -94,6 +94,7 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
 }
 
 ClientSession::~ClientSession() {
+  if (backend_) StopWatchingBackend();
   sessions_.Remove(this);
   GiveBack();
   if (backend_) context_.pools().Discard(std::move(backend_));
@@ -154,6 +155,7 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
         auto [error, n] = co_await client_.async_read_some(
             asio::buffer(next_command_.data(), next_command_.size()), net::kNoThrow);
         idle_waiting_ = false;
+        StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
         arrived = n;
         if (error && (error != asio::error::operation_aborted || !maintenance_due_)) break;
       }
@@ -375,12 +377,34 @@ net::Awaitable<bool> ClientSession::FillClient(std::size_t count) {
 
 void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
   if (!idle_waiting_ || !backend_ || maintenance_due_) return;
-  if (backend_->PeerClosedOrSpoke() || now - backend_->state().last_alive_at >=
-                                           context_.pools().KeepaliveInterval(backend_->state())) {
-    maintenance_due_ = true;
-    std::error_code ignored;
-    client_.cancel(ignored);  // Ends Run's idle wait; it runs MaintainIdleBackend.
+  const pool::BackendState& state = backend_->state();
+  if (now - state.last_alive_at >= context_.pools().KeepaliveInterval(state)) {
+    WakeForMaintenance();
+    return;
   }
+  if (!backend_watched_ &&
+      now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
+    backend_watched_ = sessions_.Watch(this, backend_->socket().native_handle());
+    // Without the watched set (epoll refused), a poll on each pass.
+    if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
+  }
+}
+
+void ClientSession::OnBackendReadable() {
+  StopWatchingBackend();
+  if (idle_waiting_ && backend_ && !maintenance_due_) WakeForMaintenance();
+}
+
+void ClientSession::StopWatchingBackend() {
+  if (!backend_watched_) return;
+  sessions_.Unwatch(backend_->socket().native_handle());
+  backend_watched_ = false;
+}
+
+void ClientSession::WakeForMaintenance() {
+  maintenance_due_ = true;
+  std::error_code ignored;
+  client_.cancel(ignored);  // Ends Run's idle wait; it runs MaintainIdleBackend.
 }
 
 net::Awaitable<void> ClientSession::MaintainIdleBackend() {
@@ -475,7 +499,8 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
   if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return false;
   const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
   // A backend that died while the client was idle is replaced before the command goes out.
-  // Right after a reply there is no need to ask (the sweep and the relay cover that gap).
+  // Right after a reply there is no need to ask (the watched set and the relay cover that
+  // gap).
   if (backend_ && command != Command::kQuit &&
       pool::Clock::now() - std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
           kIdleCheckAfter &&

@@ -8,11 +8,11 @@
 //
 // Backends die (wait_timeout, KILL, restarts; docs/OPERATIONS.md). While the client is idle
 // between commands, the worker's sweep (WorkerSessions) has the session ping its backend before
-// the server's wait_timeout and notice a close. A backend lost while the client is idle is
-// replaced before the next command if the session state is clean (SessionState): the schema
-// and SET statements are applied again; otherwise that command gets ERR 1927 and the client is
-// closed. A backend lost during a command is never replayed: the client gets ERR 1927 (or the
-// server's own error) and is closed.
+// the server's wait_timeout, and the worker's watched set reports a close. A backend lost while the
+// client is idle is replaced before the next command if the session state is clean (SessionState):
+// the schema and SET statements are applied again; otherwise that command gets ERR 1927 and the
+// client is closed. A backend lost during a command is never replayed: the client gets ERR 1927 (or
+// the server's own error) and is closed.
 //
 // Sequence ids are relayed unchanged: a command starts at 0 on both hops, the backend's reply
 // continues from there. The proxy writes its own packets (greeting, auth, OK after login, ERR)
@@ -51,9 +51,13 @@ class ClientSession {
   // frame is all that keeps it (the one frame an idle session has; co_spawn it directly).
   net::Awaitable<void> Run(std::unique_ptr<ClientSession> self);
 
-  // For the worker's sweep: if the client is idle and the held backend is closed or due for a
-  // keepalive ping, wakes the session to deal with it.
+  // For the worker's sweep: if the client is idle and the held backend is due for a keepalive
+  // ping, wakes the session to send it; if the client has been idle for
+  // WorkerSessions::kWatchAfter, puts the backend into the worker's watched set.
   void CheckIdleBackend(pool::Clock::time_point now);
+  // For the watched set: the held backend turned readable or closed while the client is
+  // idle; wakes the session to find out (MaintainIdleBackend).
+  void OnBackendReadable();
 
  private:
   enum class Outcome {
@@ -79,6 +83,10 @@ class ClientSession {
   net::Awaitable<bool> ServeCommand();
   // Pings the held backend or notices that it is closed (the client is idle).
   net::Awaitable<void> MaintainIdleBackend();
+  // Takes the held backend out of the worker's watched set, if it is there.
+  void StopWatchingBackend();
+  // Ends the idle wait so that Run calls MaintainIdleBackend.
+  void WakeForMaintenance();
   // The held backend died between commands: closes it and remembers what to rebuild.
   void LoseBackend(const std::string& why);
   // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
@@ -128,8 +136,10 @@ class ClientSession {
 
   // The client is idle and Run waits for its next command.
   bool idle_waiting_ = false;
-  // The sweep asked for MaintainIdleBackend.
+  // The sweep or the watched set asked for MaintainIdleBackend.
   bool maintenance_due_ = false;
+  // The held backend is in the worker's watched set (only during the idle wait).
+  bool backend_watched_ = false;
   // After LoseBackend, until Reattach: what the lost backend's session was. Rare, so it is
   // held apart from the session (idle sessions are many).
   struct LostBackend {

@@ -436,6 +436,25 @@ def test_kill_under_idle_clean_client(server, make_target, where):
     new_session_works(target)
 
 
+def test_kill_under_idle_client_is_noticed_while_idle(server, proxy_factory):
+    """A backend killed under a client that stays idle is noticed without waiting for the
+    client: once the client has been idle for a second the worker watches the held socket
+    (epoll), and a socket already closed by then is reported at once. The proxy logs the
+    loss within seconds, with no command from the client, and the client's next query runs
+    on a fresh backend connection."""
+    proxy = proxy_factory(server=server, pool__max_connections=4)
+    conn = connect(proxy.unix, autocommit=True)
+    # Killed before the watch starts (idle < 1 s) and after it (idle > 1 s).
+    for idle_before_kill in (0.0, 1.6):
+        thread_id = backend_id(conn)
+        time.sleep(idle_before_kill)
+        server.kill(thread_id)
+        proxy.wait_for_log(rf"backend connection {thread_id} lost while the client was idle",
+                           timeout=3)
+        assert query_one(conn, "SELECT CONNECTION_ID()")[0] != thread_id
+    conn.close()
+
+
 CLEAN_CHANGES = {
     "autocommit-0": (["SET autocommit = 0"], "@@autocommit", 0),
     "time-zone": (["SET time_zone = '+03:00'"], "@@time_zone", "+03:00"),
