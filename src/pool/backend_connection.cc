@@ -367,12 +367,13 @@ net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout
   co_return Status();
 }
 
-net::Awaitable<Status> BackendConnection::Execute(std::string sql) {
+net::Awaitable<Status> BackendConnection::Execute(
+    std::string sql, std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{std::move(sql)});
   auto sent = co_await net::WritePacket(socket_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
-  auto ok = co_await ReadOk(nullptr);
+  auto ok = co_await ReadOk(server_error);
   if (ok.ok()) state_.last_alive_at = Clock::now();
   co_return ok;
 }

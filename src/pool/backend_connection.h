@@ -155,7 +155,12 @@ class BackendConnection {
   // COM_PING, bounded by `timeout`.
   net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);
   // Runs a statement that answers OK (e.g. a SET); a server ERR is an error.
-  net::Awaitable<Status> Execute(std::string sql);  // By value: the frame keeps it.
+  net::Awaitable<Status> Execute(std::string sql) {  // By value: the frame keeps it.
+    return Execute(std::move(sql), nullptr);
+  }
+  // The same; a server ERR is returned in `*server_error` with an ok status (the connection
+  // stays usable).
+  net::Awaitable<Status> Execute(std::string sql, std::optional<protocol::ErrPacket>* server_error);
   // Turns the session-state tracker on again (after a client's COM_RESET_CONNECTION).
   net::Awaitable<Status> TrackStateChanges() { return Execute(kTrackStateChange); }
   // Between commands: true if the server closed the connection or sent something unsolicited.

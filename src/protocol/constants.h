@@ -207,6 +207,8 @@ inline constexpr ServerError kUnknownComError{1047, "08S01"};         // Unknown
 inline constexpr ServerError kBadDbError{1049, "42000"};              // Unknown schema.
 inline constexpr ServerError kServerShutdown{1053, "08S01"};          // Shutdown in progress.
 inline constexpr ServerError kParseError{1064, "42000"};              // SQL syntax error.
+inline constexpr ServerError kNoSuchThread{1094, "HY000"};            // KILL: unknown thread id.
+inline constexpr ServerError kKillDenied{1095, "HY000"};              // KILL: not the owner.
 inline constexpr ServerError kUnknownError{1105, "HY000"};            // Unknown error.
 inline constexpr ServerError kNotAllowedCommand{1148, "42000"};       // LOCAL INFILE refused.
 inline constexpr ServerError kNetPacketTooLarge{1153, "08S01"};       // > max_allowed_packet.
@@ -227,6 +229,7 @@ inline constexpr ServerError kAccessDeniedNoPassword{1698, "28000"};  // No pass
 inline constexpr ServerError kMalformedPacket{1835, "HY000"};         // Malformed packet.
 // SQLSTATE 70100 is unverified (PROTOCOL.md marks it "verify"): check against MariaDB 10.11.
 inline constexpr ServerError kConnectionKilled{1927, "70100"};  // Connection was killed.
+inline constexpr ServerError kNoSuchQuery{1957, "HY000"};       // KILL QUERY ID: unknown id.
 }  // namespace server_error
 
 // The error code of a MariaDB progress report (0xFF 0xFFFF ...), which is not an error.

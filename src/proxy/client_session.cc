@@ -49,35 +49,6 @@ ErrPacket BackendUnavailable(const std::string& why) {
   return ErrPacket{.code = 1105, .sql_state = "08S01", .message = "longlink: " + why};
 }
 
-// True for KILL statements that name a thread or query by number ("KILL 12", "KILL QUERY 12",
-// "KILL HARD CONNECTION 12", "KILL QUERY ID 7"). Through a pool such numbers do not identify the
-// caller's work: the thread may serve another client by the time the KILL runs.
-bool IsKillById(std::string_view query) {
-  const auto start = query.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos || query.size() - start < 4) return false;
-  for (std::size_t i = 0; i < 4; ++i) {  // Most queries stop here, without allocating.
-    if (std::toupper(static_cast<unsigned char>(query[start + i])) != "KILL"[i]) return false;
-  }
-  std::vector<std::string> words;
-  std::string word;
-  for (char c : query) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == ';') {
-      if (!word.empty()) words.push_back(std::exchange(word, {}));
-    } else {
-      word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    }
-  }
-  if (!word.empty()) words.push_back(word);
-  std::size_t i = 0;
-  if (i >= words.size() || words[i++] != "KILL") return false;
-  if (i < words.size() && (words[i] == "HARD" || words[i] == "SOFT")) ++i;
-  if (i < words.size() && (words[i] == "QUERY" || words[i] == "CONNECTION")) ++i;
-  if (i < words.size() && words[i] == "ID") ++i;
-  return i + 1 == words.size() && !words[i].empty() &&
-         std::all_of(words[i].begin(), words[i].end(),
-                     [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; });
-}
-
 }  // namespace
 
 ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
@@ -90,12 +61,12 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
       id_(id),
       peer_host_(std::move(peer_host)),
       admitted_(admitted) {
-  sessions_.Add(this);
+  sessions_.Add(id_, this);
 }
 
 ClientSession::~ClientSession() {
   if (backend_) StopWatchingBackend();
-  sessions_.Remove(this);
+  sessions_.Remove(id_);
   GiveBack();
   if (backend_) context_.pools().Discard(std::move(backend_));
   if (admitted_) context_.ClientGone();
@@ -317,6 +288,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
     co_return error;
   }
   backend_ = std::move(checkout.connection);
+  ++checkouts_;
   co_return std::nullopt;
 }
 
@@ -384,7 +356,7 @@ void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
   }
   if (!backend_watched_ &&
       now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
-    backend_watched_ = sessions_.Watch(this, backend_->socket().native_handle());
+    backend_watched_ = sessions_.Watch(id_, backend_->socket().native_handle());
     // Without the watched set (epoll refused), a poll on each pass.
     if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
   }
@@ -546,29 +518,40 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
     co_return Outcome::kOk;
   }
   bool reads_previous = false;
-  if (command == Command::kQuery) {
-    const auto header = *protocol::DecodePacketHeader(in_->data());
-    if (header.payload_length <= kScanLimit) {
-      const std::size_t size = protocol::kPacketHeaderSize + header.payload_length;
-      if (!co_await FillClient(size)) co_return Outcome::kClientGone;
-      const auto text = protocol::AsChars(
-          in_->data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
-      if (header.payload_length < 256 && IsKillById(text)) {
+  const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
+  const auto header = *protocol::DecodePacketHeader(in_->data());
+  if (text_command && header.payload_length <= kScanLimit) {
+    const std::size_t size = protocol::kPacketHeaderSize + header.payload_length;
+    if (!co_await FillClient(size)) co_return Outcome::kClientGone;
+    const auto text = protocol::AsChars(
+        in_->data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
+    const StatementScan scan = ScanStatement(text);
+    if (scan.kill && command == Command::kStmtPrepare) {
+      // A prepared KILL would run with whatever thread id it is given: not through a pool.
+      in_->Consume(size);
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kKillDenied,
+                        "longlink: KILL cannot be prepared through the proxy; send it as a query");
+      if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
+    }
+    if (scan.kill) {
+      std::optional<KillStatement> kill = ParseKillStatement(text);
+      if (scan.multiple || !kill) kill = KillStatement{};  // Not relayed (kOther).
+      if (kill->target != KillStatement::Target::kUser) {
+        const std::string statement(text);
         in_->Consume(size);
-        Log(LogLevel::kInfo, id_, "refused '{}': thread ids are not relayed", text);
-        const ErrPacket error_packet = MakeErrPacket(
-            protocol::ServerError{1095, "HY000"},
-            "longlink: KILL by thread or query id is not relayed through the pool (the id may "
-            "belong to another client's session); run it on the server directly");
-        co_await SendError(error_packet, 1);
-        co_return Outcome::kOk;
+        co_return co_await HandleKill(*kill, statement);
       }
-      const StatementScan scan = ScanStatement(text);
+    }
+    if (command == Command::kQuery) {
       reads_previous = scan.reads_previous;
       state_.OnQuery(text, scan);
     } else {
-      state_.OnUnscannedQuery();
+      state_.OnCommand(command);
     }
+  } else if (command == Command::kQuery) {
+    state_.OnUnscannedQuery();
   } else {
     state_.OnCommand(command);
   }
@@ -598,6 +581,125 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
     state_.Reset();
   }
   co_return relayed;
+}
+
+SessionView ClientSession::View() const {
+  return SessionView{.user = user_,
+                     .backend_thread = backend_ ? backend_->state().thread_id : 0,
+                     .backend_generation = checkouts_,
+                     .busy = !idle_waiting_};
+}
+
+void ClientSession::Terminate(std::uint64_t by) {
+  Log(LogLevel::kInfo, id_, "closing the client connection: KILL CONNECTION from session {}", by);
+  std::error_code ignored;
+  client_.shutdown(net::Socket::shutdown_both, ignored);  // Pending reads see the end.
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::HandleKill(KillStatement kill,
+                                                                 std::string text) {
+  using Target = KillStatement::Target;
+  if (kill.target != Target::kThread) {
+    Log(LogLevel::kInfo, id_, "refused '{}': not a KILL of one session id", text);
+    const ErrPacket error_packet = MakeErrPacket(
+        server_error::kKillDenied,
+        kill.target == Target::kQueryId
+            ? "longlink: KILL QUERY ID is not relayed through the pool (the query may be another "
+              "client's); use KILL QUERY <session id>, or run it on the server directly"
+            : "longlink: through the proxy, KILL takes one session id as a plain number (the id "
+              "the client's connection got, mysql_thread_id()), as a statement of its own");
+    if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  Log(LogLevel::kInfo, id_, "'{}' from the client", text);
+  if (kill.id == id_) {  // The session kills itself, as on the server.
+    if (kill.query_only) {
+      const ErrPacket error_packet =
+          MakeErrPacket(server_error::kQueryInterrupted, "Query execution was interrupted");
+      if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
+    }
+    const ErrPacket error_packet =
+        MakeErrPacket(server_error::kConnectionKilled, "Connection was killed");
+    co_await SendError(error_packet, 1);
+    co_return Outcome::kClientError;
+  }
+  auto find = WorkerSessions::Find(context_.workers(), kill.id);
+  const auto found = co_await std::move(find);
+  if (!found) {
+    const ErrPacket error_packet =
+        MakeErrPacket(server_error::kNoSuchThread, "Unknown thread id: " + std::to_string(kill.id));
+    if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (found->second.user != user_) {
+    const ErrPacket error_packet = MakeErrPacket(
+        server_error::kKillDenied, "You are not owner of thread " + std::to_string(kill.id));
+    if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (found->second.busy && found->second.backend_thread != 0) {
+    if (!backend_) {
+      bool fatal = false;
+      if (auto refused = co_await Reattach(/*reads_previous=*/false, &fatal)) {
+        co_await SendError(*refused, 1);
+        co_return fatal ? Outcome::kClientError : Outcome::kOk;
+      }
+    }
+    if (auto refused = co_await KillRunningQuery(kill, kill.id, found->second)) {
+      if (!co_await SendError(*refused, 1)) co_return Outcome::kClientGone;
+      co_return backend_ ? Outcome::kOk : Outcome::kBackendGone;
+    }
+  }
+  if (!kill.query_only) co_await found->first->Terminate(kill.id, id_);
+  protocol::OkPacket ok;
+  ok.status_flags =
+      backend_ ? backend_->state().status_flags & kNotStateChanged : protocol::status::kAutocommit;
+  const Bytes ok_bytes = protocol::Encode(ok, client_caps_);
+  if (!co_await SendToClient(ok_bytes, 1)) co_return Outcome::kClientGone;
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<std::optional<ErrPacket>> ClientSession::KillRunningQuery(KillStatement kill,
+                                                                         std::uint64_t target_id,
+                                                                         SessionView target) {
+  const std::string lookup =
+      "SELECT COMMAND, QUERY_ID FROM information_schema.PROCESSLIST WHERE ID = " +
+      std::to_string(target.backend_thread);
+  auto row = co_await backend_->QueryRow(lookup);
+  if (!row.ok()) {
+    co_return BackendUnavailable("cannot look up session " + std::to_string(target_id) +
+                                 "'s statement: " + row.error().message);
+  }
+  // No row: the backend is gone. "Sleep": nothing runs (the command ended meanwhile).
+  if (row->size() < 2 || !(*row)[0] || !(*row)[1] || *(*row)[0] == "Sleep") co_return std::nullopt;
+  const std::string query_id = *(*row)[1];
+  // Still the same backend, still busy: then that query id is the target's statement (query
+  // ids are never reused), whatever happens next.
+  auto find_again = WorkerSessions::Find(context_.workers(), target_id);
+  const auto again = co_await std::move(find_again);
+  if (!again || again->second.backend_thread != target.backend_thread ||
+      again->second.backend_generation != target.backend_generation || !again->second.busy) {
+    co_return std::nullopt;
+  }
+  std::string statement = "KILL ";
+  if (kill.strength == KillStatement::Strength::kHard) statement += "HARD ";
+  if (kill.strength == KillStatement::Strength::kSoft) statement += "SOFT ";
+  statement += "QUERY ID " + query_id;
+  std::optional<ErrPacket> refused;
+  auto execute = backend_->Execute(statement, &refused);
+  auto done = co_await std::move(execute);
+  if (!done.ok()) {
+    Log(LogLevel::kWarning, id_, "'{}' failed: {}", statement, done.error().message);
+    context_.pools().Discard(std::move(backend_));
+    co_return MakeErrPacket(server_error::kConnectionKilled,
+                            "Connection was killed: longlink lost the backend connection while "
+                            "running the KILL");
+  }
+  if (refused && refused->code != server_error::kNoSuchQuery.code) co_return refused;
+  Log(LogLevel::kInfo, id_, "killed session {}'s statement (query id {} on backend connection {})",
+      target_id, query_id, target.backend_thread);
+  co_return std::nullopt;
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::uint8_t* sequence,

@@ -30,6 +30,7 @@
 #include "pool/backend_connection.h"
 #include "protocol/packets.h"
 #include "protocol/response.h"
+#include "proxy/kill_statement.h"
 #include "proxy/proxy_context.h"
 #include "proxy/session_state.h"
 #include "proxy/worker_sessions.h"
@@ -58,6 +59,14 @@ class ClientSession {
   // For the watched set: the held backend turned readable or closed while the client is
   // idle; wakes the session to find out (MaintainIdleBackend).
   void OnBackendReadable();
+
+  // For KILL from another session (on this session's worker): who this session is and which
+  // backend it holds.
+  SessionView View() const;
+  // KILL CONNECTION from session `by`: shuts the client connection down; the session then
+  // ends as if the client had gone (a command in progress is not answered, its backend is
+  // closed; an idle session's backend goes back to its pool reset).
+  void Terminate(std::uint64_t by);
 
  private:
   enum class Outcome {
@@ -93,6 +102,18 @@ class ClientSession {
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
   net::Awaitable<Outcome> HandleChangeUser();
+  // A KILL by number from this client (the COM_QUERY already read; `text` for the log):
+  // KILL [QUERY|CONNECTION] <session id> is carried out on the proxy's terms, the rest is
+  // refused (docs/PROXY.md, "Connection ids and KILL").
+  net::Awaitable<Outcome> HandleKill(KillStatement kill, std::string text);
+  // Kills the statement that session `target_id` (seen as `target`, on `worker`) runs, if
+  // any, through this session's backend: reads the query id its backend thread runs, checks
+  // that the target still holds that backend, and kills that query id only, so that a thread
+  // id that by then serves another client is never hit. The ERR for the client if the server
+  // refused.
+  net::Awaitable<std::optional<protocol::ErrPacket>> KillRunningQuery(KillStatement kill,
+                                                                      std::uint64_t target_id,
+                                                                      SessionView target);
   net::Awaitable<Outcome> Relay(protocol::Command command);
   // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
   // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
@@ -140,6 +161,8 @@ class ClientSession {
   bool maintenance_due_ = false;
   // The held backend is in the worker's watched set (only during the idle wait).
   bool backend_watched_ = false;
+  // Counts checkouts: with the thread id it names the backend a KILL saw (SessionView).
+  std::uint32_t checkouts_ = 0;
   // After LoseBackend, until Reattach: what the lost backend's session was. Rare, so it is
   // held apart from the session (idle sessions are many).
   struct LostBackend {

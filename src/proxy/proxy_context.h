@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "auth/native_password.h"
 #include "config/proxy_config.h"
@@ -17,6 +18,8 @@
 #include "protocol/constants.h"
 
 namespace longlink::proxy {
+
+class WorkerSessions;
 
 // The capabilities the proxy offers clients: those it can relay. Never compression, TLS (not
 // yet), MySQL-only bits, or MariaDB's PROGRESS/BULK/EXTENDED_METADATA/CACHE_METADATA.
@@ -45,6 +48,11 @@ class ProxyContext {
   void LearnServerIdentity(const pool::ServerIdentity& identity);
   bool server_identity_known() const;
 
+  // Every worker's sessions, for KILL across workers. REQUIRES: all added before the workers
+  // run; read-only after.
+  void AddWorker(WorkerSessions* sessions) { workers_.push_back(sessions); }
+  const std::vector<WorkerSessions*>& workers() const { return workers_; }
+
   std::uint64_t NextSessionId() { return next_session_id_.fetch_add(1) + 1; }
   // Counts a client in; false (and not counted) beyond max_client_connections.
   bool AdmitClient();
@@ -58,6 +66,7 @@ class ProxyContext {
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};
   std::atomic<std::uint32_t> clients_{0};
+  std::vector<WorkerSessions*> workers_;
 };
 
 }  // namespace longlink::proxy

@@ -273,7 +273,8 @@ int RunProxy(const config::ProxyConfig& config) {
                      [](std::exception_ptr) {});
       acceptors.push_back(std::move(acceptor));
     }
-    asio::co_spawn(worker.io, worker.sessions.Sweep(), [](std::exception_ptr) {});
+    worker.sessions.Start(worker.io.get_executor());
+    context.AddWorker(&worker.sessions);
   }
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());

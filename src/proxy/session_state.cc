@@ -55,10 +55,13 @@ struct Seen {
   bool global = false;
   bool session = false;
   bool transaction = false;
+  bool statement_start = true;  // Nothing but blanks and comments since the start or a ';'.
 };
 
 void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
   if (scan->first_keyword.empty()) scan->first_keyword = word;
+  if (seen->statement_start && word == "KILL") scan->kill = true;
+  seen->statement_start = false;
   for (const auto& rule : kKeywordRules) {
     if (word != rule.word) continue;
     if (rule.keeps_state != nullptr) {
@@ -103,6 +106,7 @@ StatementScan ScanStatement(std::string_view text) {
     flush_word();
     if (c == '\'' || c == '"' || c == '`') {  // A literal or quoted identifier: skipped.
       if (ended) scan.multiple = true;
+      seen.statement_start = false;
       ++i;
       while (i < n) {
         if (text[i] == '\\' && c != '`') {
@@ -144,6 +148,7 @@ StatementScan ScanStatement(std::string_view text) {
     }
     if (c == '@') {
       if (ended) scan.multiple = true;
+      seen.statement_start = false;
       if (i + 1 < n && text[i + 1] == '@') {  // @@system_variable: read as words.
         i += 2;
       } else {
@@ -154,10 +159,14 @@ StatementScan ScanStatement(std::string_view text) {
     }
     if (c == ';') {
       ended = true;
+      seen.statement_start = true;
       ++i;
       continue;
     }
-    if (std::isspace(static_cast<unsigned char>(c)) == 0 && ended) scan.multiple = true;
+    if (std::isspace(static_cast<unsigned char>(c)) == 0) {
+      if (ended) scan.multiple = true;
+      seen.statement_start = false;
+    }
     if (c == '(') seen.parenthesis = true;
     ++i;
   }

@@ -40,6 +40,8 @@ struct StatementScan {
   bool reads_previous = false;
   // A SET of session variables that can be replayed verbatim on a fresh connection.
   bool replayable_set = false;
+  // A statement of the text starts with KILL (the proxy translates or refuses those).
+  bool kill = false;
 };
 
 // Scans a query's text: keywords and user variables outside quotes, identifiers and comments;

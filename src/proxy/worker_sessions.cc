@@ -2,8 +2,6 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
-#include <asio/this_coro.hpp>
-#include <bit>
 #include <cstdint>
 
 #include "pool/pool.h"
@@ -11,28 +9,60 @@
 
 namespace longlink::proxy {
 
-bool WorkerSessions::Watch(ClientSession* session, int fd) {
-  return watcher_.Add(fd, std::bit_cast<std::uint64_t>(session));
-}
+bool WorkerSessions::Watch(std::uint64_t id, int fd) { return watcher_.Add(fd, id); }
 
-net::Awaitable<void> WorkerSessions::Sweep() {
-  auto executor = co_await asio::this_coro::executor;
-  asio::co_spawn(executor, watcher_.Run([this](std::span<const std::uint64_t> tokens) {
-    for (const std::uint64_t token : tokens) {
-      auto* session = std::bit_cast<ClientSession*>(token);
+void WorkerSessions::Start(asio::any_io_executor executor) {
+  executor_ = executor;
+  asio::co_spawn(executor, watcher_.Run([this](std::span<const std::uint64_t> ids) {
+    for (const std::uint64_t id : ids) {
       // Sessions leave the set before they end; the lookup is a second guard.
-      if (sessions_.contains(session)) session->OnBackendReadable();
+      if (auto it = sessions_.find(id); it != sessions_.end()) {
+        it->second->OnBackendReadable();
+      }
     }
   }),
                  [](std::exception_ptr) {});
-  asio::steady_timer timer(executor);
+  asio::co_spawn(executor, Sweep(), [](std::exception_ptr) {});
+}
+
+net::Awaitable<void> WorkerSessions::Sweep() {
+  asio::steady_timer timer(executor_);
   for (;;) {
     timer.expires_after(pool::Pools::kJanitorInterval);
     auto [error] = co_await timer.async_wait(net::kNoThrow);
     if (error) co_return;
     const auto now = pool::Clock::now();
-    for (ClientSession* session : sessions_) session->CheckIdleBackend(now);
+    for (const auto& [id, session] : sessions_) session->CheckIdleBackend(now);
   }
+}
+
+net::Awaitable<std::optional<std::pair<WorkerSessions*, SessionView>>> WorkerSessions::Find(
+    std::vector<WorkerSessions*> workers, std::uint64_t id) {
+  for (WorkerSessions* worker : workers) {
+    auto lookup = worker->ViewOf(id);
+    auto visit = asio::co_spawn(worker->executor_, std::move(lookup), net::kNoThrow);
+    auto [failure, view] = co_await std::move(visit);
+    if (!failure && view) co_return std::pair(worker, std::move(*view));
+  }
+  co_return std::nullopt;
+}
+
+net::Awaitable<std::optional<SessionView>> WorkerSessions::ViewOf(std::uint64_t id) {
+  auto it = sessions_.find(id);
+  if (it == sessions_.end()) co_return std::nullopt;
+  co_return it->second->View();
+}
+
+net::Awaitable<void> WorkerSessions::Terminate(std::uint64_t id, std::uint64_t by) {
+  auto here = TerminateHere(id, by);
+  auto visit = asio::co_spawn(executor_, std::move(here), net::kNoThrow);
+  auto [failure] = co_await std::move(visit);
+  (void)failure;
+}
+
+net::Awaitable<void> WorkerSessions::TerminateHere(std::uint64_t id, std::uint64_t by) {
+  if (auto it = sessions_.find(id); it != sessions_.end()) it->second->Terminate(by);
+  co_return;
 }
 
 }  // namespace longlink::proxy

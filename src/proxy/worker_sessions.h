@@ -8,8 +8,14 @@
 // worker's own event loop.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
 #include <chrono>
-#include <unordered_set>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "net/socket.h"
 #include "pool/idle_watcher.h"
@@ -18,6 +24,14 @@ namespace longlink::proxy {
 
 class ClientSession;
 
+// What a KILL from another session needs to know of a session, read on the session's worker.
+struct SessionView {
+  std::string user = {};                 // Logged in as.
+  std::uint32_t backend_thread = 0;      // CONNECTION_ID() of its backend; 0: it holds none.
+  std::uint32_t backend_generation = 0;  // Counts its checkouts: a new backend, a new number.
+  bool busy = false;                     // A command is in progress.
+};
+
 class WorkerSessions {
  public:
   // How long a client is idle before its held backend is watched. Shorter idle gaps never
@@ -25,18 +39,33 @@ class WorkerSessions {
   // found by the check before the next command.
   static constexpr std::chrono::seconds kWatchAfter{1};
 
-  void Add(ClientSession* session) { sessions_.insert(session); }
-  void Remove(ClientSession* session) { sessions_.erase(session); }
-  // Watches `fd`, a backend held by `session`: its OnBackendReadable() runs when the socket
+  // REQUIRES: session ids are unique.
+  void Add(std::uint64_t id, ClientSession* session) { sessions_.emplace(id, session); }
+  void Remove(std::uint64_t id) { sessions_.erase(id); }
+  // Watches `fd`, a backend held by session `id`: its OnBackendReadable() runs when the socket
   // turns readable or closes. False if epoll refused (the caller checks another way).
-  bool Watch(ClientSession* session, int fd);
+  bool Watch(std::uint64_t id, int fd);
   // Stops watching `fd`. REQUIRES: before the descriptor is closed or handed on.
   void Unwatch(int fd) { watcher_.Remove(fd); }
-  // Runs the sweep and the watched set on the worker's loop until it stops.
-  net::Awaitable<void> Sweep();
+  // Binds this set to its worker's event loop and starts the sweep and the watched set there
+  // (they run until the loop stops).
+  void Start(asio::any_io_executor executor);
+
+  // For KILL, from any worker: the session with proxy id `id` among `workers`, with the set
+  // that holds it. Visits each worker's loop in turn; resumes on the caller's.
+  static net::Awaitable<std::optional<std::pair<WorkerSessions*, SessionView>>> Find(
+      std::vector<WorkerSessions*> workers, std::uint64_t id);
+  // For KILL CONNECTION, from any worker: shuts session `id`'s client connection (it ends as
+  // if the client had gone; `by` names the killer in the log). Runs on this set's loop.
+  net::Awaitable<void> Terminate(std::uint64_t id, std::uint64_t by);
 
  private:
-  std::unordered_set<ClientSession*> sessions_;
+  net::Awaitable<void> Sweep();
+  net::Awaitable<std::optional<SessionView>> ViewOf(std::uint64_t id);
+  net::Awaitable<void> TerminateHere(std::uint64_t id, std::uint64_t by);
+
+  asio::any_io_executor executor_;
+  std::unordered_map<std::uint64_t, ClientSession*> sessions_;
   pool::IdleWatcher watcher_;
 };
 

@@ -696,6 +696,23 @@ void CheckError() {
   Ok("error", "SELEC 1: 1064 (42000); SELECT 1 afterwards gives 1");
 }
 
+// A prepared KILL: the server prepares it; the proxy refuses it (1095), because the thread id
+// is bound at execution, to whatever the number names then. Either way the session goes on.
+void CheckPreparedKill() {
+  constexpr std::string_view kCheck = "prepared_kill";
+  MYSQL_STMT* stmt = mysql_stmt_init(g_mysql);
+  if (stmt == nullptr) Fail(kCheck, "mysql_stmt_init");
+  constexpr std::string_view kSql = "KILL QUERY ?";
+  const bool prepared = mysql_stmt_prepare(stmt, kSql.data(), kSql.size()) == 0;
+  const std::string detail = prepared ? std::string("prepared")
+                                      : "refused " + std::to_string(mysql_stmt_errno(stmt)) + " (" +
+                                            mysql_stmt_sqlstate(stmt) + ")";
+  mysql_stmt_close(stmt);
+  const std::string one = QueryValue(kCheck, "SELECT 1");
+  Expect(one == "1", kCheck, "SELECT 1 afterwards gave " + one);
+  Info(kCheck, detail);
+}
+
 int Usage(const char* message) {
   std::fprintf(stderr,
                "libmariadb_client: %s\nusage: libmariadb_client (--host HOST --port PORT | "
@@ -744,6 +761,7 @@ int main(int argc, char** argv) {
   CheckConnectionCommands(options);
   CheckSessionTracking();
   CheckError();
+  CheckPreparedKill();
   mysql_close(g_mysql);
   g_mysql = nullptr;
   Ok("close", "mysql_close");

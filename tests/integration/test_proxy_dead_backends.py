@@ -20,13 +20,13 @@ import time
 import pymysql
 import pytest
 
+from client_checks import CLIENT_SIDE_LOSS, assert_closed, error_of, query_one
 from conftest import WHERE_ALL
 from mariadb_server import APP_USER, MariaDBServer, wait_until
 from proxy_process import ProxyProcess
 
 KILLED = 1927                     # ER_CONNECTION_KILLED, SQLSTATE 70100
 TOO_MANY = 1040                   # ER_CON_COUNT_ERROR
-CLIENT_SIDE_LOSS = (2006, 2013)   # CR_SERVER_GONE_ERROR, CR_SERVER_LOST: raised by the client
 READ_TIMEOUT = 30                 # a proxy that never answers fails a test instead of hanging it
 DROPPED = "dropped idle backend connection"
 
@@ -37,12 +37,6 @@ def connect(target, **kw):
     kw.setdefault("read_timeout", READ_TIMEOUT)
     kw.setdefault("write_timeout", READ_TIMEOUT)
     return target.connect(**kw)
-
-
-def query_one(conn, sql, args=None):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        return cur.fetchone()
 
 
 def run(conn, *statements):
@@ -56,23 +50,6 @@ def run(conn, *statements):
 
 def backend_id(conn):
     return query_one(conn, "SELECT CONNECTION_ID()")[0]
-
-
-def error_of(fn, *args):
-    """fn(*args); returns the pymysql error it raised, or None."""
-    try:
-        fn(*args)
-    except pymysql.err.MySQLError as e:
-        return e
-    return None
-
-
-def assert_closed(conn):
-    """The connection is closed: a further query fails in the client (PyMySQL raises 2006 or
-    2013 on a socket the other side closed, InterfaceError on one it closed itself)."""
-    e = error_of(query_one, conn, "SELECT 'still open?'")
-    assert e is not None, "the connection still answers queries; it should have been closed"
-    assert isinstance(e, pymysql.err.InterfaceError) or e.args[0] in CLIENT_SIDE_LOSS, e.args
 
 
 def assert_killed_error(e):

@@ -18,15 +18,16 @@ CLIENT = os.environ.get("LONGLINK_LIBMARIADB_CLIENT",
 
 UTF8_HEX = "żółć 😀".encode().hex().upper()
 
-# Every line the program prints on success, in order; None marks the "info" line of the
-# server's MariaDB extended capabilities, which differs between the server and the proxy.
+# Every line the program prints on success, in order; EXTENDED and PREPARED_KILL mark the
+# "info" lines that differ between the server and the proxy.
+EXTENDED, PREPARED_KILL = "extended", "prepared_kill"
 EXPECTED = [
     "ok connect: database app, character set latin1",
     "ok server_info: contains MariaDB, server type MariaDB, version >= 10.2",
     "ok server_capabilities: FOUND_ROWS CONNECT_WITH_DB PROTOCOL_41 TRANSACTIONS "
     "SECURE_CONNECTION MULTI_STATEMENTS MULTI_RESULTS PS_MULTI_RESULTS PLUGIN_AUTH SESSION_TRACK; "
     "CLIENT_MYSQL clear (MariaDB extended capabilities)",
-    None,
+    EXTENDED,
     "ok select: ('1', 'one')('2', 'two')('3', 'three')",
     "ok null: (NULL, 'x', NULL)",
     "ok insert_id: 3 rows affected, insert id 1, then 4, LAST_INSERT_ID() 4",
@@ -52,6 +53,7 @@ EXPECTED = [
     "ok session_track_schema: USE other: other",
     "ok session_track_system_variables: time_zone=+05:00",
     "ok error: SELEC 1: 1064 (42000); SELECT 1 afterwards gives 1",
+    PREPARED_KILL,
     "ok close: mysql_close",
 ]
 
@@ -61,6 +63,10 @@ EXTENDED_DIRECT = ("info server_extended_capabilities: PROGRESS=1 STMT_BULK_OPER
                    "EXTENDED_METADATA=1 CACHE_METADATA=1")
 EXTENDED_PROXY = ("info server_extended_capabilities: PROGRESS=0 STMT_BULK_OPERATIONS=0 "
                   "EXTENDED_METADATA=0 CACHE_METADATA=0")
+# The server prepares "KILL QUERY ?"; the proxy refuses it (docs/PROXY.md, "Connection ids and
+# KILL").
+KILL_DIRECT = "info prepared_kill: prepared"
+KILL_PROXY = "info prepared_kill: refused 1095 (HY000)"
 
 
 def client_args(target):
@@ -83,8 +89,9 @@ def client_bin():
 def test_libmariadb_client(make_target, where, client_bin, mariadb):
     # min_idle=0: the janitor (every second) opens no warm connection that would count below.
     target = make_target(where, pool__min_idle=0)
-    extended = EXTENDED_PROXY if target.is_proxy else EXTENDED_DIRECT
-    expected = [line if line is not None else extended for line in EXPECTED]
+    infos = {EXTENDED: EXTENDED_PROXY if target.is_proxy else EXTENDED_DIRECT,
+             PREPARED_KILL: KILL_PROXY if target.is_proxy else KILL_DIRECT}
+    expected = [infos.get(line, line) for line in EXPECTED]
     # Twice: through the proxy the second run reuses the backend connection the first one left
     # with another character set, time zone, schema and session (reset before reuse).
     for run in (1, 2):

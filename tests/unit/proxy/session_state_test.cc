@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <utility>
+
 #include "protocol/session_track.h"
 
 namespace longlink::proxy {
@@ -68,6 +70,27 @@ TEST(ScanStatementTest, Table) {
     EXPECT_EQ(scan.reads_previous, row.reads_previous);
     EXPECT_EQ(scan.replayable_set, row.replayable_set);
     EXPECT_EQ(scan.multiple, row.multiple);
+  }
+}
+
+TEST(ScanStatementTest, FindsEveryStatementThatStartsWithKill) {
+  const std::pair<const char*, bool> rows[] = {
+      {"KILL 5", true},
+      {"  kill query 5;", true},
+      {"/* note */ KILL 5", true},
+      {"/*!KILL 5*/", true},
+      {"DO 1; KILL 5", true},
+      {"SELECT 1;kill connection 7", true},
+      {"SELECT 'x; KILL 5'", false},
+      {"SELECT `kill` FROM t", false},
+      {"SELECT kill FROM t", false},
+      {"SELECT 1 -- ; KILL 5", false},
+      {"PREPARE s FROM 'KILL 5'", false},
+      {"KILLER_QUERY()", false},
+      {"", false},
+  };
+  for (const auto& [text, kill] : rows) {
+    EXPECT_EQ(ScanStatement(text).kill, kill) << text;
   }
 }
 

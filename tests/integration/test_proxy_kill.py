@@ -1,0 +1,209 @@
+"""KILL through the proxy (docs/PROXY.md, "Connection ids and KILL").
+
+The number a client library knows as its connection id (the greeting's, `mysql_thread_id()`,
+what the mariadb CLI's Ctrl-C sends) is the proxy's session id. `KILL [QUERY|CONNECTION] n`
+sent through the proxy acts on proxy session n: its running statement is killed by query id
+after the proxy checked which backend connection runs it, so that a thread id that by then
+serves another client is never hit. Proxy-only: directly, these ids mean server threads."""
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pymysql
+import pytest
+
+from client_checks import CLIENT_SIDE_LOSS, assert_closed, error_of
+from mariadb_server import APP_PASSWORD, APP_USER, RO_PASSWORD, RO_USER
+
+
+class Running:
+    """Runs `sql` on `conn` in a thread; .join() gives (rows, error, seconds)."""
+
+    def __init__(self, conn, sql):
+        self.conn, self.sql = conn, sql
+        self.rows = self.error = None
+        self.seconds = None
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        started = time.monotonic()
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute(self.sql)
+                self.rows = cur.fetchall()
+        except pymysql.err.MySQLError as e:
+            self.error = e
+        self.seconds = time.monotonic() - started
+
+    def join(self, timeout=15):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"{self.sql!r} still running"
+        return self.rows, self.error, self.seconds
+
+
+def wait_running(server, text, timeout=5):
+    """Waits until the server runs a statement containing `text`; returns its thread id."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = server.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s "
+                            "AND ID <> CONNECTION_ID()", (f"%{text}%",))
+        if rows:
+            return rows[0][0]
+        time.sleep(0.05)
+    raise AssertionError(f"no statement with {text!r} started")
+
+
+def error_code(fn, *args):
+    e = error_of(fn, *args)
+    return None if e is None else e.args[0]
+
+
+def execute(conn, sql):
+    with conn.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall()
+
+
+def test_kill_query_by_session_id(proxy_factory, mariadb):
+    """KILL QUERY <victim's connection id> from another client of the same user interrupts
+    the victim's statement at once; the victim's session goes on, on the same backend."""
+    proxy = proxy_factory(pool__max_connections=4)
+    victim = proxy.unix.connect()
+    victim_backend = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    running = Running(victim, "SELECT SLEEP(20), 'kill-query-marker'")
+    wait_running(mariadb, "kill-query-marker")
+    killer = proxy.tcp.connect()
+    execute(killer, f"KILL QUERY {victim.thread_id()}")
+    rows, error, seconds = running.join()
+    assert seconds < 10, (rows, error, seconds)
+    # MariaDB answers a killed SLEEP() with 1 (or ERR 1317, depending on timing).
+    assert error is None and rows == ((1, "kill-query-marker"),) or \
+        (error is not None and error.args[0] == 1317), (rows, error)
+    assert execute(victim, "SELECT CONNECTION_ID(), 'alive'") == ((victim_backend, "alive"),)
+    assert execute(killer, "SELECT 'killer alive'") == (("killer alive",),)
+    assert "killed session" in proxy.log(), proxy.log()
+    for conn in (victim, killer):
+        conn.close()
+
+
+def test_kill_connection_by_session_id(proxy_factory, mariadb):
+    """KILL <id> (CONNECTION) ends that client's connection, busy or idle; other clients and
+    new sessions are unaffected."""
+    proxy = proxy_factory(pool__max_connections=4)
+    killer = proxy.unix.connect()
+
+    busy = proxy.unix.connect()
+    running = Running(busy, "SELECT SLEEP(20), 'kill-connection-marker'")
+    wait_running(mariadb, "kill-connection-marker")
+    execute(killer, f"KILL CONNECTION {busy.thread_id()}")
+    rows, error, seconds = running.join()
+    assert seconds < 10 and error is not None, (rows, error, seconds)
+    assert error.args[0] in CLIENT_SIDE_LOSS + (1317, 1927), error
+    assert_closed(busy)
+
+    idle = proxy.tcp.connect()
+    execute(idle, "SELECT 1")
+    execute(killer, f"KILL {idle.thread_id()}")
+    assert_closed(idle)
+    assert "KILL CONNECTION from session" in proxy.log(), proxy.log()
+
+    assert execute(killer, "SELECT 'killer alive'") == (("killer alive",),)
+    fresh = proxy.unix.connect()
+    assert execute(fresh, "SELECT 'new session'") == (("new session",),)
+    for conn in (killer, fresh):
+        conn.close()
+
+
+def test_kill_never_reaches_another_clients_work(proxy_factory):
+    """A victim ends its session; the next client takes over the same backend connection (a
+    pool of one) and runs a long statement. KILL QUERY and KILL with the victim's
+    old id, and with the backend's thread id, leave that statement alone (ERR 1094: no such
+    session), and refused forms get ERR 1095."""
+    proxy = proxy_factory(pool__max_connections=1, pool__queue_timeout="5s")
+    victim = proxy.unix.connect()
+    victim_id = victim.thread_id()
+    backend = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    victim.close()
+
+    other = proxy.unix.connect()
+    assert execute(other, "SELECT CONNECTION_ID()")[0][0] == backend
+    running = Running(other, "SELECT SLEEP(1.5), 'finished'")
+    time.sleep(0.3)
+    # FOUND_ROWS puts the killer in a pool of its own (the key has the capability bits).
+    killer = proxy.tcp.connect(client_flag=pymysql.constants.CLIENT.FOUND_ROWS)
+    ids = {victim_id, backend} - {other.thread_id(), killer.thread_id()}
+    for number in sorted(ids):
+        for statement in (f"KILL QUERY {number}", f"kill {number};",
+                          f"KILL HARD CONNECTION {number}"):
+            assert error_code(execute, killer, statement) == 1094, statement
+    for statement in ("KILL QUERY ID 1", f"KILL {other.thread_id()} + 0",
+                      f"KILL 0x{other.thread_id():x}", f"/*!KILL {other.thread_id()} */"):
+        assert error_code(execute, killer, statement) == 1095, statement
+    rows, error, _ = running.join()
+    assert error is None and rows == ((0, "finished"),), (rows, error)
+    assert execute(killer, "SELECT 'the killer session still works'") == \
+        (("the killer session still works",),)
+    for conn in (other, killer):
+        conn.close()
+
+
+def test_kill_in_a_multi_statement_is_refused(proxy_factory):
+    """A KILL inside a multi-statement query would run on the server with a raw thread id:
+    the whole query is refused (ERR 1095) and nothing of it runs."""
+    proxy = proxy_factory()
+    conn = proxy.unix.connect(client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+    assert error_code(execute, conn, "SET @before = 1; KILL 1") == 1095
+    assert execute(conn, "SELECT @before") == ((None,),)
+    conn.close()
+
+
+def test_kill_of_another_users_session(proxy_factory):
+    """Sessions of another proxy user cannot be killed: ERR 1095, as on the server."""
+    proxy = proxy_factory()
+    victim = proxy.unix.connect(user=RO_USER, password=RO_PASSWORD)
+    killer = proxy.unix.connect()
+    assert error_code(execute, killer, f"KILL QUERY {victim.thread_id()}") == 1095
+    assert error_code(execute, killer, f"KILL {victim.thread_id()}") == 1095
+    assert execute(victim, "SELECT 'victim alive'") == (("victim alive",),)
+    for conn in (victim, killer):
+        conn.close()
+
+
+def test_kill_of_the_own_session(proxy_factory):
+    """KILL QUERY of the own id interrupts the KILL itself (ERR 1317) and the session goes on;
+    KILL of the own id ends the session (ERR 1927, then closed)."""
+    proxy = proxy_factory()
+    conn = proxy.unix.connect()
+    assert error_code(execute, conn, f"KILL QUERY {conn.thread_id()}") == 1317
+    assert execute(conn, "SELECT 'alive'") == (("alive",),)
+    assert error_code(execute, conn, f"KILL {conn.thread_id()}") == 1927
+    assert_closed(conn)
+
+
+def test_mariadb_cli_ctrl_c_kills_the_query(proxy_factory):
+    """The mariadb CLI's Ctrl-C opens a second connection and sends KILL QUERY <its connection
+    id>: through the proxy the running statement stops (ERR 1317) and the CLI goes on with
+    the next statement (--force: batch mode would stop at the error)."""
+    proxy = proxy_factory()
+    cli = subprocess.Popen(
+        ["mariadb", "--no-defaults", "-S", proxy.unix_socket, f"-u{APP_USER}",
+         f"-p{APP_PASSWORD}", "--force", "app"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True)
+    try:
+        cli.stdin.write("SELECT SLEEP(20) AS slept;\n")
+        cli.stdin.flush()
+        time.sleep(1.0)
+        started = time.monotonic()
+        os.kill(cli.pid, signal.SIGINT)
+        output, _ = cli.communicate("SELECT 'after ctrl-c' AS note;\n", timeout=15)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert time.monotonic() - started < 10, output
+    assert "Ctrl-C -- query killed" in output, output
+    assert "Query execution was interrupted" in output, output
+    assert "after ctrl-c" in output, output
