@@ -69,13 +69,16 @@ def execute(conn, sql):
 
 def test_kill_query_by_session_id(proxy_factory, mariadb):
     """KILL QUERY <victim's connection id> from another client of the same user interrupts
-    the victim's statement at once; the victim's session goes on, on the same backend."""
+    the victim's statement at once; the victim's session goes on, on the same backend. Of an
+    idle victim it does nothing."""
     proxy = proxy_factory(pool__max_connections=4)
     victim = proxy.unix.connect()
     victim_backend = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    killer = proxy.tcp.connect()
+    assert execute(killer, f"KILL QUERY {victim.thread_id()}") == ()
+    assert execute(victim, "SELECT 'idle victim untouched'") == (("idle victim untouched",),)
     running = Running(victim, "SELECT SLEEP(20), 'kill-query-marker'")
     wait_running(mariadb, "kill-query-marker")
-    killer = proxy.tcp.connect()
     execute(killer, f"KILL QUERY {victim.thread_id()}")
     rows, error, seconds = running.join()
     assert seconds < 10, (rows, error, seconds)
