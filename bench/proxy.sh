@@ -93,14 +93,14 @@ measure() {
   [[ -n $rate ]] || rate=$(grep -oE '[0-9]+(\.[0-9]+)?' "$work/client.out" | tail -n 1)
   rate=$(printf '%.0f' "$rate")
   split_rows+=("$(awk -v label="$label" -v unit="$unit" -v rate="$rate" -v window="$window" \
-    -v hz="$clock_ticks" -v b="${before[*]}" -v a="${after[*]}" 'BEGIN {
+    -v hz="$clock_ticks" -v b="${before[*]}" -v a="${after[*]}" -v direct="$([[ $proxy == - ]] && echo 1)" 'BEGIN {
       split(b, x, " "); split(a, y, " "); n = rate * window
       cell = ""
       for (i = 0; i < 3; i++) {
         ticks = y[2 * i + 1] - x[2 * i + 1]; switches = y[2 * i + 2] - x[2 * i + 2]
         cell = cell sprintf(" %.1f µs, %.2f switches |", ticks * 1e6 / hz / n, switches / n)
       }
-      if (label !~ /longlink/) sub(/ [^|]*\|$/, " - |", cell)
+      if (direct) sub(/ [^|]*\|$/, " - |", cell)
       printf "| %s (%d %s/s) |%s", label, rate, unit, cell
     }')")
   measured=$rate
@@ -149,9 +149,10 @@ sleep 2
 proxy_rss_after=$(rss "$proxy_pid")
 db_rss_after=$(rss "$db_pid")
 # What the idle clients cost the proxy in CPU: ticks over 10 s, as a share of one core.
-idle_ticks_before=$(awk '{print $14 + $15}' /proc/"$proxy_pid"/stat)
+idle_before=$(usage "$proxy_pid")
 sleep 10
-idle_ticks=$(($(awk '{print $14 + $15}' /proc/"$proxy_pid"/stat) - idle_ticks_before))
+idle_after=$(usage "$proxy_pid")
+idle_ticks=$((${idle_after%% *} - ${idle_before%% *}))
 idle_cpu=$(awk -v t="$idle_ticks" -v hz="$clock_ticks" 'BEGIN { printf "%.1f%%", t / hz / 10 * 100 }')
 exec 3>&-  # the idle clients quit
 wait "$idle_pid" || true

@@ -4,8 +4,9 @@
 // call); a client idle for kWatchAfter gets its backend socket into the worker's watched set
 // (one epoll set), so that a server-side close or an unsolicited error (wait_timeout, KILL,
 // shutdown) is noticed at once rather than by polling every socket on every pass. A session
-// leaves the set when its client's next command arrives. Single-threaded: used only on the
-// worker's own event loop.
+// leaves the set when its client's next command arrives. Single-threaded: its state is touched
+// only on the worker's own event loop; Find and Terminate, for KILL from other workers, get
+// there by co_spawn on that loop.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
