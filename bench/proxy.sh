@@ -129,7 +129,8 @@ proxy_qps=$measured
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true
 rm -f "$work/proxy.sock"
 "$bin" proxy --backend 127.0.0.1:$port --unix-socket "$work/proxy.sock" \
-  --user app:app-secret --pool-size 10100 --min-idle 0 --max-clients 20000 2>"$work/proxy2.log" &
+  --user app:app-secret --pool-size 10100 --max-backend-connections 10100 --min-idle 0 \
+  --max-clients 20000 2>"$work/proxy2.log" &
 proxy_pid=$!
 for _ in $(seq 50); do [[ -S $work/proxy.sock ]] && break; sleep 0.1; done
 "$sessions_bin" --socket "$work/proxy.sock" 1 1 >/dev/null  # warm: one session, one backend

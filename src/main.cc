@@ -145,12 +145,28 @@ void AddProxyFlags(CLI::App* cmd, longlink::proxy::ProxyFlags* f) {
       ->option_text("ADDR");
   cmd->add_option("--unix-socket", f->unix_socket, "Listen on this Unix socket path")
       ->option_text("PATH");
-  cmd->add_option("--user", f->users, "A user and its plaintext password (repeatable)")
-      ->option_text("NAME:PASSWORD");
+  cmd->add_option("--user", f->users,
+                  "A user and its plaintext password (repeatable; the password is overwritten "
+                  "in the process's arguments, but visible until then: prefer "
+                  "--user-password-env or --user-password-file)")
+      ->option_text("NAME:PASSWORD")
+      ->expected(1);  // One value per --user: a second would escape ScrubSecretsFromArguments.
+  cmd->add_option("--user-password-env", f->user_password_envs,
+                  "A user whose password is in environment variable VAR (repeatable)")
+      ->option_text("NAME:VAR")
+      ->expected(1);
+  cmd->add_option("--user-password-file", f->user_password_files,
+                  "A user whose password is the first line of FILE (repeatable)")
+      ->option_text("NAME:FILE")
+      ->expected(1);
   cmd->add_option("--user-hash", f->user_hashes,
                   "A user and its mysql_native_password hash, *HEX (repeatable)")
-      ->option_text("NAME:*HEX");
+      ->option_text("NAME:*HEX")
+      ->expected(1);
   cmd->add_option("--pool-size", f->pool_size, "Backend connections per pool (max_connections)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--max-backend-connections", f->max_backend_connections,
+                  "Backend connections of all pools together (backend.max_connections)")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--min-idle", f->min_idle, "Idle backend connections kept open per pool");
   cmd->add_option("--workers", f->workers, "Worker threads (default: one per core)")
@@ -216,7 +232,9 @@ int main(int argc, char** argv) {
     if (!options) return UsageError("diagnose", options.error().message);
     return longlink::diag::RunDiagnose(*options, stdout);
   }
-  if (proxy->parsed()) return longlink::proxy::RunProxyCommand(proxy_flags);
-  if (proxy->parsed()) return longlink::proxy::RunProxyCommand(proxy_flags);
+  if (proxy->parsed()) {
+    longlink::proxy::ScrubSecretsFromArguments(argc, argv);
+    return longlink::proxy::RunProxyCommand(proxy_flags);
+  }
   return kUsageError;
 }

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "common/log_text.h"
+
 namespace longlink {
 
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
@@ -26,6 +28,8 @@ LogLevel CurrentLogLevel() {
 }
 
 namespace {
+
+constexpr std::size_t kMaxLogMessage = 8192;
 
 std::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -54,7 +58,14 @@ void WriteLogLine(LogLevel level, std::uint64_t session, std::string_view messag
                                  utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
                                  utc.tm_min, utc.tm_sec, millis, LevelName(level));
   if (session != 0) line += fmt::format("[s{}] ", session);
-  line += message;
+  // Client strings are quoted where they are formatted (LogQuoted); this is the safety net for
+  // anything that was not: no control byte or invalid UTF-8 reaches the log, no line is huge.
+  if (message.size() > kMaxLogMessage) message = message.substr(0, kMaxLogMessage);
+  if (IsLogSafe(message)) {
+    line += message;
+  } else {
+    line += LogSafe(message);
+  }
   line += '\n';
   // One write per line: lines from different threads do not interleave.
   std::string_view rest = line;

@@ -30,7 +30,9 @@ inline bool LogEnabled(LogLevel level) {
   return static_cast<int>(level) <= g_log_level.load(std::memory_order_relaxed);
 }
 
-// Writes one line. `session` 0 means "not about a session".
+// Writes one line. `session` 0 means "not about a session". Control bytes and invalid UTF-8 in
+// `message` are escaped and it is cut at 8 KiB; still, quote every client-supplied string with
+// LogQuoted (common/log_text.h), which also caps it.
 void WriteLogLine(LogLevel level, std::uint64_t session, std::string_view message);
 
 template <typename... Args>

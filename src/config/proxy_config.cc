@@ -326,9 +326,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_TRY(proxy, table_of("proxy"));
   if (*proxy != nullptr) {
     const toml::table& t = **proxy;
-    if (auto s = load.CheckKeys(t, "proxy",
-                                {"workers", "max_client_connections", "handshake_timeout",
-                                 "log_level", "server_version", "max_allowed_packet"});
+    if (auto s = load.CheckKeys(
+            t, "proxy",
+            {"workers", "max_client_connections", "handshake_timeout", "net_read_timeout",
+             "log_level", "server_version", "max_allowed_packet"});
         !s.ok()) {
       return s.error();
     }
@@ -343,6 +344,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("handshake_timeout")) {
       LL_TRY(v, load.Duration(*n, "proxy.handshake_timeout"));
       config.proxy.handshake_timeout = *v;
+    }
+    if (auto* n = t.get("net_read_timeout")) {
+      LL_TRY(v, load.Duration(*n, "proxy.net_read_timeout"));
+      config.proxy.net_read_timeout = *v;
     }
     if (auto* n = t.get("log_level")) {
       LL_TRY(v, load.String(*n, "proxy.log_level"));
@@ -391,22 +396,24 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       config.listen.backlog = static_cast<int>(*v);
     }
   }
-  if (config.listen.tcp.empty() && config.listen.unix_socket.empty()) {
-    config.listen.tcp.push_back(
-        SocketAddress{.kind = SocketAddress::Kind::kTcp, .host = "127.0.0.1", .port = 6033});
-  }
+  // The default listener is added after the command line's flags (ApplyDefaults).
 
   // A missing [backend] or address is left for FindProblem.
   LL_TRY(backend, table_of("backend"));
   if (*backend != nullptr) {
     const toml::table& t = **backend;
-    if (auto s = load.CheckKeys(t, "backend", {"address", "connect_timeout", "retry_timeout"});
+    if (auto s = load.CheckKeys(t, "backend",
+                                {"address", "max_connections", "connect_timeout", "retry_timeout"});
         !s.ok()) {
       return s.error();
     }
     if (auto* n = t.get("address")) {
       LL_TRY(a, load.Address(*n, "backend.address"));
       config.backend.address = *a;
+    }
+    if (auto* n = t.get("max_connections")) {
+      LL_TRY(v, load.Integer(*n, "backend.max_connections", 1, 100000));
+      config.backend.max_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("connect_timeout")) {
       LL_TRY(v, load.Duration(*n, "backend.connect_timeout"));
@@ -423,14 +430,18 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     const toml::table& t = **pool;
     if (auto s =
             load.CheckKeys(t, "pool",
-                           {"max_connections", "min_idle", "queue_timeout", "keepalive_interval",
-                            "check_delay", "max_idle_time", "max_lifetime"});
+                           {"max_connections", "max_user_connections", "min_idle", "queue_timeout",
+                            "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime"});
         !s.ok()) {
       return s.error();
     }
     if (auto* n = t.get("max_connections")) {
       LL_TRY(v, load.Integer(*n, "pool.max_connections", 1, 100000));
       config.pool.max_connections = static_cast<std::uint32_t>(*v);
+    }
+    if (auto* n = t.get("max_user_connections")) {
+      LL_TRY(v, load.Integer(*n, "pool.max_user_connections", 0, 100000));
+      config.pool.max_user_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("min_idle")) {
       LL_TRY(v, load.Integer(*n, "pool.min_idle", 0, 100000));
@@ -514,6 +525,7 @@ std::optional<Problem> CheckProxy(const ProxySettings& proxy) {
     return Problem{"proxy.max_client_connections", "must be at least 1, got 0"};
   }
   if (auto p = CheckDuration("proxy.handshake_timeout", proxy.handshake_timeout)) return p;
+  if (auto p = CheckDuration("proxy.net_read_timeout", proxy.net_read_timeout)) return p;
   const std::string& level = proxy.log_level;
   if (level != "error" && level != "warning" && level != "info" && level != "debug") {
     return Problem{"proxy.log_level", Quoted(level) + " is not one of error, warning, info, debug"};
@@ -572,6 +584,9 @@ std::optional<Problem> CheckBackend(const BackendSettings& backend) {
     if (address.path.empty()) return Problem{"backend.address", "missing socket path"};
     if (auto p = CheckSocketPath("backend.address", address.path)) return p;
   }
+  if (backend.max_connections < 1) {
+    return Problem{"backend.max_connections", "must be at least 1, got 0"};
+  }
   if (auto p = CheckDuration("backend.connect_timeout", backend.connect_timeout)) return p;
   return CheckDuration("backend.retry_timeout", backend.retry_timeout);
 }
@@ -582,6 +597,11 @@ std::optional<Problem> CheckPool(const PoolSettings& pool) {
     return Problem{"pool.min_idle", std::to_string(pool.min_idle) +
                                         " is more than pool.max_connections (" +
                                         std::to_string(pool.max_connections) + ")"};
+  }
+  if (pool.max_user_connections != 0 && pool.min_idle > pool.max_user_connections) {
+    return Problem{"pool.min_idle", std::to_string(pool.min_idle) +
+                                        " is more than pool.max_user_connections (" +
+                                        std::to_string(pool.max_user_connections) + ")"};
   }
   const std::pair<const char*, Milliseconds> durations[] = {
       {"pool.queue_timeout", pool.queue_timeout},
@@ -631,6 +651,11 @@ std::optional<Problem> FindProblem(const ProxyConfig& config) {
   if (auto p = CheckListen(config.listen)) return p;
   if (auto p = CheckBackend(config.backend)) return p;
   if (auto p = CheckPool(config.pool)) return p;
+  if (config.pool.min_idle > config.backend.max_connections) {
+    return Problem{"pool.min_idle", std::to_string(config.pool.min_idle) +
+                                        " is more than backend.max_connections (" +
+                                        std::to_string(config.backend.max_connections) + ")"};
+  }
   return CheckUsers(config.users);
 }
 
@@ -653,7 +678,15 @@ Status ValidateProxyConfig(const ProxyConfig& config) {
   return Status();
 }
 
-Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source) {
+void ApplyDefaults(ProxyConfig& config) {
+  if (config.listen.tcp.empty() && config.listen.unix_socket.empty()) {
+    config.listen.tcp.push_back(
+        SocketAddress{.kind = SocketAddress::Kind::kTcp, .host = "127.0.0.1", .port = 6033});
+  }
+}
+
+Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source,
+                                     const ConfigOverlay& overlay) {
   toml::table root;
   try {
     root = toml::parse(toml_text, source);
@@ -666,6 +699,10 @@ Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_vie
   const Loader loader(source);
   auto config = Build(root, loader);
   if (!config.ok()) return config.error();
+  if (overlay) {
+    if (auto applied = overlay(*config); !applied.ok()) return applied.error();
+  }
+  ApplyDefaults(*config);
   if (auto problem = FindProblem(*config)) {
     const std::string& path = problem->path.empty() ? problem->key : problem->path;
     return loader.Fail(Locate(root, path), problem->key, problem->message);
@@ -673,7 +710,7 @@ Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_vie
   return config;
 }
 
-Result<ProxyConfig> LoadProxyConfig(const std::string& path) {
+Result<ProxyConfig> LoadProxyConfig(const std::string& path, const ConfigOverlay& overlay) {
   std::FILE* file = std::fopen(path.c_str(), "rb");
   if (file == nullptr) return Error{"cannot read " + path + ": " + std::strerror(errno)};
   std::string text;
@@ -683,7 +720,7 @@ Result<ProxyConfig> LoadProxyConfig(const std::string& path) {
   const int read_errno = std::ferror(file) != 0 ? errno : 0;
   std::fclose(file);
   if (read_errno != 0) return Error{"cannot read " + path + ": " + std::strerror(read_errno)};
-  return ParseProxyConfig(text, path);
+  return ParseProxyConfig(text, path, overlay);
 }
 
 }  // namespace longlink::config

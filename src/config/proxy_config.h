@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +50,10 @@ struct ProxySettings {
   std::uint32_t max_client_connections = 10000;
   // A client that has not finished logging in by then is closed.
   Milliseconds handshake_timeout{10000};
+  // A client that stops in the middle of a packet (a command, LOCAL INFILE data) for this long
+  // is closed, as the server does after its net_read_timeout; its backend connection, which
+  // holds half a command, is closed too. An idle client (between commands) is not affected.
+  Milliseconds net_read_timeout{30000};
   // "error", "warning", "info", "debug".
   std::string log_level = "info";
   // The version the greeting announces; empty = mirror the backend's.
@@ -70,6 +75,9 @@ struct ListenSettings {
 // [backend]
 struct BackendSettings {
   SocketAddress address = {};  // Required.
+  // Backend connections of all pools together, open or opening. At this limit a session that
+  // needs one closes an idle connection of another pool, or waits (queue_timeout).
+  std::uint32_t max_connections = 100;
   Milliseconds connect_timeout{5000};
   // While the server cannot be reached (refused, timed out, shutting down, "Too many
   // connections"), a session that needs a new connection waits this long as the proxy retries
@@ -81,7 +89,10 @@ struct BackendSettings {
 // [pool]: per pool; a pool is one user with one set of session-relevant client capabilities.
 struct PoolSettings {
   std::uint32_t max_connections = 20;  // Backend connections, open or opening.
-  std::uint32_t min_idle = 1;          // Kept open for users seen since start.
+  // Backend connections of one user, across all of its pools (one per collation and set of
+  // capability flags); 0 = max_connections.
+  std::uint32_t max_user_connections = 0;
+  std::uint32_t min_idle = 1;  // Kept open for users seen since start.
   // How long a client waits for a backend connection when the pool is at max_connections.
   Milliseconds queue_timeout{5000};
   // Idle connections (pooled, or held by a client between commands) get a COM_PING after this
@@ -114,11 +125,21 @@ struct ProxyConfig {
   friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;
 };
 
-// Parses and validates TOML text. `source` names it in errors ("longlink.toml:12: ...").
-// Unknown keys and tables are errors (a typo must not silently fall back to a default).
-Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source);
+// Settings laid over a file's before they are checked: the command line's flags, which may
+// also supply what the file lacks (a file without [backend] plus --backend). An error names
+// the flag.
+using ConfigOverlay = std::function<Status(ProxyConfig&)>;
+
+// Parses TOML text, lays `overlay` over it, applies the defaults (ApplyDefaults) and validates
+// the result. `source` names the file in errors ("longlink.toml:12: ..."). Unknown keys and
+// tables are errors (a typo must not silently fall back to a default).
+Result<ProxyConfig> ParseProxyConfig(std::string_view toml_text, std::string_view source,
+                                     const ConfigOverlay& overlay = {});
 // Reads and parses a file; an unreadable file is an error naming the path and errno text.
-Result<ProxyConfig> LoadProxyConfig(const std::string& path);
+Result<ProxyConfig> LoadProxyConfig(const std::string& path, const ConfigOverlay& overlay = {});
+// Defaults that depend on other settings: with no listener at all, TCP 127.0.0.1:6033 (so a
+// file or flags that name only a Unix socket listen on that socket alone).
+void ApplyDefaults(ProxyConfig& config);
 // Checks cross-field rules of a config built by flags or by ParseProxyConfig: a backend, at
 // least one user, unique names, valid hashes, min_idle <= max_connections, and so on.
 Status ValidateProxyConfig(const ProxyConfig& config);

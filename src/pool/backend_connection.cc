@@ -389,21 +389,27 @@ net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
   co_return ok;
 }
 
-net::Awaitable<Status> BackendConnection::ChangeUserWithoutSchema(
-    const auth::PasswordSecret& secret) {
-  Exchange exchange{*this};
-  protocol::ChangeUser change;
-  change.username = state_.key.user;
-  change.auth_response = AuthResponseFor(secret, state_.scramble.view());
-  change.character_set = state_.key.collation;
-  change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
-  const Bytes command = protocol::Encode(change, state_.capabilities);
-  auto sent = co_await net::WritePacket(socket_, command, 0);
-  if (!sent.ok()) co_return Error{sent.error().message};
-  std::optional<protocol::ErrPacket> server_error;
-  auto done = co_await FinishAuthentication(secret, &server_error);
-  if (done.ok()) state_.schema.clear();
-  co_return done;
+net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret& secret,
+                                                     std::uint8_t collation) {
+  Status done;
+  {
+    Exchange exchange{*this};
+    protocol::ChangeUser change;
+    change.username = state_.key.user;
+    change.auth_response = AuthResponseFor(secret, state_.scramble.view());
+    change.character_set = collation;
+    change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+    const Bytes command = protocol::Encode(change, state_.capabilities);
+    auto sent = co_await net::WritePacket(socket_, command, 0);
+    if (!sent.ok()) co_return Error{sent.error().message};
+    std::optional<protocol::ErrPacket> server_error;
+    done = co_await FinishAuthentication(secret, &server_error);
+  }
+  if (!done.ok()) co_return done;
+  state_.schema.clear();
+  state_.key.collation = collation;
+  // The new session has the tracker off (a separate round trip: an auth switch may come first).
+  co_return co_await TrackStateChanges();
 }
 
 net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(

@@ -173,8 +173,11 @@ class BackendConnection {
   // an ok status: the connection stays usable.
   net::Awaitable<Status> InitDb(const std::string& schema,
                                 std::optional<protocol::ErrPacket>* server_error);
-  // COM_CHANGE_USER to the same user without a schema: a reset that also clears the schema.
-  net::Awaitable<Status> ChangeUserWithoutSchema(const auth::PasswordSecret& secret);
+  // COM_CHANGE_USER to the same user without a schema and with handshake collation
+  // `collation`: a reset that also clears the schema and makes `collation` what later resets
+  // restore (so the connection can serve the pool of that collation: key.collation is set).
+  // The tracker is turned on again.
+  net::Awaitable<Status> ChangeUser(const auth::PasswordSecret& secret, std::uint8_t collation);
   // Sends one query and returns the first row's values (NULL as nullopt).
   net::Awaitable<Result<std::vector<std::optional<std::string>>>> QueryRow(const std::string& sql);
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/log_text.h"
 
 namespace longlink::pool {
 
@@ -19,7 +20,14 @@ std::string Milliseconds(Clock::duration d) {
 }  // namespace
 
 Pools::Pools(config::BackendSettings backend, config::PoolSettings settings)
-    : backend_(std::move(backend)), settings_(settings), health_(backend_.address.ToString()) {}
+    : backend_(std::move(backend)),
+      settings_(settings),
+      health_(backend_.address.ToString()),
+      budget_(ConnectionBudget::Limits{.per_pool = settings.max_connections,
+                                       .per_user = settings.max_user_connections != 0
+                                                       ? settings.max_user_connections
+                                                       : settings.max_connections,
+                                       .total = backend_.max_connections}) {}
 
 Pools::~Pools() = default;
 
@@ -44,29 +52,100 @@ void Pools::Wake(const std::shared_ptr<Waiter>& waiter) {
   asio::post(waiter->executor, [waiter] { waiter->timer.cancel(); });
 }
 
-void Pools::OnClosedLocked(Pool& pool) {
-  --pool.open;
-  if (!pool.waiters.empty()) {
-    auto waiter = pool.waiters.front();
-    pool.waiters.pop_front();
-    ++pool.open;  // Counted for the waiter, which opens it.
+void Pools::OnClosedLocked(const PoolKey& key) {
+  budget_.Remove(key);
+  ServeWaitersLocked();
+}
+
+void Pools::ServeWaitersLocked() {
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    const std::shared_ptr<Waiter>& waiter = *it;
+    if (budget_.Check(waiter->key) != ConnectionBudget::Limit::kNone) {
+      ++it;
+      continue;
+    }
+    budget_.Add(waiter->key);  // Counted for the waiter, which opens it.
     waiter->served = true;
     waiter->slot_granted = true;
     Wake(waiter);
+    it = waiters_.erase(it);
   }
 }
 
-void Pools::PutIdleLocked(Pool& pool, IdleBackend idle) {
-  if (!pool.waiters.empty()) {
-    auto waiter = pool.waiters.front();
-    pool.waiters.pop_front();
+void Pools::PutIdleLocked(IdleBackend idle) {
+  const PoolKey key = idle.state().key;
+  // A waiter of this key, or of a sibling key this connection can move to.
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    const std::shared_ptr<Waiter> waiter = *it;
+    const bool sibling =
+        CanMoveTo(key, waiter->key) && budget_.pool(waiter->key) < budget_.limits().per_pool;
+    if (waiter->key != key && !sibling) continue;
+    if (sibling) {
+      budget_.Remove(key);
+      budget_.Add(waiter->key);
+    }
+    waiters_.erase(it);
     waiter->served = true;
     waiter->idle.emplace(std::move(idle));
     Wake(waiter);
     return;
   }
+  // A waiter that the user or total limit blocks: this connection's place is worth more to it.
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    const std::shared_ptr<Waiter> waiter = *it;
+    budget_.Remove(key);
+    if (budget_.Check(waiter->key) != ConnectionBudget::Limit::kNone) {
+      budget_.Add(key);
+      continue;
+    }
+    Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} for a client of pool {}",
+        idle.state().thread_id, key.ToString(), waiter->key.ToString());
+    idle.QuitAndClose();
+    budget_.Add(waiter->key);
+    waiters_.erase(it);
+    waiter->served = true;
+    waiter->slot_granted = true;
+    Wake(waiter);
+    return;
+  }
   idle.watch_token = 0;  // Watched from the janitor's next pass (see Maintain).
-  pool.idle.push_back(std::move(idle));
+  pools_[key].idle.push_back(std::move(idle));
+}
+
+std::optional<IdleBackend> Pools::TakeSiblingIdleLocked(const PoolKey& key, bool surplus_only) {
+  if (budget_.pool(key) >= budget_.limits().per_pool) return std::nullopt;
+  for (auto& [sibling_key, sibling] : pools_) {
+    if (!CanMoveTo(sibling_key, key) || sibling.idle.empty()) continue;
+    if (surplus_only && sibling.idle.size() <= settings_.min_idle) continue;
+    std::optional<IdleBackend> idle = TakeIdleLocked(sibling);
+    budget_.Remove(sibling_key);
+    budget_.Add(key);
+    return idle;
+  }
+  return std::nullopt;
+}
+
+bool Pools::EvictIdleLocked(const PoolKey& key, ConnectionBudget::Limit limit) {
+  Pool* victim_pool = nullptr;
+  for (auto& [other_key, other] : pools_) {
+    if (other.idle.empty() || other_key == key) continue;
+    if (limit == ConnectionBudget::Limit::kUser && other_key.user != key.user) continue;
+    if (victim_pool == nullptr ||
+        other.idle.front().state().last_used_at < victim_pool->idle.front().state().last_used_at) {
+      victim_pool = &other;
+    }
+  }
+  if (victim_pool == nullptr) return false;
+  IdleBackend& victim = victim_pool->idle.front();
+  const PoolKey victim_key = victim.state().key;
+  Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} ({} reached) for pool {}",
+      victim.state().thread_id, victim_key.ToString(), DescribeLimit(limit, budget_.limits()),
+      key.ToString());
+  UnwatchLocked(victim);
+  victim.QuitAndClose();
+  victim_pool->idle.pop_front();
+  budget_.Remove(victim_key);
+  return true;
 }
 
 void Pools::WatchLocked(IdleBackend& idle) {
@@ -95,8 +174,9 @@ std::deque<IdleBackend>::iterator Pools::DropIdleLocked(Pool& pool,
   Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
       IdleSocketNews(it->fd()));
   UnwatchLocked(*it);
+  const PoolKey key = it->state().key;
   auto next = pool.idle.erase(it);  // Closes the descriptor.
-  OnClosedLocked(pool);
+  OnClosedLocked(key);
   return next;
 }
 
@@ -145,7 +225,7 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
   std::lock_guard lock(mutex_);
   Pool& pool = pools_[key];
   if (!opened.connection) {
-    OnClosedLocked(pool);
+    OnClosedLocked(key);
     checkout.failure = CheckoutFailure::kBackendDown;
     checkout.error = std::move(opened.error);
     checkout.server_error = std::move(opened.server_error);
@@ -159,10 +239,10 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
 }
 
 net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io_executor executor,
-                                                                    IdleBackend idle,
+                                                                    IdleBackend idle, PoolKey key,
                                                                     std::uint64_t session) {
-  const PoolKey key = idle.state().key;
   const std::uint32_t thread_id = idle.state().thread_id;
+  const bool move = idle.state().key != key;
   std::string why;
   if (idle.PeerClosedOrSpoke()) {  // Closed just now: the watcher has not run yet.
     why = IdleSocketNews(idle.fd());
@@ -173,6 +253,27 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
     auto connection = BackendConnection::Adopt(executor, std::move(idle));
     if (!connection) {
       why = "cannot adopt it";
+    } else if (move) {
+      // From a sibling pool: COM_CHANGE_USER with this pool's collation (a round trip that
+      // also proves the connection alive).
+      std::optional<auth::PasswordSecret> secret;
+      {
+        std::lock_guard lock(mutex_);
+        secret = pools_[key].secret;
+      }
+      const PoolKey from = connection->state().key;
+      Status moved = Error{"no secret for the pool"};
+      if (secret) {
+        auto change = connection->ChangeUser(*secret, key.collation);
+        moved = co_await std::move(change);
+      }
+      if (moved.ok()) {
+        Log(LogLevel::kDebug, session, "moved backend connection {} from pool {} to pool {}",
+            thread_id, from.ToString(), key.ToString());
+        co_return connection;
+      }
+      why = "moving it to collation " + std::to_string(key.collation) +
+            " failed: " + moved.error().message;
     } else if (Clock::now() - connection->state().last_alive_at < settings_.check_delay) {
       connection->state().quiet_at = Clock::now();  // Just polled.
       co_return connection;
@@ -184,27 +285,38 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
   }
   Log(LogLevel::kInfo, session, "replaced pooled backend connection {}: {}", thread_id, why);
   std::lock_guard lock(mutex_);
-  OnClosedLocked(pools_[key]);
+  OnClosedLocked(key);
   co_return nullptr;
 }
 
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
                                         const auth::PasswordSecret& secret, std::uint64_t session) {
+  using Limit = ConnectionBudget::Limit;
   for (;;) {
     std::optional<IdleBackend> idle;
     std::shared_ptr<Waiter> waiter;
+    bool open_new = false;
     {
       std::lock_guard lock(mutex_);
       Pool& pool = pools_[key];
       if (!pool.secret) pool.secret = secret;
       idle = TakeIdleLocked(pool);
+      if (!idle) idle = TakeSiblingIdleLocked(key, /*surplus_only=*/true);
       if (!idle) {
-        if (pool.open < settings_.max_connections) {
-          ++pool.open;
-        } else {
-          waiter = std::make_shared<Waiter>(executor);
+        Limit limit = budget_.Check(key);
+        if (limit != Limit::kNone) idle = TakeSiblingIdleLocked(key, /*surplus_only=*/false);
+        if (!idle && limit != Limit::kNone && limit != Limit::kPool &&
+            EvictIdleLocked(key, limit)) {
+          limit = budget_.Check(key);
+        }
+        if (!idle && limit == Limit::kNone) {
+          budget_.Add(key);
+          open_new = true;
+        } else if (!idle) {
+          waiter = std::make_shared<Waiter>(executor, key);
+          waiter->blocked_by = limit;
           waiter->timer.expires_after(settings_.queue_timeout);
-          pool.waiters.push_back(waiter);
+          waiters_.push_back(waiter);
         }
       }
     }
@@ -212,19 +324,19 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
       co_await waiter->timer.async_wait(net::kNoThrow);
       std::unique_lock lock(mutex_);
       if (!waiter->served) {
-        pools_[key].waiters.remove(waiter);
+        waiters_.remove(waiter);
         Checkout checkout;
         checkout.failure = CheckoutFailure::kPoolFull;
         checkout.error = "no backend connection came free within " +
-                         Milliseconds(settings_.queue_timeout) + " (pool " + key.user +
-                         " is at max_connections=" + std::to_string(settings_.max_connections) +
-                         ")";
+                         Milliseconds(settings_.queue_timeout) + " (pool " + LogQuoted(key.user) +
+                         " is at " + DescribeLimit(waiter->blocked_by, budget_.limits()) + ")";
         co_return checkout;
       }
-      idle = std::move(waiter->idle);  // Else a slot was granted.
+      idle = std::move(waiter->idle);
+      open_new = !idle;  // Else a slot was granted.
     }
-    if (!idle) co_return co_await OpenNew(executor, key, secret, session);
-    auto connection = co_await AdoptIdle(executor, std::move(*idle), session);
+    if (open_new) co_return co_await OpenNew(executor, key, secret, session);
+    auto connection = co_await AdoptIdle(executor, std::move(*idle), key, session);
     if (connection) {
       Checkout checkout;
       checkout.connection = std::move(connection);
@@ -242,7 +354,7 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
     const PoolKey key = connection->state().key;
     std::move(*connection).Detach().QuitAndClose();
     std::lock_guard lock(mutex_);
-    OnClosedLocked(pools_[key]);
+    OnClosedLocked(key);
     co_return;
   }
   auto reset = co_await connection->Reset();
@@ -252,11 +364,10 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
     Discard(std::move(connection));
     co_return;
   }
-  const PoolKey key = connection->state().key;
   IdleBackend idle = std::move(*connection).Detach();
   connection.reset();
   std::lock_guard lock(mutex_);
-  PutIdleLocked(pools_[key], std::move(idle));
+  PutIdleLocked(std::move(idle));
 }
 
 void Pools::Discard(std::unique_ptr<BackendConnection> connection) {
@@ -265,7 +376,7 @@ void Pools::Discard(std::unique_ptr<BackendConnection> connection) {
   connection->socket().close(ignored);
   connection.reset();
   std::lock_guard lock(mutex_);
-  OnClosedLocked(pools_[key]);
+  OnClosedLocked(key);
 }
 
 net::Awaitable<void> Pools::Janitor() {
@@ -289,7 +400,8 @@ net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBacken
     if (alive.ok()) {
       IdleBackend back = std::move(*connection).Detach();
       std::lock_guard lock(mutex_);
-      PutIdleLocked(pools_[key], std::move(back));
+      --pools_[key].pinging;
+      PutIdleLocked(std::move(back));
       co_return;
     }
     why = alive.error().message;
@@ -298,7 +410,8 @@ net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBacken
       why);
   connection.reset();
   std::lock_guard lock(mutex_);
-  OnClosedLocked(pools_[key]);
+  --pools_[key].pinging;
+  OnClosedLocked(key);
 }
 
 void Pools::Maintain(asio::any_io_executor executor) {
@@ -315,7 +428,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
         if (now - state.created_at >= settings_.max_lifetime) {
           retire = "older than pool.max_lifetime";
         } else if (now - state.last_used_at >= settings_.max_idle_time &&
-                   pool.idle.size() > settings_.min_idle) {
+                   pool.idle.size() + pool.pinging > settings_.min_idle) {
           retire = "unused for pool.max_idle_time";
         }
         if (retire != nullptr) {
@@ -324,10 +437,11 @@ void Pools::Maintain(asio::any_io_executor executor) {
           UnwatchLocked(*it);
           it->QuitAndClose();
           it = pool.idle.erase(it);
-          OnClosedLocked(pool);
+          OnClosedLocked(key);
         } else if (now - state.last_alive_at >= KeepaliveInterval(state)) {
           UnwatchLocked(*it);
-          to_ping.push_back(std::move(*it));  // Still counted in `open`.
+          to_ping.push_back(std::move(*it));  // Still counted, and as the pool's (pinging).
+          ++pool.pinging;
           it = pool.idle.erase(it);
         } else if (it->PeerClosedOrSpoke()) {  // Closed before it was watched.
           it = DropIdleLocked(pool, it);
@@ -337,9 +451,9 @@ void Pools::Maintain(asio::any_io_executor executor) {
         }
       }
       if (!pool.secret || !health_.MayTry(now)) continue;
-      while (pool.idle.size() + pool.opening_for_idle < settings_.min_idle &&
-             pool.open < settings_.max_connections && pool.waiters.empty()) {
-        ++pool.open;
+      while (pool.idle.size() + pool.opening_for_idle + pool.pinging < settings_.min_idle &&
+             budget_.Check(key) == ConnectionBudget::Limit::kNone && waiters_.empty()) {
+        budget_.Add(key);
         ++pool.opening_for_idle;
         to_open.emplace_back(key, *pool.secret);
       }
@@ -357,14 +471,14 @@ void Pools::Maintain(asio::any_io_executor executor) {
           Pool& pool = pools_[key];
           --pool.opening_for_idle;
           if (!opened.connection) {
-            OnClosedLocked(pool);
+            OnClosedLocked(key);
             if (!opened.retryable) {
               Log(LogLevel::kWarning, 0, "cannot keep min_idle for pool {}: {}", key.ToString(),
                   opened.error);
             }
             co_return;
           }
-          PutIdleLocked(pool, std::move(*opened.connection).Detach());
+          PutIdleLocked(std::move(*opened.connection).Detach());
         },
         [](std::exception_ptr) {});
   }
@@ -373,7 +487,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
 std::string PoolKey::ToString() const {
   char caps[32];
   std::snprintf(caps, sizeof caps, "%llx", static_cast<unsigned long long>(capabilities));
-  return user + "/collation=" + std::to_string(collation) + "/caps=0x" + caps;
+  return LogQuoted(user) + "/collation=" + std::to_string(collation) + "/caps=0x" + caps;
 }
 
 }  // namespace longlink::pool

@@ -2,15 +2,23 @@
 //
 // A pool holds idle connections as bare descriptors (IdleBackend); a worker that checks one
 // out adopts it onto its own event loop, and gives it back detached after a reset. The pool's
-// lock is taken only when a session starts or ends, never per query. Limits per pool:
-// max_connections open or opening; clients beyond that wait in FIFO order up to queue_timeout.
+// lock is taken only when a session starts or ends, never per query.
+//
+// Limits (ConnectionBudget): connections open or opening per pool (pool.max_connections), per
+// user across its pools (pool.max_user_connections) and in all (backend.max_connections).
+// Pools of one user and capabilities that differ only in collation share idle connections: one
+// moves by COM_CHANGE_USER with the new collation (which later resets restore), when its pool
+// has more than min_idle idle or when a limit stops a new one. At the user or total limit, an
+// idle connection of another pool is closed to make room. Clients that still find none wait
+// in one FIFO queue (all pools) up to queue_timeout.
 //
 // Never a dead connection (docs/OPERATIONS.md): idle sockets are watched (IdleWatcher; from
 // the janitor's first pass after they come back), so one the server closes leaves the pool at
 // once; a janitor pings idle connections before the server's wait_timeout
 // (KeepaliveInterval), retires them after max_idle_time (beyond min_idle) or max_lifetime,
-// and keeps min_idle open for every pool that has been used; a connection idle longer than
-// check_delay is pinged at checkout and replaced if that fails.
+// and keeps min_idle open for every pool that has been used (a connection out for its ping
+// still counts: an idle proxy holds exactly min_idle per pool and opens none); a connection
+// idle longer than check_delay is pinged at checkout and replaced if that fails.
 // While the server cannot be reached, a checkout retries with backoff for up to
 // backend.retry_timeout (BackendHealth rate-limits the logs).
 #pragma once
@@ -32,6 +40,7 @@
 #include "net/socket.h"
 #include "pool/backend_connection.h"
 #include "pool/backend_health.h"
+#include "pool/connection_budget.h"
 #include "pool/idle_watcher.h"
 #include "pool/pool_key.h"
 
@@ -83,41 +92,54 @@ class Pools {
 
  private:
   struct Waiter {
-    explicit Waiter(asio::any_io_executor where) : executor(where), timer(where) {}
+    Waiter(asio::any_io_executor where, PoolKey wanted)
+        : executor(where), timer(where), key(std::move(wanted)) {}
     asio::any_io_executor executor;
     asio::steady_timer timer;
+    const PoolKey key;                // The pool it waits for.
     bool served = false;              // Under mutex_: idle or slot_granted is set.
-    std::optional<IdleBackend> idle;  // A connection handed over.
-    bool slot_granted = false;        // Allowed to open a new connection.
+    std::optional<IdleBackend> idle;  // A connection handed over (maybe of a sibling key).
+    bool slot_granted = false;        // Allowed to open a new connection (counted).
+    ConnectionBudget::Limit blocked_by = ConnectionBudget::Limit::kNone;  // For the error.
   };
   struct Pool {
     std::deque<IdleBackend> idle;  // Most recently used at the back.
-    std::uint32_t open = 0;
     std::uint32_t opening_for_idle = 0;
-    std::list<std::shared_ptr<Waiter>> waiters;
-    std::optional<auth::PasswordSecret> secret;  // For the janitor.
+    std::uint32_t pinging = 0;  // Out for a keepalive ping: still the pool's, not idle.
+    std::optional<auth::PasswordSecret> secret;  // For the janitor and moves between keys.
   };
 
   // Opens a connection for a slot already counted in `open`; retries retryable failures with
   // backoff until retry_timeout. On failure the slot is given back.
   net::Awaitable<Checkout> OpenNew(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::PasswordSecret& secret, std::uint64_t session);
-  // Binds a connection taken from the pool to `executor` and checks it if it was idle longer
-  // than check_delay. Null (and the slot given back) if it is unusable.
+  // Binds a connection taken from a pool (counted for `key` already) to `executor`, checks it
+  // if it was idle longer than check_delay, and moves it to `key`'s collation if it came from
+  // a sibling pool. Null (and the slot given back) if it is unusable.
   net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
-                                                               IdleBackend idle,
+                                                               IdleBackend idle, PoolKey key,
                                                                std::uint64_t session);
   // One attempt to open a connection, reported to health_.
   net::Awaitable<OpenResult> OpenOnce(asio::any_io_executor executor, const PoolKey& key,
                                       const auth::PasswordSecret& secret);
-  // Under mutex_: a connection of `pool` was closed; lets a waiter open one instead.
-  void OnClosedLocked(Pool& pool);
+  // Under mutex_: a connection of `key` was closed; lets waiters open one instead.
+  void OnClosedLocked(const PoolKey& key);
+  // Under mutex_: grants a new connection to every waiter, in order, that the limits allow.
+  void ServeWaitersLocked();
   // Under mutex_: drops an idle connection the server closed or spoke on (logs what it said);
   // returns the next position in pool.idle.
   std::deque<IdleBackend>::iterator DropIdleLocked(Pool& pool,
                                                    std::deque<IdleBackend>::iterator it);
-  // Under mutex_: gives `idle` to the first waiter or keeps it (watched).
-  void PutIdleLocked(Pool& pool, IdleBackend idle);
+  // Under mutex_: gives `idle` to the first waiter it can serve (its own key, or a sibling's),
+  // or closes it for a waiter that a user or total limit blocks, or keeps it.
+  void PutIdleLocked(IdleBackend idle);
+  // Under mutex_: an idle connection of a sibling pool of `key` (same user and capabilities,
+  // another collation), moved to `key`'s count; with `surplus_only`, only from a pool that has
+  // more than min_idle idle. Not if `key`'s pool is at max_connections.
+  std::optional<IdleBackend> TakeSiblingIdleLocked(const PoolKey& key, bool surplus_only);
+  // Under mutex_: closes the least recently used idle connection that counts against `limit`
+  // for `key` (the same user's for kUser, any for kTotal). False if there is none.
+  bool EvictIdleLocked(const PoolKey& key, ConnectionBudget::Limit limit);
   // Under mutex_: starts or stops watching an idle connection. A connection put back is
   // watched from the janitor's next pass: a busy pool churns without epoll_ctl calls, and the
   // checkout poll covers the gap.
@@ -140,7 +162,9 @@ class Pools {
   IdleWatcher watcher_;
   mutable std::mutex mutex_;
   std::unordered_map<PoolKey, Pool, PoolKeyHash> pools_;
-  std::uint64_t next_token_ = 0;  // Under mutex_.
+  ConnectionBudget budget_;                     // Under mutex_.
+  std::list<std::shared_ptr<Waiter>> waiters_;  // Under mutex_; every pool's, in arrival order.
+  std::uint64_t next_token_ = 0;                // Under mutex_.
 };
 
 }  // namespace longlink::pool

@@ -33,6 +33,13 @@ struct PoolKey {
   std::string ToString() const;
 };
 
+// True if a connection of `from` can serve `to` after COM_CHANGE_USER with `to`'s collation:
+// the same user and capabilities (those are fixed at login), another collation.
+inline bool CanMoveTo(const PoolKey& from, const PoolKey& to) {
+  return from.user == to.user && from.capabilities == to.capabilities &&
+         from.collation != to.collation;
+}
+
 struct PoolKeyHash {
   std::size_t operator()(const PoolKey& key) const {
     std::size_t h = std::hash<std::string>()(key.user);

@@ -113,6 +113,14 @@ ErrPacket TooManyConnectionsError() {
   return MakeErrPacket(server_error::kConCountError, "Too many connections");
 }
 
+bool ServerClosesAfter(std::uint16_t code) {
+  constexpr std::uint16_t kClientInteractionTimeout = 4031;
+  return (code >= server_error::kNetPacketTooLarge.code &&
+          code <= server_error::kNetWriteInterrupted.code) ||
+         code == server_error::kConnectionKilled.code ||
+         code == server_error::kServerShutdown.code || code == kClientInteractionTimeout;
+}
+
 ErrPacket WithSqlState(ErrPacket error) {
   if (!error.sql_state.empty()) return error;
   namespace e = server_error;

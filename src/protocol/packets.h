@@ -70,6 +70,11 @@ ErrPacket TooManyConnectionsError();
 // form when it refuses a connection before its greeting) gets the SQLSTATE that goes with its
 // code in server_error, or HY000 for a code not listed there. One with a SQLSTATE is unchanged.
 ErrPacket WithSqlState(ErrPacket error);
+// True for the errors after which the server closes the connection: ER_NET_PACKET_TOO_LARGE
+// and the other network errors (1153-1161), ER_CONNECTION_KILLED (1927), ER_SERVER_SHUTDOWN
+// (1053) and MariaDB's idle disconnect ER_CLIENT_INTERACTION_TIMEOUT (4031). A proxy that
+// relays one closes the client too, so that the client sees what it would see direct.
+bool ServerClosesAfter(std::uint16_t code);
 
 // True for a MariaDB progress report: 0xFF 0xFF 0xFF ... . It is not an error, and arrives
 // only if the client negotiated kMariadbProgress.

@@ -43,6 +43,7 @@ std::optional<ResponseShape> ResponseShapeOf(Command command) {
     case Command::kBinlogDumpGtid:
     case Command::kTableDump:
     case Command::kConnectOut:
+    case Command::kRegisterSlave:
       return std::nullopt;
     default:
       return ResponseShape::kOkOrErr;

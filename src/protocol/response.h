@@ -54,7 +54,8 @@ enum class ResponseShape {
 };
 
 // The shape of the server's reply to `command`; nullopt for commands whose replies this code
-// cannot follow (replication streams: BINLOG_DUMP, BINLOG_DUMP_GTID, TABLE_DUMP, CONNECT_OUT).
+// does not relay: replication (BINLOG_DUMP, BINLOG_DUMP_GTID, TABLE_DUMP, CONNECT_OUT, and
+// REGISTER_SLAVE, which would register the pooled connection as a replica on the server).
 // Unknown command bytes get kOkOrErr: the server answers ER_UNKNOWN_COM_ERROR.
 std::optional<ResponseShape> ResponseShapeOf(Command command);
 

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <asio/buffer.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <cctype>
 #include <cstring>
 #include <vector>
 
 #include "common/log.h"
+#include "common/log_rate_limit.h"
+#include "common/log_text.h"
 #include "net/packet_io.h"
 #include "protocol/command.h"
 #include "protocol/frame.h"
@@ -40,6 +43,11 @@ constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
 // A command that comes this long after the last reply first checks that the backend is still
 // there (one poll); a client that sends commands back to back skips the system call.
 constexpr auto kIdleCheckAfter = std::chrono::milliseconds(1);
+
+// A failed COM_CHANGE_USER is answered after this long, and from the fourth attempt in a
+// session on with "Unknown command", as MariaDB does (sql_parse.cc, COM_CHANGE_USER).
+constexpr auto kFailedChangeUserDelay = std::chrono::seconds(1);
+constexpr std::uint8_t kMaxFailedChangeUsers = 3;
 
 // Used before the backend's max_allowed_packet is known and when it reports none.
 constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
@@ -106,7 +114,7 @@ net::Awaitable<bool> ClientSession::SendError(const ErrPacket& error, std::uint8
 
 net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/) {
   bool serving = co_await LogIn();
-  if (serving) Log(LogLevel::kDebug, id_, "logged in as {} from {}", user_, peer_host_);
+  if (serving) Log(LogLevel::kDebug, id_, "logged in as {} from {}", LogQuoted(user_), peer_host_);
   while (serving) {
     if (!in_ || in_->empty()) {
       // Idle between commands: no buffers, and the wait is in this frame rather than in a
@@ -164,9 +172,12 @@ net::Awaitable<bool> ClientSession::LogIn() {
     if (read.failure == net::ReadFailure::kClosed) {
       Log(LogLevel::kDebug, id_, "client left during login: {}",
           deadline.expired() ? "handshake timeout" : read.error);
+      static LogRateLimit timeouts;
       if (deadline.expired()) {
-        Log(LogLevel::kInfo, id_, "closing client {}: no login within {} ms", peer_host_,
-            context_.config().proxy.handshake_timeout.count());
+        if (auto note = timeouts.Admit(); note.write) {
+          Log(LogLevel::kInfo, id_, "closing client {}: no login within {} ms{}", peer_host_,
+              context_.config().proxy.handshake_timeout.count(), note.suffix);
+        }
       }
       co_return false;
     }
@@ -197,8 +208,11 @@ net::Awaitable<bool> ClientSession::LogIn() {
   }
   auto response = protocol::Decode<protocol::HandshakeResponse41>(payload);
   if (!response.ok() || !(response->capabilities & cap::kProtocol41)) {
-    Log(LogLevel::kInfo, id_, "bad handshake from {}: {}", peer_host_,
-        response.ok() ? "client lacks PROTOCOL_41" : response.error().message);
+    static LogRateLimit bad_handshakes;
+    if (auto note = bad_handshakes.Admit(); note.write) {
+      Log(LogLevel::kInfo, id_, "bad handshake from {}: {}{}", peer_host_,
+          response.ok() ? "client lacks PROTOCOL_41" : response.error().message, note.suffix);
+    }
     {
       const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
       co_await SendError(error_packet, sequence);
@@ -233,7 +247,8 @@ net::Awaitable<bool> ClientSession::Authenticate(const std::string& user,
                                                  const std::string& first_token,
                                                  const std::string& plugin, std::uint8_t* sequence,
                                                  const auth::Scramble& scramble,
-                                                 std::optional<auth::PasswordSecret>* secret) {
+                                                 std::optional<auth::PasswordSecret>* secret,
+                                                 std::optional<ErrPacket>* rejection) {
   std::string token = first_token;
   std::string current_scramble(scramble.begin(), scramble.end());
   if (plugin != protocol::auth_plugin::kNativePassword) {
@@ -252,17 +267,23 @@ net::Awaitable<bool> ClientSession::Authenticate(const std::string& user,
     token.assign(reply.packet.payload.begin(), reply.packet.payload.end());
   }
   const auth::NativePasswordCredential* credential = context_.FindUser(user);
-  std::optional<auth::PasswordSecret> verified;
-  if (credential != nullptr) {
-    verified = credential->Verify(protocol::AsBytes(token), protocol::AsBytes(current_scramble));
-  }
+  // An unknown user takes the same path as a wrong password (the decoy never matches).
+  std::optional<auth::PasswordSecret> verified =
+      (credential != nullptr ? *credential : context_.decoy_credential())
+          .Verify(protocol::AsBytes(token), protocol::AsBytes(current_scramble));
+  if (credential == nullptr) verified.reset();
   if (!verified) {
-    Log(LogLevel::kInfo, id_, "access denied for user '{}' from {}{}", user, peer_host_,
-        credential == nullptr ? " (unknown user)" : "");
-    {
-      const ErrPacket error_packet = protocol::AccessDeniedError(user, peer_host_, !token.empty());
+    static LogRateLimit denials;
+    if (auto note = denials.Admit(); note.write) {
+      Log(LogLevel::kInfo, id_, "access denied for user {} from {}{}{}", LogQuoted(user),
+          peer_host_, credential == nullptr ? " (unknown user)" : "", note.suffix);
+    }
+    const ErrPacket error_packet = protocol::AccessDeniedError(user, peer_host_, !token.empty());
+    if (rejection != nullptr) {
+      *rejection = error_packet;
+    } else {
       co_await SendError(error_packet, *sequence);
-    };
+    }
     co_return false;
   }
   *secret = std::move(verified);
@@ -284,7 +305,7 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
     } else {
       error = BackendUnavailable(checkout.error);
     }
-    Log(LogLevel::kWarning, id_, "no backend for {}: {}", user_, checkout.error);
+    Log(LogLevel::kWarning, id_, "no backend for {}: {}", LogQuoted(user_), checkout.error);
     co_return error;
   }
   backend_ = std::move(checkout.connection);
@@ -319,7 +340,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
       co_return false;  // Run() returns the backend to the pool.
     }
   } else if (schema.empty() && !backend_->state().schema.empty()) {
-    auto done = co_await backend_->ChangeUserWithoutSchema(*secret_);
+    auto done = co_await backend_->ChangeUser(*secret_, backend_->state().key.collation);
     if (!done.ok()) {
       context_.pools().Discard(std::move(backend_));
       {
@@ -339,15 +360,31 @@ net::Awaitable<bool> ClientSession::FillClient(std::size_t count) {
   in_->Reserve(count);
   while (in_->size() < count) {
     auto room = in_->Room();
+    reading_since_ = pool::Clock::now();  // In the middle of a packet: net_read_timeout.
     auto [error, n] =
         co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+    reading_since_ = {};
     if (error || n == 0) co_return false;
     in_->Commit(n);
   }
   co_return true;
 }
 
-void ClientSession::CheckIdleBackend(pool::Clock::time_point now) {
+void ClientSession::OnSweep(pool::Clock::time_point now) {
+  if (reading_since_ != pool::Clock::time_point{} &&
+      now - reading_since_ >= context_.config().proxy.net_read_timeout) {
+    static LogRateLimit stalled;
+    if (auto note = stalled.Admit(now); note.write) {
+      Log(LogLevel::kInfo, id_,
+          "closing client {}: it stopped in the middle of a packet for {} ms "
+          "(proxy.net_read_timeout){}",
+          peer_host_, context_.config().proxy.net_read_timeout.count(), note.suffix);
+    }
+    reading_since_ = {};
+    std::error_code ignored;
+    client_.shutdown(net::Socket::shutdown_both, ignored);  // The pending read sees the end.
+    return;
+  }
   if (!idle_waiting_ || !backend_ || maintenance_due_) return;
   const pool::BackendState& state = backend_->state();
   if (now - state.last_alive_at >= context_.pools().KeepaliveInterval(state)) {
@@ -421,12 +458,12 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
     std::optional<ErrPacket> refused;
     auto done = co_await backend_->InitDb(lost_->schema, &refused);
     if (!done.ok()) failed = done.error().message;
-    if (refused) failed = "schema '" + lost_->schema + "': " + refused->message;
+    if (refused) failed = "schema " + LogQuoted(lost_->schema) + ": " + refused->message;
   }
   for (const std::string& statement : state_.replay()) {
     if (!failed.empty()) break;
     auto done = co_await backend_->Execute(statement);
-    if (!done.ok()) failed = "'" + statement + "': " + done.error().message;
+    if (!done.ok()) failed = LogQuoted(statement) + ": " + done.error().message;
   }
   if (!failed.empty()) {
     Log(LogLevel::kWarning, id_, "cannot restore the session on a fresh backend: {}", failed);
@@ -437,14 +474,16 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
                             "the client was idle and could not restore the session: " +
                                 failed);
   }
-  Log(LogLevel::kInfo, id_, "continuing on backend connection {} (schema '{}', {} SET replayed)",
-      backend_->state().thread_id, lost_->schema, state_.replay().size());
+  Log(LogLevel::kInfo, id_, "continuing on backend connection {} (schema {}, {} SET replayed)",
+      backend_->state().thread_id, LogQuoted(lost_->schema), state_.replay().size());
   lost_.reset();
   co_return std::nullopt;
 }
 
 net::Awaitable<bool> ClientSession::DropClientPacket() {
+  reading_since_ = pool::Clock::now();
   auto read = co_await net::ReadPacket(client_, *in_, MaxClientPacket());
+  reading_since_ = {};
   co_return read.ok();
 }
 
@@ -461,12 +500,10 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
     co_return false;
   }
   if (header->payload_length == 0) {
-    {
-      const ErrPacket error_packet =
-          MakeErrPacket(server_error::kHandshakeError, "Bad handshake: empty packet");
-      co_await SendError(error_packet, 1);
-    };
-    co_return false;
+    // The server reads an empty command as COM_SLEEP, answers "Unknown command" and goes on.
+    in_->Consume(protocol::kPacketHeaderSize);
+    const ErrPacket error_packet = MakeErrPacket(server_error::kUnknownComError, "Unknown command");
+    co_return co_await SendError(error_packet, 1);
   }
   if (!co_await FillClient(protocol::kPacketHeaderSize + 1)) co_return false;
   const auto command = static_cast<Command>(in_->data()[protocol::kPacketHeaderSize]);
@@ -574,6 +611,15 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_options_changed_ = true;
   const Outcome relayed = co_await RelayResponse(*shape);
+  if (relayed == Outcome::kOk && last_reply_error_ &&
+      protocol::ServerClosesAfter(last_error_code_)) {
+    // The server ends the connection after this error (ER_NET_PACKET_TOO_LARGE, a KILL, ...):
+    // so does the proxy, so that the client's next command fails as it would direct (2006)
+    // instead of meeting a dead backend.
+    Log(LogLevel::kInfo, id_, "closing: the server ended backend connection {} with error {}",
+        backend_->state().thread_id, last_error_code_);
+    co_return Outcome::kBackendGone;
+  }
   if (relayed == Outcome::kOk && command == Command::kResetConnection && !last_reply_error_) {
     // The reset turned the state tracker off and cleared the session.
     auto tracking = co_await backend_->TrackStateChanges();
@@ -600,7 +646,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::HandleKill(KillStatement k
                                                                  std::string text) {
   using Target = KillStatement::Target;
   if (kill.target != Target::kThread) {
-    Log(LogLevel::kInfo, id_, "refused '{}': not a KILL of one session id", text);
+    Log(LogLevel::kInfo, id_, "refused {}: not a KILL of one session id", LogQuoted(text));
     const ErrPacket error_packet = MakeErrPacket(
         server_error::kKillDenied,
         kill.target == Target::kQueryId
@@ -611,7 +657,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::HandleKill(KillStatement k
     if (!co_await SendError(error_packet, 1)) co_return Outcome::kClientGone;
     co_return Outcome::kOk;
   }
-  Log(LogLevel::kInfo, id_, "'{}' from the client", text);
+  Log(LogLevel::kInfo, id_, "{} from the client", LogQuoted(text));
   if (kill.id == id_) {  // The session kills itself, as on the server.
     if (kill.query_only) {
       const ErrPacket error_packet =
@@ -737,8 +783,10 @@ net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::u
     while (remaining > 0) {
       if (in_->empty()) {
         auto room = in_->Room();
+        reading_since_ = pool::Clock::now();
         auto [error, n] =
             co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+        reading_since_ = {};
         if (error || n == 0) co_return Outcome::kBackendError;  // Half a packet sent.
         in_->Commit(n);
       }
@@ -877,13 +925,16 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
     co_return Outcome::kBackendError;
   }
   last_reply_error_ = tracker.ended_with_error();
+  last_error_code_ = last_reply_error_ ? tracker.error()->code : 0;
   if (!last_reply_error_) backend_->state().status_flags = tracker.status_flags();
   backend_->state().last_alive_at = pool::Clock::now();
   co_return Outcome::kOk;
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
+  reading_since_ = pool::Clock::now();
   auto read = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
+  reading_since_ = {};
   if (!read.ok()) co_return Outcome::kClientGone;
   auto change = protocol::Decode<protocol::ChangeUser>(read.packet.payload, client_caps_);
   std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);
@@ -894,14 +945,21 @@ net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
     };
     co_return Outcome::kClientError;
   }
-  const std::string plugin = change->auth_plugin_name.empty()
-                                 ? std::string(protocol::auth_plugin::kNativePassword)
-                                 : change->auth_plugin_name;
   std::optional<auth::PasswordSecret> secret;
-  if (!co_await Authenticate(change->username, change->auth_response, plugin, &sequence, scramble_,
-                             &secret)) {
-    co_return Outcome::kClientError;
+  std::optional<ErrPacket> rejection;
+  if (failed_change_users_ >= kMaxFailedChangeUsers) {
+    // As the server: after three failures it does not even try.
+    rejection = MakeErrPacket(server_error::kUnknownComError, "Unknown command");
+  } else {
+    const std::string plugin = change->auth_plugin_name.empty()
+                                   ? std::string(protocol::auth_plugin::kNativePassword)
+                                   : change->auth_plugin_name;
+    if (!co_await Authenticate(change->username, change->auth_response, plugin, &sequence,
+                               scramble_, &secret, &rejection)) {
+      if (!rejection) co_return Outcome::kClientGone;
+    }
   }
+  if (rejection) co_return co_await RefuseChangeUser(*rejection, sequence);
   // The old session ends: its backend goes back reset; the new user gets one of its own pool.
   if (backend_) co_await ReleaseBackend(/*clean=*/true);
   user_ = change->username;
@@ -909,7 +967,32 @@ net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
   if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
   if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
   if (!co_await SendLoginOk(sequence)) co_return Outcome::kClientGone;
-  Log(LogLevel::kDebug, id_, "changed user to {}", user_);
+  Log(LogLevel::kDebug, id_, "changed user to {}", LogQuoted(user_));
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<ClientSession::Outcome> ClientSession::RefuseChangeUser(ErrPacket error,
+                                                                       std::uint8_t sequence) {
+  // MariaDB has already reset the session when it checks the new account; when that fails it
+  // keeps the old user, schema and handshake character set, and answers after a second (to
+  // slow down guessing). A COM_RESET_CONNECTION leaves the backend in that state.
+  ++failed_change_users_;
+  state_.Reset();
+  if (backend_) {
+    auto reset = co_await backend_->Reset();
+    if (!reset.ok()) LoseBackend("reset after a failed COM_CHANGE_USER: " + reset.error().message);
+  } else if (lost_) {
+    lost_->clean = true;  // Nothing of the old session's state is left to lose.
+    lost_->reason.clear();
+  }
+  static LogRateLimit refusals;
+  if (auto note = refusals.Admit(); note.write) {
+    Log(LogLevel::kInfo, id_, "COM_CHANGE_USER refused ({} failed in this session): {}{}",
+        failed_change_users_, LogQuoted(error.message), note.suffix);
+  }
+  asio::steady_timer pause(client_.get_executor(), kFailedChangeUserDelay);
+  co_await pause.async_wait(net::kNoThrow);
+  if (!co_await SendError(error, sequence)) co_return Outcome::kClientGone;
   co_return Outcome::kOk;
 }
 

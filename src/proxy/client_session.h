@@ -52,10 +52,11 @@ class ClientSession {
   // frame is all that keeps it (the one frame an idle session has; co_spawn it directly).
   net::Awaitable<void> Run(std::unique_ptr<ClientSession> self);
 
-  // For the worker's sweep: if the client is idle and the held backend is due for a keepalive
+  // For the worker's sweep: closes a client that has stopped in the middle of a packet for
+  // proxy.net_read_timeout; if the client is idle and the held backend is due for a keepalive
   // ping, wakes the session to send it; if the client has been idle for
   // WorkerSessions::kWatchAfter, puts the backend into the worker's watched set.
-  void CheckIdleBackend(pool::Clock::time_point now);
+  void OnSweep(pool::Clock::time_point now);
   // For the watched set: the held backend turned readable or closed while the client is
   // idle; wakes the session to find out (MaintainIdleBackend).
   void OnBackendReadable();
@@ -81,7 +82,8 @@ class ClientSession {
   net::Awaitable<bool> Authenticate(const std::string& user, const std::string& first_token,
                                     const std::string& plugin, std::uint8_t* sequence,
                                     const auth::Scramble& scramble,
-                                    std::optional<auth::PasswordSecret>* secret);
+                                    std::optional<auth::PasswordSecret>* secret,
+                                    std::optional<protocol::ErrPacket>* rejection = nullptr);
   // Checks out a backend for the current key and applies the wanted schema. On failure the
   // client has been sent an ERR with `sequence`.
   net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
@@ -102,6 +104,9 @@ class ClientSession {
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
   net::Awaitable<Outcome> HandleChangeUser();
+  // A COM_CHANGE_USER that failed: the session is reset but keeps its user, schema and
+  // character set, and `error` is sent after a second, as MariaDB does.
+  net::Awaitable<Outcome> RefuseChangeUser(protocol::ErrPacket error, std::uint8_t sequence);
   // A KILL by number from this client (the COM_QUERY already read; `text` for the log):
   // KILL [QUERY|CONNECTION] <session id> is carried out on the proxy's terms, the rest is
   // refused (docs/PROXY.md, "Connection ids and KILL").
@@ -153,7 +158,13 @@ class ClientSession {
   std::unique_ptr<pool::BackendConnection> backend_;
   bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
   SessionState state_;
-  bool last_reply_error_ = false;  // The last relayed reply ended in ERR.
+  bool last_reply_error_ = false;      // The last relayed reply ended in ERR,
+  std::uint16_t last_error_code_ = 0;  // with this code.
+  // Failed COM_CHANGE_USER attempts; from the third on the server answers "Unknown command".
+  std::uint8_t failed_change_users_ = 0;
+  // While the proxy waits for the rest of a packet from the client: since when (the sweep
+  // closes the client after proxy.net_read_timeout). Zero otherwise.
+  pool::Clock::time_point reading_since_ = {};
 
   // The client is idle and Run waits for its next command.
   bool idle_waiting_ = false;

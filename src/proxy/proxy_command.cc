@@ -1,7 +1,16 @@
 #include "proxy/proxy_command.h"
 
-#include <cstdio>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <tuple>
+
+#include "common/log.h"
 #include "proxy/proxy_server.h"
 
 namespace longlink::proxy {
@@ -25,15 +34,47 @@ Result<std::pair<std::string, std::string>> SplitUser(const std::string& flag,
   return std::make_pair(text.substr(0, colon), text.substr(colon + 1));
 }
 
-}  // namespace
-
-Result<config::ProxyConfig> MakeProxyConfig(const ProxyFlags& flags) {
-  config::ProxyConfig config;
-  if (!flags.config_file.empty()) {
-    auto loaded = config::LoadProxyConfig(flags.config_file);
-    if (!loaded.ok()) return loaded.error();
-    config = std::move(*loaded);
+// The password in environment variable `variable`, for --user-password-env.
+Result<std::string> PasswordFromEnvironment(const std::string& user, const std::string& variable) {
+  const char* value = std::getenv(variable.c_str());
+  if (value == nullptr) {
+    return Error{"--user-password-env: user '" + user + "': environment variable " + variable +
+                 " is not set"};
   }
+  return std::string(value);
+}
+
+// The password in file `path` (its first line, without the line end), for
+// --user-password-file. The file is read whole (at most kMaxPasswordFile bytes).
+Result<std::string> PasswordFromFile(const std::string& user, const std::string& path) {
+  constexpr std::size_t kMaxPasswordFile = 64 * 1024;
+  auto fail = [&](int error) {
+    return Error{"--user-password-file: user '" + user + "': cannot read " + path + ": " +
+                 std::strerror(error)};
+  };
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno);
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      return fail(error);
+    }
+    if (n == 0 || text.size() >= kMaxPasswordFile) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  std::string password = text.substr(0, text.find('\n'));
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  return password;
+}
+
+// Lays the flags over `config` (a file's, or the defaults).
+Status ApplyFlags(const ProxyFlags& flags, config::ProxyConfig& config) {
   if (!flags.backend.empty()) {
     auto address = config::ParseSocketAddress(flags.backend);
     if (!address.ok()) return Error{"--backend: " + address.error().message};
@@ -52,13 +93,23 @@ Result<config::ProxyConfig> MakeProxyConfig(const ProxyFlags& flags) {
     }
   }
   if (!flags.unix_socket.empty()) config.listen.unix_socket = flags.unix_socket;
-  if (!flags.unix_socket.empty() && flags.listen.empty() && flags.config_file.empty()) {
-    config.listen.tcp.clear();  // Only the socket that was asked for.
-  }
-  for (const auto& text : flags.users) {
-    auto user = SplitUser("--user", text);
-    if (!user.ok()) return user.error();
-    config.users.push_back({.name = user->first, .password = user->second});
+  // Where each user flag's password comes from: the flag itself, a variable or a file.
+  using PasswordSource = Result<std::string> (*)(const std::string& user, const std::string& arg);
+  const PasswordSource as_given = [](const std::string&, const std::string& password) {
+    return Result<std::string>(password);
+  };
+  const std::tuple<const char*, const std::vector<std::string>*, PasswordSource> sources[] = {
+      {"--user", &flags.users, as_given},
+      {"--user-password-env", &flags.user_password_envs, PasswordFromEnvironment},
+      {"--user-password-file", &flags.user_password_files, PasswordFromFile}};
+  for (const auto& [flag, values, source] : sources) {
+    for (const auto& text : *values) {
+      auto user = SplitUser(flag, text);
+      if (!user.ok()) return user.error();
+      auto password = source(user->first, user->second);
+      if (!password.ok()) return password.error();
+      config.users.push_back({.name = user->first, .password = std::move(*password)});
+    }
   }
   for (const auto& text : flags.user_hashes) {
     auto user = SplitUser("--user-hash", text);
@@ -66,6 +117,9 @@ Result<config::ProxyConfig> MakeProxyConfig(const ProxyFlags& flags) {
     config.users.push_back({.name = user->first, .password_hash = user->second});
   }
   if (flags.pool_size) config.pool.max_connections = *flags.pool_size;
+  if (flags.max_backend_connections) {
+    config.backend.max_connections = *flags.max_backend_connections;
+  }
   if (flags.min_idle) config.pool.min_idle = *flags.min_idle;
   if (flags.workers) config.proxy.workers = *flags.workers;
   if (flags.max_clients) config.proxy.max_client_connections = *flags.max_clients;
@@ -80,13 +134,57 @@ Result<config::ProxyConfig> MakeProxyConfig(const ProxyFlags& flags) {
     config.proxy.handshake_timeout = *duration;
   }
   if (!flags.log_level.empty()) config.proxy.log_level = flags.log_level;
-  if (config.listen.tcp.empty() && config.listen.unix_socket.empty()) {
-    config.listen.tcp.push_back(
-        {.kind = config::SocketAddress::Kind::kTcp, .host = "127.0.0.1", .port = 6033});
-  }
+  return Status();
+}
+
+// Users given by flags, which never come from the file.
+std::size_t FlagUsers(const ProxyFlags& flags) {
+  return flags.users.size() + flags.user_password_envs.size() + flags.user_password_files.size() +
+         flags.user_hashes.size();
+}
+
+// A warning if `path` can be read by every local user and its own [[users]] hold secrets.
+void WarnIfSecretsReadable(const std::string& path, const config::ProxyConfig& config,
+                           std::size_t flag_users) {
+  if (config.users.size() <= flag_users) return;  // The file lists no user.
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || (info.st_mode & S_IROTH) == 0) return;
+  Log(LogLevel::kWarning, 0,
+      "{} holds passwords and is readable by every local user (mode {:04o}): chmod o-r {}", path,
+      info.st_mode & 07777, path);
+}
+
+}  // namespace
+
+Result<config::ProxyConfig> MakeProxyConfig(const ProxyFlags& flags) {
+  const config::ConfigOverlay overlay = [&flags](config::ProxyConfig& config) {
+    return ApplyFlags(flags, config);
+  };
+  if (!flags.config_file.empty()) return config::LoadProxyConfig(flags.config_file, overlay);
+  config::ProxyConfig config;
+  if (auto applied = overlay(config); !applied.ok()) return applied.error();
+  config::ApplyDefaults(config);
   auto valid = config::ValidateProxyConfig(config);
   if (!valid.ok()) return valid.error();
   return config;
+}
+
+void ScrubSecretsFromArguments(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    char* value = nullptr;
+    for (const char* flag : {"--user", "--user-hash"}) {
+      const std::size_t length = std::strlen(flag);
+      if (std::strcmp(argv[i], flag) == 0 && i + 1 < argc) {
+        value = argv[i + 1];
+      } else if (std::strncmp(argv[i], flag, length) == 0 && argv[i][length] == '=') {
+        value = argv[i] + length + 1;
+      }
+    }
+    if (value == nullptr) continue;
+    char* secret = std::strchr(value, ':');
+    if (secret == nullptr) continue;
+    for (++secret; *secret != '\0'; ++secret) *secret = 'x';
+  }
 }
 
 int RunProxyCommand(const ProxyFlags& flags) {
@@ -116,6 +214,8 @@ int RunProxyCommand(const ProxyFlags& flags) {
     std::fprintf(stderr, "longlink proxy: %s\n", config.error().message.c_str());
     return 1;
   }
+  if (!flags.config_file.empty())
+    WarnIfSecretsReadable(flags.config_file, *config, FlagUsers(flags));
   return RunProxy(*config);
 }
 

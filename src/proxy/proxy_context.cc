@@ -14,7 +14,12 @@ auth::NativePasswordCredential CredentialOf(const config::UserSettings& user) {
 }  // namespace
 
 ProxyContext::ProxyContext(config::ProxyConfig config)
-    : config_(std::move(config)), pools_(config_.backend, config_.pool) {
+    : config_(std::move(config)),
+      decoy_(auth::NativePasswordCredential::FromPassword([] {
+        const auth::Scramble random = auth::GenerateScramble();
+        return std::string(random.begin(), random.end());
+      }())),
+      pools_(config_.backend, config_.pool) {
   for (const auto& user : config_.users) users_.emplace(user.name, CredentialOf(user));
 }
 

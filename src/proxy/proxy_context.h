@@ -41,6 +41,10 @@ class ProxyContext {
 
   // The user's configured credential, or nullptr.
   const auth::NativePasswordCredential* FindUser(const std::string& name) const;
+  // A credential no login matches (a random password made at start): an unknown user's token
+  // is checked against it, so that the answer takes as long as for a wrong password and its
+  // timing does not tell which users exist.
+  const auth::NativePasswordCredential& decoy_credential() const { return decoy_; }
 
   // What the proxy announces to clients: the backend's version and capabilities once known
   // (from the first backend greeting), a MariaDB-like default before.
@@ -61,6 +65,7 @@ class ProxyContext {
  private:
   const config::ProxyConfig config_;
   std::unordered_map<std::string, auth::NativePasswordCredential> users_;
+  const auth::NativePasswordCredential decoy_;
   pool::Pools pools_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;

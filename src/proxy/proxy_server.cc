@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/log_rate_limit.h"
 #include "net/io_buffer.h"
 #include "net/packet_io.h"
 #include "net/socket.h"
@@ -138,7 +139,10 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
       if (error == asio::error::operation_aborted || error == asio::error::bad_descriptor) {
         co_return;
       }
-      Log(LogLevel::kWarning, 0, "accept: {}", error.message());
+      static LogRateLimit accept_errors;
+      if (auto note = accept_errors.Admit(); note.write) {
+        Log(LogLevel::kWarning, 0, "accept: {}{}", error.message(), note.suffix);
+      }
       if (error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
           error == asio::error::no_memory) {
         asio::steady_timer pause(worker.io, std::chrono::milliseconds(100));
@@ -151,9 +155,12 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
     const bool admitted = context.AdmitClient();
+    static LogRateLimit refusals;
     if (!admitted) {
-      Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached",
-          context.config().proxy.max_client_connections);
+      if (auto note = refusals.Admit(); note.write) {
+        Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached{}",
+            context.config().proxy.max_client_connections, note.suffix);
+      }
     }
     const std::uint64_t id = context.NextSessionId();
     std::string host = tcp ? PeerHost(socket) : "localhost";

@@ -32,7 +32,7 @@ net::Awaitable<void> WorkerSessions::Sweep() {
     auto [error] = co_await timer.async_wait(net::kNoThrow);
     if (error) co_return;
     const auto now = pool::Clock::now();
-    for (const auto& [id, session] : sessions_) session->CheckIdleBackend(now);
+    for (const auto& [id, session] : sessions_) session->OnSweep(now);
   }
 }
 

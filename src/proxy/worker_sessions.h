@@ -1,12 +1,13 @@
 // The client sessions of one worker thread, and how their held backends are looked after while
-// their clients are idle. Every Pools::kJanitorInterval the sweep visits each session that
-// holds a backend while its client is idle: a keepalive ping falls due by the clock (no system
-// call); a client idle for kWatchAfter gets its backend socket into the worker's watched set
-// (one epoll set), so that a server-side close or an unsolicited error (wait_timeout, KILL,
-// shutdown) is noticed at once rather than by polling every socket on every pass. A session
-// leaves the set when its client's next command arrives. Single-threaded: its state is touched
-// only on the worker's own event loop; Find and Terminate, for KILL from other workers, get
-// there by co_spawn on that loop.
+// their clients are idle. Every Pools::kJanitorInterval the sweep visits each session
+// (ClientSession::OnSweep): a client stalled in the middle of a packet for
+// proxy.net_read_timeout is closed; for one that holds a backend while idle, a keepalive ping
+// falls due by the clock (no system call); a client idle for kWatchAfter gets its backend socket
+// into the worker's watched set (one epoll set), so that a server-side close or an unsolicited
+// error (wait_timeout, KILL, shutdown) is noticed at once rather than by polling every socket on
+// every pass. A session leaves the set when its client's next command arrives. Single-threaded: its
+// state is touched only on the worker's own event loop; Find and Terminate, for KILL from other
+// workers, get there by co_spawn on that loop.
 #pragma once
 
 #include <asio/any_io_executor.hpp>

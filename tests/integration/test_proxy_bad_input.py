@@ -265,3 +265,128 @@ def test_client_that_never_finishes_the_handshake(make_target, where, server_glo
     assert 1.5 <= time.monotonic() - started < 4
     sock.close()
     assert_healthy(target)
+
+
+ER_UNKNOWN_COM = 1047
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_empty_command_packet(make_target, where):
+    """MariaDB reads an empty command as COM_SLEEP: ERR 1047 "Unknown command", and the
+    session goes on (issue 10: the proxy used to close it)."""
+    target = make_target(where)
+    conn = target.connect()
+    conn._sock.sendall(packet(b"", 0))
+    _, reply = read_packet(conn._sock)
+    assert err_of(reply) == (ER_UNKNOWN_COM, "Unknown command")
+    with conn.cursor() as cur:
+        cur.execute("SELECT v FROM t WHERE id = 3")
+        assert cur.fetchone() == ("three",)
+    conn.close()
+
+
+def register_slave_payload(server_id):
+    def short(text):
+        return bytes([len(text)]) + text
+    return (b"\x15" + struct.pack("<I", server_id) + short(b"fake-replica") + short(b"app") +
+            short(b"") + struct.pack("<HII", 3306, 0, 0))
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_register_slave_is_refused(make_target, mariadb, where):
+    """COM_REGISTER_SLAVE through a pool would register the pooled connection as a replica
+    (issue 10: it was relayed). The server registers one for a user with REPLICATION SLAVE;
+    the proxy refuses every replication command with 1047 and the session goes on."""
+    mariadb.execute("GRANT REPLICATION SLAVE ON *.* TO 'app'@'%', 'app'@'localhost'")
+    try:
+        target = make_target(where)
+        conn = target.connect()
+        conn._sock.sendall(packet(register_slave_payload(4242), 0))
+        _, reply = read_packet(conn._sock)
+        registered = [row for row in mariadb.query("SHOW SLAVE HOSTS") if row[0] == 4242]
+        if target.is_proxy:
+            assert err_of(reply)[0] == ER_UNKNOWN_COM, reply
+            assert registered == []
+        else:
+            assert reply[:1] == b"\x00", reply  # OK: the server registered it.
+            assert len(registered) == 1
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+        conn.close()
+    finally:
+        mariadb.execute("REVOKE REPLICATION SLAVE ON *.* FROM 'app'@'%', 'app'@'localhost'")
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_packet_of_exactly_16_mib(make_target, mariadb, where):
+    """A command of exactly 16 MiB (one full chunk and one of 0 bytes... here of 1 byte) with
+    max_allowed_packet=16M: the server answers 1153 and closes. The proxy relays the ERR and
+    closes too (issue 10: it kept the client, whose next command then got 1927)."""
+    assert mariadb.variable("max_allowed_packet") == 16 * MiB
+    target = make_target(where)
+    conn = target.connect()
+    sock = conn._sock
+    payload = b"\x03SELECT '" + b"y" * (16 * MiB - 10) + b"'"
+    assert len(payload) == 16 * MiB
+    try:
+        sock.sendall(packet(payload[:0xFFFFFF], 0))
+        sock.sendall(packet(payload[0xFFFFFF:], 1))
+    except OSError:
+        pass  # The peer closed after answering.
+    _, reply = read_packet(sock)
+    assert err_of(reply) == (ER_TOO_BIG, "Got a packet bigger than 'max_allowed_packet' bytes")
+    assert closed_within(sock, 3)
+    assert_healthy(target)
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_client_that_stops_in_the_middle_of_a_command(make_target, server_globals, where):
+    """A client that stops in the middle of a command: the server closes it after wait_timeout
+    (it reads a command's first packet with wait_timeout, later ones with net_read_timeout);
+    the proxy closes it after proxy.net_read_timeout (30 s by default), and with it the backend
+    connection that holds half the command (issue 10: the client held it forever), so one
+    stalled client cannot keep a pooled connection for the server's 8 hours."""
+    if where.startswith("direct"):
+        server_globals(wait_timeout=1, net_read_timeout=1)
+    target = make_target(where, proxy__net_read_timeout="1s", pool__max_connections=1)
+    conn = target.connect()
+    conn._sock.sendall(struct.pack("<I", 1000)[:3] + b"\x00" + b"\x03SELECT 'stalled")
+    started = time.monotonic()
+    assert closed_within(conn._sock, 5), "still open 5 s into a stalled packet"
+    assert time.monotonic() - started >= 0.9
+    assert_healthy(target)  # With max_connections=1: the stalled client's backend was freed.
+    if target.is_proxy:
+        assert target.proxy.log_lines("stopped in the middle of a packet")
+
+
+def test_client_strings_are_escaped_and_capped_in_the_log(proxy_factory):
+    """Proxy-only (issue 10, defect 2): a user name from an unauthenticated client reaches the
+    log quoted, with control bytes escaped and its length capped: no forged line, no terminal
+    escape, no 10 KB line."""
+    proxy = proxy_factory()
+    forged = "bob\n2026-01-01T00:00:00.000Z error  forged line \x1b[2J\xff"
+    for user in (forged, "x" * 10000):
+        with pytest.raises(pymysql.err.OperationalError) as error:
+            pymysql.connect(unix_socket=proxy.unix_socket, user=user, password="nope")
+        assert error.value.args[0] == ER_ACCESS_DENIED
+    log = proxy.log()
+    assert not any(line.startswith("2026-01-01") for line in log.splitlines()), log
+    assert "\x1b" not in log
+    denied = [line for line in log.splitlines() if "access denied" in line]
+    assert len(denied) == 2, log
+    assert "'bob\\n2026-01-01T00:00:00.000Z error  forged line \\x1b[2J\\xc3\\xbf'" in denied[0] \
+        or "'bob\\n2026-01-01T00:00:00.000Z error  forged line \\x1b[2J\u00ff'" in denied[0], \
+        denied[0]
+    assert len(denied[1]) < 400 and "...(10000 bytes)" in denied[1], denied[1]
+
+
+def test_failed_logins_are_logged_rate_limited(proxy_factory):
+    """Proxy-only (issue 10, defect 6): a flood of failed logins writes at most 10 lines per
+    10 s; the next line written says how many were left out."""
+    proxy = proxy_factory()
+    for _ in range(30):
+        with pytest.raises(pymysql.err.OperationalError):
+            pymysql.connect(unix_socket=proxy.unix_socket, user="app", password="wrong")
+    denied = proxy.log_lines("access denied")
+    assert len(denied) == 10, denied

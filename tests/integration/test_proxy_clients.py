@@ -260,3 +260,35 @@ def test_sysbench_oltp_read_write(make_target, where):
     finally:
         r = run(common + ["cleanup"])
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_failed_change_user_keeps_the_session(make_target, where):
+    """mysqlclient's change_user with a wrong password (issue 10: the proxy closed the client).
+    MariaDB resets the session, keeps the old user, schema and handshake character set, answers
+    1045 after a second, and from the fourth attempt on "Unknown command" (1047)."""
+    import time
+    target = make_target(where)
+    conn = target.mysqldb_connect(charset="latin1")
+    cur = conn.cursor()
+    cur.execute("SET NAMES utf8mb4")
+    cur.execute("SET @kept = 1")
+    cur.execute("CREATE TEMPORARY TABLE cu_tmp (a INT)")
+    cur.execute("SET SESSION sql_mode = 'ANSI'")
+    codes = []
+    for _ in range(4):
+        started = time.monotonic()
+        with pytest.raises(MySQLdb.OperationalError) as error:
+            conn.change_user("ro", "wrong-password", "app")
+        assert time.monotonic() - started >= 0.9
+        codes.append(error.value.args[0])
+        cur = conn.cursor()
+        cur.execute("SELECT CURRENT_USER(), DATABASE(), @@character_set_client, @kept, "
+                    "@@sql_mode = @@global.sql_mode")
+        user, db, charset, kept, default_mode = cur.fetchone()
+        assert user.startswith("app@") and db == "app" and charset == "latin1"
+        assert kept is None and default_mode == 1
+        with pytest.raises(MySQLdb.ProgrammingError):
+            cur.execute("SELECT * FROM cu_tmp")
+    assert codes == [1045, 1045, 1045, 1047]
+    conn.close()

@@ -125,7 +125,9 @@ def test_kill_never_reaches_another_clients_work(proxy_factory):
     pool of one) and runs a long statement. KILL QUERY and KILL with the victim's
     old id, and with the backend's thread id, leave that statement alone (ERR 1094: no such
     session), and refused forms get ERR 1095."""
-    proxy = proxy_factory(pool__max_connections=1, pool__queue_timeout="5s")
+    # Two pools of one user (see the killer below), one connection each.
+    proxy = proxy_factory(pool__max_connections=1, pool__max_user_connections=2,
+                          pool__queue_timeout="5s")
     victim = proxy.unix.connect()
     victim_id = victim.thread_id()
     backend = execute(victim, "SELECT CONNECTION_ID()")[0][0]

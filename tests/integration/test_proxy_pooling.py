@@ -148,3 +148,123 @@ def test_min_idle_keeps_a_used_pool_filled(proxy_factory, mariadb):
                "min_idle=2 backend connections as user app")
     time.sleep(1.2)  # One more janitor round: it must not overshoot.
     assert 2 <= app_backends(mariadb) <= 4, mariadb.processlist(user="app")
+
+
+def app_backend_ids(mariadb):
+    return {row[0] for row in mariadb.processlist(user="app")}
+
+
+def test_an_idle_pool_holds_min_idle_and_opens_none(proxy_factory, mariadb):
+    """Proxy-only (issue 10, defect 1): a connection out for its keepalive ping still counts
+    toward min_idle. Before the fix the janitor opened another connection for every ping and
+    retired the surplus after max_idle_time: with these settings 8 distinct backend connections
+    in 30 s. Now the one connection stays, pinged, and no other is opened or closed."""
+    no_app_backends(mariadb)
+    proxy = proxy_factory(pool={"max_connections": 8, "min_idle": 1, "keepalive_interval": "1s",
+                                "max_idle_time": "2s"})
+    short_sessions(proxy.unix, 1)
+    seen = set()
+    deadline = time.monotonic() + 7  # Several keepalive rounds and max_idle_time periods.
+    while time.monotonic() < deadline:
+        seen |= app_backend_ids(mariadb)
+        time.sleep(0.1)
+    assert len(seen) == 1, f"backend connections seen while idle: {sorted(seen)}"
+    assert len(app_backend_ids(mariadb)) == 1
+    assert not proxy.log_lines("closed idle backend connection"), proxy.log()
+
+
+def connect_with_charset(target, charset):
+    """A PyMySQL connection whose handshake names `charset` (its default collation): PyMySQL
+    1.0 sends no SET NAMES, so the session's character set is the handshake's."""
+    return pymysql.connect(**target.pymysql_args(), user="app", password="app-secret",
+                           database="app", charset=charset)
+
+
+# (charset, its default collation): eight pools of one user.
+COLLATIONS = [("utf8mb4", "utf8mb4_general_ci"), ("latin1", "latin1_swedish_ci"),
+              ("ascii", "ascii_general_ci"), ("cp1251", "cp1251_general_ci"),
+              ("latin2", "latin2_general_ci"), ("greek", "greek_general_ci"),
+              ("hebrew", "hebrew_general_ci"), ("koi8r", "koi8r_general_ci")]
+
+
+def test_one_user_is_capped_across_collations(proxy_factory, mariadb):
+    """Proxy-only (issue 10, defect 3): each collation is its own pool, but all of a user's
+    pools share pool.max_user_connections. Before, 8 collations x 3 held sessions took one
+    user to 24 server connections with max_connections=4 per pool. Now clients beyond the cap
+    wait (queue) and get an idle connection of another collation, moved by COM_CHANGE_USER;
+    every client sees its own character set."""
+    no_app_backends(mariadb)
+    proxy = proxy_factory(pool={"max_connections": 4, "max_user_connections": 6, "min_idle": 0,
+                                "queue_timeout": "10s"})
+    peak = [0]
+    errors = []
+
+    def client(charset, collation):
+        try:
+            for _ in range(3):
+                conn = connect_with_charset(proxy.unix, charset)
+                with conn.cursor() as cur:
+                    cur.execute("SELECT @@character_set_client, @@collation_connection, "
+                                "@@character_set_results")
+                    assert cur.fetchone() == (charset, collation, charset)
+                    time.sleep(0.05)
+                conn.close()
+        except Exception as e:  # noqa: BLE001 - reported by the main thread
+            errors.append((charset, collation, e))
+
+    threads = [threading.Thread(target=client, args=pair) for pair in COLLATIONS for _ in range(3)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        peak[0] = max(peak[0], len(app_backend_ids(mariadb)))
+        time.sleep(0.02)
+    assert not errors, errors
+    assert 1 <= peak[0] <= 6, peak[0]
+    assert len(app_backend_ids(mariadb)) <= 6
+
+
+def test_sibling_collation_reuses_an_idle_connection(proxy_factory, mariadb):
+    """Proxy-only: at the user cap, a client of a new collation takes an idle connection of
+    another collation instead of waiting for queue_timeout; the moved connection then serves
+    its new collation across resets."""
+    no_app_backends(mariadb)
+    proxy = proxy_factory(pool={"max_connections": 4, "max_user_connections": 1, "min_idle": 0,
+                                "queue_timeout": "1s"})
+    first = connect_with_charset(proxy.unix, "latin1")
+    first.close()
+    wait_until(lambda: len(app_backend_ids(mariadb)) == 1, 5, "one idle backend connection")
+    (only,) = app_backend_ids(mariadb)
+    for _ in range(2):  # Twice: the second time after the reset that ended the first session.
+        conn = connect_with_charset(proxy.unix, "utf8mb4")
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@character_set_client, @@collation_connection, CONNECTION_ID()")
+            assert cur.fetchone() == ("utf8mb4", "utf8mb4_general_ci", only)
+        conn.close()
+    conn = connect_with_charset(proxy.unix, "latin1")
+    with conn.cursor() as cur:
+        cur.execute("SELECT @@character_set_client, @@collation_connection, CONNECTION_ID()")
+        assert cur.fetchone() == ("latin1", "latin1_swedish_ci", only)
+    conn.close()
+
+
+def test_total_cap_closes_another_users_idle_connection(proxy_factory, mariadb):
+    """Proxy-only: backend.max_connections counts every pool; at the cap, a client of another
+    user gets the place of an idle connection (closed) instead of waiting."""
+    no_app_backends(mariadb)
+    proxy = proxy_factory(backend={"max_connections": 1},
+                          pool={"max_connections": 4, "min_idle": 0, "queue_timeout": "1s"})
+    short_sessions(proxy.unix, 1)  # app
+    wait_until(lambda: len(app_backend_ids(mariadb)) == 1, 5, "app's idle connection")
+    conn = pymysql.connect(**proxy.unix.pymysql_args(), user="ro", password="ro-secret",
+                           database="app")
+    with conn.cursor() as cur:
+        cur.execute("SELECT CURRENT_USER()")
+        assert cur.fetchone()[0].startswith("ro@")
+    assert len(app_backend_ids(mariadb)) == 0
+    held = conn
+    # At the cap with nothing idle: the next client waits queue_timeout, then gets 1040.
+    with pytest.raises(pymysql.err.OperationalError) as error:
+        short_sessions(proxy.unix, 1)
+    assert error.value.args[0] == 1040, error.value.args
+    assert "backend.max_connections=1" in error.value.args[1], error.value.args
+    held.close()

@@ -30,6 +30,7 @@ ProxyConfig MinimalConfig() {
   c.proxy.workers = 0;
   c.proxy.max_client_connections = 10000;
   c.proxy.handshake_timeout = Milliseconds(10000);
+  c.proxy.net_read_timeout = Milliseconds(30000);
   c.proxy.log_level = "info";
   c.proxy.server_version = "";
   c.proxy.max_allowed_packet = 0;
@@ -38,8 +39,10 @@ ProxyConfig MinimalConfig() {
   c.listen.unix_socket_mode = 0660;
   c.listen.backlog = 1024;
   c.backend.address = Tcp("127.0.0.1", 3306);
+  c.backend.max_connections = 100;
   c.backend.connect_timeout = Milliseconds(5000);
   c.pool.max_connections = 20;
+  c.pool.max_user_connections = 0;
   c.pool.min_idle = 1;
   c.pool.queue_timeout = Milliseconds(5000);
   c.users = {{.name = "app", .password = "secret"}};
@@ -177,6 +180,25 @@ TEST(ConfigTest, ValidFiles) {
          c->pool.min_idle = 0;
          c->proxy.workers = 2;
        }},
+      {"backend max_connections lowest",
+       "[backend]\naddress = \"127.0.0.1:3306\"\nmax_connections = 1\n",
+       [](ProxyConfig* c) { c->backend.max_connections = 1; }},
+      {"backend max_connections highest",
+       "[backend]\naddress = \"127.0.0.1:3306\"\nmax_connections = 100000\n",
+       [](ProxyConfig* c) { c->backend.max_connections = 100000; }},
+      {"pool max_user_connections", "[pool]\nmax_user_connections = 50\n",
+       [](ProxyConfig* c) { c->pool.max_user_connections = 50; }},
+      {"max_user_connections 0 is max_connections", "[pool]\nmax_user_connections = 0\n",
+       [](ProxyConfig*) {}},
+      {"min_idle equal to max_user_connections", "[pool]\nmax_user_connections = 3\nmin_idle = 3\n",
+       [](ProxyConfig* c) {
+         c->pool.max_user_connections = 3;
+         c->pool.min_idle = 3;
+       }},
+      {"net_read_timeout", "[proxy]\nnet_read_timeout = \"2m\"\n",
+       [](ProxyConfig* c) { c->proxy.net_read_timeout = Milliseconds(120000); }},
+      {"net_read_timeout integer seconds", "[proxy]\nnet_read_timeout = 5\n",
+       [](ProxyConfig* c) { c->proxy.net_read_timeout = Milliseconds(5000); }},
       {"comments and quoting", "# a comment\n[proxy] # trailing\nserver_version = '8.0.36'\n",
        [](ProxyConfig* c) { c->proxy.server_version = "8.0.36"; }},
   };
@@ -210,15 +232,24 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"syntax: table twice", backend + "[backend]\n" + users,
        "t.toml:3: Error while parsing table header: cannot redefine existing table 'backend'"},
       {"unknown key", backend + "[pool]\nmax_conections = 3\n" + users,
-       "t.toml:4: pool.max_conections: unknown key; expected one of max_connections, min_idle, "
-       "queue_timeout, keepalive_interval, check_delay, max_idle_time, max_lifetime"},
+       "t.toml:4: pool.max_conections: unknown key; expected one of max_connections, "
+       "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
+       "max_idle_time, max_lifetime"},
+      {"unknown proxy key", "[proxy]\nread_timeout = \"5s\"\n" + backend + users,
+       "t.toml:2: proxy.read_timeout: unknown key; expected one of workers, "
+       "max_client_connections, handshake_timeout, net_read_timeout, log_level, "
+       "server_version, max_allowed_packet"},
+      {"unknown backend key", backend + "max_conections = 5\n" + users,
+       "t.toml:3: backend.max_conections: unknown key; expected one of address, "
+       "max_connections, connect_timeout, retry_timeout"},
       {"unknown table", backend + "[pools]\n" + users,
        "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, users"},
       {"unknown top-level key", "verbose = true\n" + backend + users,
        "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, users"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
-       "t.toml:4: pool.zz: unknown key; expected one of max_connections, min_idle, "
-       "queue_timeout, keepalive_interval, check_delay, max_idle_time, max_lifetime"},
+       "t.toml:4: pool.zz: unknown key; expected one of max_connections, "
+       "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
+       "max_idle_time, max_lifetime"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
        "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash"},
       {"wrong type integer", backend + "[pool]\nmax_connections = \"3\"\n" + users,
@@ -303,6 +334,25 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"no users", backend, "t.toml: users: no [[users]] entry: list the users clients log in as"},
       {"min_idle above max", backend + "[pool]\nmax_connections = 2\nmin_idle = 3\n" + users,
        "t.toml:5: pool.min_idle: 3 is more than pool.max_connections (2)"},
+      {"zero backend connections", backend + "max_connections = 0\n" + users,
+       "t.toml:3: backend.max_connections: must be from 1 to 100000, got 0"},
+      {"too many backend connections", backend + "max_connections = 100001\n" + users,
+       "t.toml:3: backend.max_connections: must be from 1 to 100000, got 100001"},
+      {"backend max_connections not an integer", backend + "max_connections = \"5\"\n" + users,
+       "t.toml:3: backend.max_connections: expected an integer, got a string"},
+      {"min_idle above backend max_connections",
+       backend + "max_connections = 2\n[pool]\nmin_idle = 3\n" + users,
+       "t.toml:5: pool.min_idle: 3 is more than backend.max_connections (2)"},
+      {"min_idle above max_user_connections",
+       backend + "[pool]\nmax_user_connections = 2\nmin_idle = 3\n" + users,
+       "t.toml:5: pool.min_idle: 3 is more than pool.max_user_connections (2)"},
+      {"negative max_user_connections", backend + "[pool]\nmax_user_connections = -1\n" + users,
+       "t.toml:4: pool.max_user_connections: must be from 0 to 100000, got -1"},
+      {"zero net_read_timeout", "[proxy]\nnet_read_timeout = \"0s\"\n" + backend + users,
+       "t.toml:2: proxy.net_read_timeout: must be greater than zero"},
+      {"bad net_read_timeout", "[proxy]\nnet_read_timeout = \"soon\"\n" + backend + users,
+       "t.toml:2: proxy.net_read_timeout: 'soon' is not a duration (examples: 500ms, 5s, 2m, "
+       "1h)"},
   };
   for (const auto& row : rows) {
     auto config = ParseProxyConfig(row.text, "t.toml");
@@ -367,6 +417,22 @@ TEST(ConfigTest, ValidateChecksConfigsFromFlags) {
        "proxy.max_client_connections: must be at least 1, got 0"},
       {"log level", [](ProxyConfig* c) { c->proxy.log_level = "trace"; },
        "proxy.log_level: 'trace' is not one of error, warning, info, debug"},
+      {"backend connections zero", [](ProxyConfig* c) { c->backend.max_connections = 0; },
+       "backend.max_connections: must be at least 1, got 0"},
+      {"min_idle above backend connections",
+       [](ProxyConfig* c) {
+         c->backend.max_connections = 4;
+         c->pool.min_idle = 5;
+       },
+       "pool.min_idle: 5 is more than backend.max_connections (4)"},
+      {"min_idle above user connections",
+       [](ProxyConfig* c) {
+         c->pool.max_user_connections = 2;
+         c->pool.min_idle = 3;
+       },
+       "pool.min_idle: 3 is more than pool.max_user_connections (2)"},
+      {"net read timeout", [](ProxyConfig* c) { c->proxy.net_read_timeout = Milliseconds(0); },
+       "proxy.net_read_timeout: must be greater than zero"},
   };
   EXPECT_TRUE(ValidateProxyConfig(MinimalConfig()).ok());
   for (const auto& row : rows) {
@@ -375,6 +441,139 @@ TEST(ConfigTest, ValidateChecksConfigsFromFlags) {
     auto status = ValidateProxyConfig(config);
     ASSERT_FALSE(status.ok()) << row.name;
     EXPECT_EQ(status.error().message, row.error) << row.name;
+  }
+}
+
+// A file and an overlay (the command line's flags) laid over it before validation.
+struct OverlayRow {
+  const char* name;
+  std::string text;
+  ConfigOverlay overlay;
+  std::function<void(ProxyConfig*)> change;  // To MinimalConfig().
+};
+
+TEST(ConfigTest, OverlayIsLaidOverTheFileBeforeDefaultsAndValidation) {
+  const std::string users = kUser;
+  const std::string backend = kBackend;
+  const std::vector<OverlayRow> rows = {
+      {"no overlay", backend + users, {}, [](ProxyConfig*) {}},
+      {"overlay supplies the missing backend", users,
+       [](ProxyConfig& c) {
+         c.backend.address = Tcp("db", 3307);
+         return Status();
+       },
+       [](ProxyConfig* c) { c->backend.address = Tcp("db", 3307); }},
+      {"overlay supplies the missing users", backend,
+       [](ProxyConfig& c) {
+         c.users.push_back({.name = "app", .password = "secret"});
+         return Status();
+       },
+       [](ProxyConfig*) {}},
+      {"overlay wins over the file", backend + "[pool]\nmax_connections = 8\n" + users,
+       [](ProxyConfig& c) {
+         c.pool.max_connections = 4;
+         return Status();
+       },
+       [](ProxyConfig* c) { c->pool.max_connections = 4; }},
+      {"overlay sees the file's values", backend + "[pool]\nmax_connections = 8\n" + users,
+       [](ProxyConfig& c) {
+         c.pool.min_idle = c.pool.max_connections;
+         return Status();
+       },
+       [](ProxyConfig* c) {
+         c->pool.max_connections = 8;
+         c->pool.min_idle = 8;
+       }},
+      {"overlay with only a unix socket: no TCP listener", backend + users,
+       [](ProxyConfig& c) {
+         c.listen.unix_socket = "/run/longlink/mysql.sock";
+         return Status();
+       },
+       [](ProxyConfig* c) {
+         c->listen.tcp.clear();
+         c->listen.unix_socket = "/run/longlink/mysql.sock";
+       }},
+      {"overlay TCP listener replaces the default", backend + users,
+       [](ProxyConfig& c) {
+         c.listen.tcp = {Tcp("0.0.0.0", 3306)};
+         return Status();
+       },
+       [](ProxyConfig* c) { c->listen.tcp = {Tcp("0.0.0.0", 3306)}; }},
+      {"file listener kept under an overlay",
+       "[listen]\ntcp = [\"0.0.0.0:7000\"]\n" + backend + users,
+       [](ProxyConfig&) { return Status(); },
+       [](ProxyConfig* c) { c->listen.tcp = {Tcp("0.0.0.0", 7000)}; }},
+  };
+  for (const auto& row : rows) {
+    auto config = ParseProxyConfig(row.text, "t.toml", row.overlay);
+    ASSERT_TRUE(config.ok()) << row.name << ": " << config.error().message;
+    ProxyConfig expected = MinimalConfig();
+    row.change(&expected);
+    EXPECT_EQ(*config, expected) << row.name;
+  }
+}
+
+TEST(ConfigTest, OverlayErrorsAndWhatTheOverlayBreaks) {
+  const std::string users = kUser;
+  const std::string backend = kBackend;
+  // The overlay's error is returned as it is: it names the flag, not the file.
+  auto failed = ParseProxyConfig(users, "t.toml", [](ProxyConfig&) -> Status {
+    return Error{"--backend: 'db': the port is missing (HOST:PORT)"};
+  });
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().message, "--backend: 'db': the port is missing (HOST:PORT)");
+
+  // A file error comes first: the overlay is not even run.
+  bool ran = false;
+  auto bad_file = ParseProxyConfig(backend + "[pool]\nmax_conections = 3\n" + users, "t.toml",
+                                   [&ran](ProxyConfig&) {
+                                     ran = true;
+                                     return Status();
+                                   });
+  ASSERT_FALSE(bad_file.ok());
+  EXPECT_TRUE(bad_file.error().message.starts_with("t.toml:4: pool.max_conections: unknown key"))
+      << bad_file.error().message;
+  EXPECT_FALSE(ran);
+
+  // What the overlay sets is validated too.
+  auto invalid = ParseProxyConfig(backend + users, "t.toml", [](ProxyConfig& c) {
+    c.backend.max_connections = 0;
+    return Status();
+  });
+  ASSERT_FALSE(invalid.ok());
+  EXPECT_TRUE(
+      invalid.error().message.ends_with("backend.max_connections: must be at least 1, got 0"))
+      << invalid.error().message;
+
+  // Without [backend] and without an overlay, the address is still missing.
+  auto missing = ParseProxyConfig(users, "t.toml", [](ProxyConfig&) { return Status(); });
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.error().message,
+            "t.toml: backend.address: missing (the server to pool connections to)");
+}
+
+TEST(ConfigTest, ApplyDefaultsAddsTheTcpListenerOnlyWithoutAnyListener) {
+  struct Row {
+    const char* name;
+    ListenSettings listen;
+    std::vector<SocketAddress> tcp;  // After ApplyDefaults.
+  };
+  const std::vector<Row> rows = {
+      {"no listener", {}, {Tcp("127.0.0.1", 6033)}},
+      {"unix socket only", {.unix_socket = "/tmp/l.sock"}, {}},
+      {"tcp given", {.tcp = {Tcp("::", 3306)}}, {Tcp("::", 3306)}},
+      {"both given", {.tcp = {Tcp("::", 3306)}, .unix_socket = "/tmp/l.sock"}, {Tcp("::", 3306)}},
+  };
+  for (const auto& row : rows) {
+    ProxyConfig config;
+    config.listen = row.listen;
+    ApplyDefaults(config);
+    EXPECT_EQ(config.listen.tcp, row.tcp) << row.name;
+    EXPECT_EQ(config.listen.unix_socket, row.listen.unix_socket) << row.name;
+    // Applying them again changes nothing.
+    const ProxyConfig once = config;
+    ApplyDefaults(config);
+    EXPECT_EQ(config, once) << row.name;
   }
 }
 

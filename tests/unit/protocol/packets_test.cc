@@ -332,3 +332,18 @@ TEST(ProtocolPacketsTest, LocalInfileRequestRoundTrips) {
 
 }  // namespace
 }  // namespace longlink::protocol
+
+TEST(ProtocolPacketsTest, ServerClosesAfterItsNetworkKillAndShutdownErrors) {
+  struct Row {
+    std::uint16_t code;
+    bool closes;
+  };
+  const Row rows[] = {
+      {1040, false}, {1045, false}, {1047, false}, {1053, true},  {1064, false},
+      {1152, false}, {1153, true},  {1156, true},  {1161, true},  {1162, false},
+      {1317, false}, {1927, true},  {4031, true},  {1105, false}, {0xffff, false},
+  };
+  for (const Row& row : rows) {
+    EXPECT_EQ(longlink::protocol::ServerClosesAfter(row.code), row.closes) << row.code;
+  }
+}

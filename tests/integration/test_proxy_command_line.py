@@ -1,0 +1,146 @@
+"""`longlink proxy` started from flags, a file, or both (issue 10): flags supply what a file
+lacks, a file without [listen] plus --unix-socket listens on that socket only, passwords need
+not appear in /proc/PID/cmdline, and a world-readable file holding passwords is warned about.
+Proxy-only: the server has no command line of ours to compare with."""
+import os
+import subprocess
+import time
+
+import pymysql
+import pytest
+
+from mariadb_server import APP_PASSWORD, APP_USER, free_port
+
+
+def check_config(binary, *args):
+    return subprocess.run([binary, "proxy", *args], capture_output=True, text=True, timeout=30)
+
+
+def write(path, text, mode=0o600):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return str(path)
+
+
+def test_flags_supply_what_the_file_lacks(longlink_bin, tmp_path):
+    config = write(tmp_path / "a.toml", f'[[users]]\nname = "app"\npassword = "x"\n')
+    r = check_config(longlink_bin, "--check-config", config, "--backend", "127.0.0.1:3306")
+    assert r.returncode == 0, r.stderr
+    assert "backend 127.0.0.1:3306" in r.stdout
+    r = check_config(longlink_bin, "--check-config", config)
+    assert r.returncode == 1 and "backend.address: missing" in r.stderr, r.stderr
+
+
+def test_a_file_without_listen_and_a_unix_socket_flag_listens_on_the_socket_only(longlink_bin,
+                                                                                   tmp_path):
+    config = write(tmp_path / "b.toml",
+                   '[backend]\naddress = "127.0.0.1:3306"\n[[users]]\nname = "app"\n'
+                   'password = "x"\n')
+    sock = str(tmp_path / "p.sock")
+    r = check_config(longlink_bin, "--check-config", config, "--unix-socket", sock)
+    assert r.returncode == 0, r.stderr
+    assert f"listening on {sock};" in r.stdout, r.stdout
+    assert "6033" not in r.stdout
+    r = check_config(longlink_bin, "--check-config", config)
+    assert "listening on 127.0.0.1:6033;" in r.stdout, r.stdout
+
+
+class Proxy:
+    """A proxy started from flags, stopped with SIGTERM."""
+
+    def __init__(self, binary, server, tmp_path, *args, env=None, config=None):
+        self.socket = str(tmp_path / "flags.sock")
+        self.stderr_path = tmp_path / "flags.stderr"
+        command = [binary, "proxy", "--backend", f"127.0.0.1:{server.port}", "--unix-socket",
+                   self.socket, "--workers", "1", *args]
+        if config:
+            command += ["--config", config]
+        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=open(self.stderr_path, "w"),
+                                        env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.socket):
+            assert self.process.poll() is None, self.log()
+            assert time.monotonic() < deadline, self.log()
+            time.sleep(0.05)
+
+    def log(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def cmdline(self):
+        with open(f"/proc/{self.process.pid}/cmdline", "rb") as f:
+            return f.read()
+
+    def login(self, password=APP_PASSWORD):
+        conn = pymysql.connect(unix_socket=self.socket, user=APP_USER, password=password,
+                               database="app")
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+            assert cur.fetchone() == (1,)
+        conn.close()
+
+    def stop(self):
+        self.process.terminate()
+        assert self.process.wait(timeout=10) == 0, self.log()
+
+
+def test_user_flag_password_is_scrubbed_from_cmdline(longlink_bin, mariadb, tmp_path):
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
+                  "--user-hash", "ro:*0123456789ABCDEF0123456789ABCDEF01234567")
+    try:
+        cmdline = proxy.cmdline()
+        assert APP_PASSWORD.encode() not in cmdline, cmdline
+        assert b"0123456789ABCDEF" not in cmdline, cmdline
+        assert f"--user={APP_USER}:".encode() in cmdline
+        proxy.login()
+    finally:
+        proxy.stop()
+
+
+@pytest.mark.parametrize("source", ["env", "file"])
+def test_password_from_environment_or_file(longlink_bin, mariadb, tmp_path, source):
+    if source == "env":
+        proxy = Proxy(longlink_bin, mariadb, tmp_path, "--user-password-env",
+                      f"{APP_USER}:LL_TEST_PASSWORD", env={"LL_TEST_PASSWORD": APP_PASSWORD})
+    else:
+        secret = write(tmp_path / "secret", APP_PASSWORD + "\n")
+        proxy = Proxy(longlink_bin, mariadb, tmp_path, "--user-password-file",
+                      f"{APP_USER}:{secret}")
+    try:
+        assert APP_PASSWORD.encode() not in proxy.cmdline()
+        proxy.login()
+        with pytest.raises(pymysql.err.OperationalError):
+            proxy.login(password="wrong")
+    finally:
+        proxy.stop()
+
+
+def test_missing_password_source_is_an_error(longlink_bin, tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "LL_UNSET_VARIABLE"}
+    r = subprocess.run([longlink_bin, "proxy", "--backend", "127.0.0.1:3306",
+                        "--user-password-env", "app:LL_UNSET_VARIABLE"],
+                       capture_output=True, text=True, timeout=30, env=env)
+    assert r.returncode == 1
+    assert "LL_UNSET_VARIABLE is not set" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("mode,warned", [(0o644, True), (0o640, False)])
+def test_world_readable_config_with_passwords_is_warned_about(longlink_bin, mariadb, tmp_path,
+                                                              mode, warned):
+    config = write(tmp_path / "c.toml",
+                   f'[[users]]\nname = "{APP_USER}"\npassword = "{APP_PASSWORD}"\n', mode)
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, config=config)
+    try:
+        proxy.login()
+    finally:
+        proxy.stop()
+    assert ("readable by every local user" in proxy.log()) == warned, proxy.log()
+
+
+def test_one_value_per_user_flag(longlink_bin):
+    """`--user a:1 b:2` would leave b's password outside the scrubbed argument: refused."""
+    r = subprocess.run([longlink_bin, "proxy", "--backend", "127.0.0.1:3306", "--user", "a:1",
+                        "b:2"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
