@@ -52,8 +52,24 @@ Result<OkPacket> Decode<OkPacket>(ByteView payload, Capabilities caps) {
       auto state = reader.ReadLenencString();
       if (!state) return Truncated(kMessage, "session state");
       session_state = *state;
+      // MariaDB 10.11 writes the session state in the new default schema's character set:
+      // after USE of a ucs2 (utf16, utf32) schema the one-byte length it reserves comes out
+      // as 2-4 bytes, so zero bytes stand before the real length (00 00 07 01 02 01 75 ...).
+      // Client libraries read an empty state and ignore the rest; the proxy recovers it.
+      for (int zeros = 0; session_state.empty() && zeros < 3 && !reader.empty(); ++zeros) {
+        Reader attempt = reader;
+        auto real = attempt.ReadLenencString();
+        if (real && attempt.empty()) {
+          session_state = *real;
+          reader = attempt;
+          break;
+        }
+        if (reader.Peek() != 0) break;
+        reader.Skip(1);
+      }
     }
-    if (!reader.empty()) return Malformed(kMessage, "bytes after the session state");
+    // Anything after the session state is ignored, as client libraries do: a packet the
+    // server sent is never turned into an error.
   } else if (!reader.empty()) {
     Reader attempt = reader;
     auto text = attempt.ReadLenencString();

@@ -849,7 +849,8 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
       if (!continuation) {
         auto kind = tracker.OnServerPacket(chunk->payload);
         if (!kind.ok()) {
-          Log(LogLevel::kWarning, id_, "backend broke the protocol: {}", kind.error().message);
+          Log(LogLevel::kWarning, id_, "backend broke the protocol: {} (packet starts {})",
+              kind.error().message, protocol::HexPrefix(chunk->payload, 64));
           if (!sent_any) {
             {
               const ErrPacket error_packet =

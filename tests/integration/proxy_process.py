@@ -61,6 +61,7 @@ class ProxyProcess:
         self.users = default_users() if users is None else users
         with open(self.config_path, "w") as f:
             f.write(self.config_text())
+        os.chmod(self.config_path, 0o600)  # It holds passwords (the proxy warns otherwise).
 
         self.stderr = open(self.stderr_path, "w")
         self.process = subprocess.Popen([binary, "proxy", "--config", self.config_path],

@@ -292,3 +292,22 @@ def test_failed_change_user_keeps_the_session(make_target, where):
             cur.execute("SELECT * FROM cu_tmp")
     assert codes == [1045, 1045, 1045, 1047]
     conn.close()
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_use_of_a_ucs2_schema(make_target, mariadb, where):
+    """After USE of a ucs2 schema MariaDB 10.11 sends an OK whose session state has a stray
+    zero byte (issue 11, 5: the proxy answered ERR 1105 and closed). Clients read it as they
+    would direct, and the proxy still learns the schema (a clean session moves on)."""
+    mariadb.execute("CREATE DATABASE IF NOT EXISTS wide CHARACTER SET ucs2",
+                    "GRANT ALL ON wide.* TO 'app'@'%', 'app'@'localhost'")
+    target = make_target(where)
+    conn = target.connect()
+    with conn.cursor() as cur:
+        cur.execute("USE wide")
+        cur.execute("SELECT DATABASE(), @@character_set_database")
+        assert cur.fetchone() == ("wide", "ucs2")
+        cur.execute("USE app")
+        cur.execute("SELECT DATABASE()")
+        assert cur.fetchone() == ("app",)
+    conn.close()
