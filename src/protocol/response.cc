@@ -56,8 +56,16 @@ bool IsResultSetTerminator(ByteView payload, Capabilities caps) {
   return payload.size() < kMaxEofPayload;
 }
 
-ResponseTracker::ResponseTracker(ResponseShape shape, Capabilities caps)
-    : shape_(shape), caps_(caps) {
+bool StmtExecuteRequestsCursor(ByteView payload) {
+  // command (1), statement id (4), flags (1): CURSOR_TYPE_READ_ONLY 1, FOR_UPDATE 2,
+  // SCROLLABLE 4.
+  constexpr std::size_t kFlagsOffset = 5;
+  constexpr std::uint8_t kCursorTypes = 0x07;
+  return payload.size() > kFlagsOffset && (payload[kFlagsOffset] & kCursorTypes) != 0;
+}
+
+ResponseTracker::ResponseTracker(ResponseShape shape, Capabilities caps, bool cursor_requested)
+    : shape_(shape), caps_(caps), cursor_requested_(cursor_requested) {
   switch (shape) {
     case ResponseShape::kNone:
       state_ = State::kComplete;
@@ -187,10 +195,7 @@ Result<ServerPacketKind> ResponseTracker::Step(ByteView payload) {
         EndResult(status_flags_);
         return ServerPacketKind::kOk;
       }
-      if (first == header::kLocalInfile) {
-        if (shape_ != ResponseShape::kQuery) {
-          return Malformed(kMessage, "LOCAL INFILE request in reply to a prepared statement");
-        }
+      if (first == header::kLocalInfile) {  // Also for a prepared LOAD DATA LOCAL INFILE.
         state_ = State::kLocalInfile;
         awaiting_client_ = true;
         return ServerPacketKind::kLocalInfileRequest;
@@ -219,7 +224,8 @@ Result<ServerPacketKind> ResponseTracker::Step(ByteView payload) {
         return Malformed(kMessage, "expected EOF after the column definitions");
       }
       if (auto status = TakeEof(payload); !status) return status.error();
-      if (shape_ == ResponseShape::kStmtExecute && (status_flags_ & status::kCursorExists)) {
+      if (shape_ == ResponseShape::kStmtExecute && cursor_requested_ &&
+          (status_flags_ & status::kCursorExists) && !(status_flags_ & status::kMoreResultsExist)) {
         state_ = State::kComplete;  // A cursor was opened; rows come through COM_STMT_FETCH.
       } else {
         state_ = State::kRows;

@@ -16,9 +16,10 @@
 //   prepare:        STMT_PREPARE: PREPARE_OK, parameter definitions [EOF], column definitions
 //                   [EOF]; or ERR.
 //   execute:        STMT_EXECUTE, STMT_BULK_EXECUTE: like query but binary rows (each starts
-//                   with 0x00) and no LOCAL INFILE. If the metadata EOF (or, under
-//                   DEPRECATE_EOF, the OK that follows the definitions) has CURSOR_EXISTS, the
-//                   response ends there: rows come later through STMT_FETCH.
+//                   with 0x00); a prepared LOAD DATA gets the LOCAL INFILE exchange too. If
+//                   the client asked for a cursor and the metadata EOF has CURSOR_EXISTS (and
+//                   not MORE_RESULTS_EXIST), the response ends there: rows come later through
+//                   STMT_FETCH (under DEPRECATE_EOF the server sends an OK-as-EOF instead).
 //   fetch:          STMT_FETCH: binary rows, then EOF/OK-as-EOF or ERR.
 //   authentication: CHANGE_USER: OK | ERR | auth switch (0xFE) or more data, each answered by
 //                   the client, until OK or ERR.
@@ -59,6 +60,10 @@ enum class ResponseShape {
 // Unknown command bytes get kOkOrErr: the server answers ER_UNKNOWN_COM_ERROR.
 std::optional<ResponseShape> ResponseShapeOf(Command command);
 
+// True if a COM_STMT_EXECUTE payload (command byte first) asks for a cursor: its flags byte
+// (after the statement id) has a CURSOR_TYPE_* bit. False for a payload too short to say.
+bool StmtExecuteRequestsCursor(ByteView payload);
+
 // What a server packet is, for the relay.
 enum class ServerPacketKind : std::uint8_t {
   kOk,                   // OK with header 0x00.
@@ -91,7 +96,12 @@ bool IsResultSetTerminator(ByteView payload, Capabilities caps);
 class ResponseTracker {
  public:
   // caps: the capabilities negotiated on the connection the response travels on.
-  ResponseTracker(ResponseShape shape, Capabilities caps);
+  // cursor_requested: for kStmtExecute, the command's flags asked for a cursor
+  // (StmtExecuteRequestsCursor). Only then does CURSOR_EXISTS in the metadata EOF end the
+  // response: a procedure that opens a cursor of its own leaves the flag set on the results
+  // of a CALL, whose rows follow all the same (and a real cursor result is never followed by
+  // another, so MORE_RESULTS_EXIST with it means rows follow too).
+  ResponseTracker(ResponseShape shape, Capabilities caps, bool cursor_requested = false);
 
   // Classifies the next server packet and advances. REQUIRES: !complete().
   Result<ServerPacketKind> OnServerPacket(ByteView payload);
@@ -150,6 +160,7 @@ class ResponseTracker {
 
   ResponseShape shape_;
   Capabilities caps_;
+  bool cursor_requested_ = false;
   State state_;
   std::uint64_t remaining_ = 0;
   bool awaiting_client_ = false;

@@ -605,12 +605,21 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
       co_return Outcome::kOk;
     }
   }
+  bool cursor_requested = false;
+  if (command == Command::kStmtExecute) {
+    // Whether the execute asks for a cursor decides where its response ends.
+    constexpr std::size_t kFlagsEnd = 6;  // Command, statement id, flags.
+    const std::size_t have = std::min<std::size_t>(header.payload_length, kFlagsEnd);
+    if (!co_await FillClient(protocol::kPacketHeaderSize + have)) co_return Outcome::kClientGone;
+    cursor_requested =
+        protocol::StmtExecuteRequestsCursor(in_->data().subspan(protocol::kPacketHeaderSize, have));
+  }
   std::uint8_t sequence = 0;
   bool empty = false;
   const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_options_changed_ = true;
-  const Outcome relayed = co_await RelayResponse(*shape);
+  const Outcome relayed = co_await RelayResponse(*shape, cursor_requested);
   if (relayed == Outcome::kOk && last_reply_error_ &&
       protocol::ServerClosesAfter(last_error_code_)) {
     // The server ends the connection after this error (ER_NET_PACKET_TOO_LARGE, a KILL, ...):
@@ -824,10 +833,11 @@ std::optional<Bytes> ClientSession::AdaptOk(ByteView payload, std::uint8_t seque
   return protocol::Frame(protocol::Encode(*ok, client_caps_), sequence);
 }
 
-net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::ResponseShape shape) {
+net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::ResponseShape shape,
+                                                                    bool cursor_requested) {
   if (shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
   if (!out_) out_ = buffers_.Take();
-  protocol::ResponseTracker tracker(shape, backend_->state().capabilities);
+  protocol::ResponseTracker tracker(shape, backend_->state().capabilities, cursor_requested);
   bool continuation = false;
   bool sent_any = false;
   std::uint8_t last_sequence = 0;

@@ -123,7 +123,10 @@ class ClientSession {
   // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
   // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
   net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
-  net::Awaitable<Outcome> RelayResponse(protocol::ResponseShape shape);
+  // Relays the backend's reply to the command just forwarded; `cursor_requested`: a
+  // STMT_EXECUTE that asked for a cursor (ResponseTracker).
+  net::Awaitable<Outcome> RelayResponse(protocol::ResponseShape shape,
+                                        bool cursor_requested = false);
   // Reads from the client until `in_` holds `count` bytes. False if the client went away.
   net::Awaitable<bool> FillClient(std::size_t count);
   // Sends one packet the proxy made. False if the client went away.
