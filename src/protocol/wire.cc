@@ -1,7 +1,6 @@
 #include "protocol/wire.h"
 
 #include <algorithm>
-
 #include <cassert>
 
 namespace longlink::protocol {
