@@ -335,11 +335,23 @@ net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPack
   co_return Error{"unexpected reply"};
 }
 
+std::string FreshSessionStatement(const PoolKey& key) {
+  std::string sql = BackendConnection::kTrackStateChange;
+  if (key.capabilities & protocol::capability::kIgnoreSpace) {
+    sql += ", sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'IGNORE_SPACE')";
+  }
+  if (key.capabilities & protocol::capability::kInteractive) {
+    sql += ", wait_timeout = @@global.interactive_timeout";
+  }
+  return sql;
+}
+
 net::Awaitable<Status> BackendConnection::Reset() {
   Exchange exchange{*this};
-  // The reset turns the tracker off; the SET goes in the same round trip.
+  // The reset turns the tracker off and forgets what the handshake's flags set; the SET that
+  // restores both goes in the same round trip.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
-  const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
+  const Bytes track = protocol::Encode(protocol::Query{FreshSessionStatement(state_.key)});
   const Bytes both = Pipeline({reset, track});
   auto [error, written] = co_await asio::async_write(socket_, asio::buffer(both), net::kNoThrow);
   if (error) co_return Error{net::ErrorText(error)};
@@ -408,8 +420,9 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret&
   if (!done.ok()) co_return done;
   state_.schema.clear();
   state_.key.collation = collation;
-  // The new session has the tracker off (a separate round trip: an auth switch may come first).
-  co_return co_await TrackStateChanges();
+  // The new session has the tracker off and the handshake's flags forgotten (a separate round
+  // trip: an auth switch may come first).
+  co_return co_await Execute(FreshSessionStatement(state_.key));
 }
 
 net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(

@@ -82,6 +82,12 @@ std::string IdleSocketNews(int fd);
 // shutdown).
 bool PeerClosedOrSpoke(int fd);
 
+// The statement that makes a reset (COM_RESET_CONNECTION, COM_CHANGE_USER) session look like a
+// fresh login with `key`'s handshake: the state tracker on (kTrackStateChange), and what the
+// handshake's flags set at login, which a reset forgets: IGNORE_SPACE in sql_mode, and for
+// INTERACTIVE, wait_timeout = interactive_timeout.
+std::string FreshSessionStatement(const PoolKey& key);
+
 // A pooled connection at rest: owns the descriptor (closed on destruction).
 class IdleBackend {
  public:
@@ -149,8 +155,8 @@ class BackendConnection {
   const BackendState& state() const { return state_; }
 
   // COM_RESET_CONNECTION: ends the transaction, drops user variables, temporary tables,
-  // prepared statements and locks, restores session variables. The schema stays. The tracker
-  // is turned on again in the same round trip (the reset turns it off).
+  // prepared statements and locks, restores session variables. The schema stays. The session
+  // is made a fresh login's again in the same round trip (FreshSessionStatement).
   net::Awaitable<Status> Reset();
   // COM_PING, bounded by `timeout`.
   net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);

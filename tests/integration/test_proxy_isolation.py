@@ -172,3 +172,22 @@ def test_the_handshake_character_set_is_kept(make_target, where):
             assert cur.fetchone() == ("three",)
             cur.execute("SET NAMES utf8" if charset == "latin1" else "SET NAMES latin1")
         conn.close()
+
+
+@pytest.mark.parametrize("where", WHERE_ALL)
+def test_handshake_flags_hold_in_every_pooled_session(make_target, mariadb, where):
+    """IGNORE_SPACE (`mariadb -i`) puts IGNORE_SPACE into sql_mode at login and INTERACTIVE
+    makes wait_timeout the interactive_timeout; COM_RESET_CONNECTION forgets both (issue 11,
+    point 1: the second client on a pooled connection got 1064). Every session through a pool
+    of one must look like a fresh login with the same handshake, as direct."""
+    from pymysql.constants import CLIENT
+    interactive = mariadb.variable("interactive_timeout")
+    target = make_target(where, pool__max_connections=1)
+    for _ in range(3):
+        conn = target.connect(client_flag=CLIENT.IGNORE_SPACE | CLIENT.INTERACTIVE)
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT (*) FROM t")  # A space after the name: IGNORE_SPACE.
+            assert cur.fetchone() == (3,)
+            cur.execute("SELECT FIND_IN_SET('IGNORE_SPACE', @@sql_mode) > 0, @@wait_timeout")
+            assert cur.fetchone() == (1, interactive)
+        conn.close()

@@ -57,3 +57,26 @@ TEST(ServerScramble, KeepsAtMostTwentyBytes) {
 
 }  // namespace
 }  // namespace longlink::pool
+
+TEST(FreshSessionStatement, RestoresWhatTheHandshakeFlagsSet) {
+  namespace cap = longlink::protocol::capability;
+  struct Row {
+    longlink::protocol::Capabilities capabilities;
+    std::string statement;
+  };
+  const std::string track = "SET SESSION session_track_state_change=ON";
+  const std::string ignore_space =
+      ", sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'IGNORE_SPACE')";
+  const std::string interactive = ", wait_timeout = @@global.interactive_timeout";
+  const Row rows[] = {
+      {0, track},
+      {cap::kFoundRows | cap::kMultiStatements, track},
+      {cap::kIgnoreSpace, track + ignore_space},
+      {cap::kInteractive, track + interactive},
+      {cap::kIgnoreSpace | cap::kInteractive, track + ignore_space + interactive},
+  };
+  for (const Row& row : rows) {
+    longlink::pool::PoolKey key{.user = "app", .capabilities = row.capabilities, .collation = 45};
+    EXPECT_EQ(longlink::pool::FreshSessionStatement(key), row.statement) << row.capabilities;
+  }
+}
