@@ -217,7 +217,8 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 
   const bool mariadb = !(greeting->capabilities & cap::kClientMysql);
   Capabilities wanted = (key.capabilities & key_capability::kMask) | kAlwaysRequested;
-  wanted &= greeting->capabilities & ~cap::kMariadbExtendedMask;
+  // Of MariaDB's extended capabilities only EXTENDED_METADATA, when the client asked for it.
+  wanted &= greeting->capabilities & ~(cap::kMariadbExtendedMask & ~cap::kMariadbExtendedMetadata);
   if (!mariadb) wanted |= cap::kClientMysql;  // CLIENT_LONG_PASSWORD for MySQL.
   state.capabilities = wanted;
 

@@ -17,11 +17,12 @@ using protocol::Capabilities;
 namespace cap = protocol::capability;
 // Client capabilities copied to the backend and kept in the key: they change what the server
 // does (FOUND_ROWS, IGNORE_SPACE, INTERACTIVE, MULTI_STATEMENTS, LOCAL_FILES, NO_SCHEMA) or the
-// bytes of results (DEPRECATE_EOF, LONG_FLAG, MULTI_RESULTS, PS_MULTI_RESULTS).
-inline constexpr Capabilities kMask = cap::kFoundRows | cap::kLongFlag | cap::kNoSchema |
-                                      cap::kLocalFiles | cap::kIgnoreSpace | cap::kInteractive |
-                                      cap::kMultiStatements | cap::kMultiResults |
-                                      cap::kPsMultiResults | cap::kDeprecateEof;
+// bytes of results (DEPRECATE_EOF, LONG_FLAG, MULTI_RESULTS, PS_MULTI_RESULTS, MariaDB's
+// EXTENDED_METADATA).
+inline constexpr Capabilities kMask =
+    cap::kFoundRows | cap::kLongFlag | cap::kNoSchema | cap::kLocalFiles | cap::kIgnoreSpace |
+    cap::kInteractive | cap::kMultiStatements | cap::kMultiResults | cap::kPsMultiResults |
+    cap::kDeprecateEof | cap::kMariadbExtendedMetadata;
 }  // namespace key_capability
 
 struct PoolKey {

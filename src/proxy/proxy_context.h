@@ -22,14 +22,17 @@ namespace longlink::proxy {
 class WorkerSessions;
 
 // The capabilities the proxy offers clients: those it can relay. Never compression, TLS (not
-// yet), MySQL-only bits, or MariaDB's PROGRESS/BULK/EXTENDED_METADATA/CACHE_METADATA.
+// yet), MySQL-only bits, or MariaDB's PROGRESS/BULK/CACHE_METADATA. MariaDB's
+// EXTENDED_METADATA (type and format names in column definitions) is relayed: it is part of
+// the pool key, so a client that asked for it gets a backend connection that did.
 inline constexpr protocol::Capabilities kRelayableCapabilities = [] {
   namespace cap = protocol::capability;
   return cap::kClientMysql | cap::kFoundRows | cap::kLongFlag | cap::kConnectWithDb |
          cap::kNoSchema | cap::kOdbc | cap::kLocalFiles | cap::kIgnoreSpace | cap::kProtocol41 |
          cap::kInteractive | cap::kTransactions | cap::kSecureConnection | cap::kMultiStatements |
          cap::kMultiResults | cap::kPsMultiResults | cap::kPluginAuth | cap::kConnectAttrs |
-         cap::kPluginAuthLenencClientData | cap::kSessionTrack | cap::kDeprecateEof;
+         cap::kPluginAuthLenencClientData | cap::kSessionTrack | cap::kDeprecateEof |
+         cap::kMariadbExtendedMetadata;
 }();
 
 class ProxyContext {

@@ -14,6 +14,7 @@ LONG_PASSWORD, FOUND_ROWS, LONG_FLAG, CONNECT_WITH_DB = 0x1, 0x2, 0x4, 0x8
 LOCAL_FILES, PROTOCOL_41, TRANSACTIONS, SECURE_CONNECTION = 0x80, 0x200, 0x2000, 0x8000
 MULTI_RESULTS, PS_MULTI_RESULTS, PLUGIN_AUTH = 0x20000, 0x40000, 0x80000
 DEPRECATE_EOF = 0x01000000
+MARIADB_EXTENDED_METADATA = 1 << 35
 DEFAULT_CAPS = (LONG_PASSWORD | LONG_FLAG | CONNECT_WITH_DB | PROTOCOL_41 | TRANSACTIONS |
                 SECURE_CONNECTION | MULTI_RESULTS | PS_MULTI_RESULTS | PLUGIN_AUTH)
 MORE_RESULTS_EXIST, CURSOR_EXISTS = 0x8, 0x40
@@ -54,7 +55,10 @@ class RawClient:
         stage1 = hashlib.sha1(APP_PASSWORD.encode()).digest()
         stage2 = hashlib.sha1(stage1).digest()
         token = bytes(a ^ b for a, b in zip(stage1, hashlib.sha1(scramble + stage2).digest()))
-        login = (struct.pack("<IIB23x", capabilities, 1 << 24, 45) + APP_USER.encode() + b"\0" +
+        # Bits 32-63 are MariaDB's extended capabilities, in the filler's last 4 bytes (read
+        # only without CLIENT_MYSQL, bit 0).
+        login = (struct.pack("<IIB19xI", capabilities & 0xFFFFFFFF, 1 << 24, 45,
+                             capabilities >> 32) + APP_USER.encode() + b"\0" +
                  bytes([len(token)]) + token + database.encode() + b"\0" +
                  b"mysql_native_password\0")
         self.sock.sendall(packet(login, 1))

@@ -57,12 +57,12 @@ EXPECTED = [
     "ok close: mysql_close",
 ]
 
-# MariaDB 10.11 offers all four; the proxy masks them (docs/PROXY.md: progress reports, bulk
-# execution and metadata caching are not offered to clients).
+# MariaDB 10.11 offers all four; the proxy relays extended metadata and masks the rest
+# (docs/PROXY.md: progress reports, bulk execution and metadata caching are not offered).
 EXTENDED_DIRECT = ("info server_extended_capabilities: PROGRESS=1 STMT_BULK_OPERATIONS=1 "
                    "EXTENDED_METADATA=1 CACHE_METADATA=1")
 EXTENDED_PROXY = ("info server_extended_capabilities: PROGRESS=0 STMT_BULK_OPERATIONS=0 "
-                  "EXTENDED_METADATA=0 CACHE_METADATA=0")
+                  "EXTENDED_METADATA=1 CACHE_METADATA=0")
 # The server prepares "KILL QUERY ?"; the proxy refuses it (docs/PROXY.md, "Connection ids and
 # KILL").
 KILL_DIRECT = "info prepared_kill: prepared"

@@ -5,7 +5,8 @@ for on a SELECT, and a prepared LOAD DATA LOCAL INFILE. After each, the session 
 import pytest
 
 from conftest import WHERE_ALL
-from raw_client import DEFAULT_CAPS, DEPRECATE_EOF, LOCAL_FILES, RawClient
+from raw_client import (DEFAULT_CAPS, DEPRECATE_EOF, LOCAL_FILES, LONG_PASSWORD,
+                        MARIADB_EXTENDED_METADATA, RawClient)
 
 CURSOR_TYPE_READ_ONLY = 1
 EOF_MODES = {"eof": DEFAULT_CAPS, "deprecate-eof": DEFAULT_CAPS | DEPRECATE_EOF}
@@ -70,3 +71,23 @@ def test_prepared_load_data_local_infile(make_target, mariadb, server_globals, w
     assert direct[0][:1] == b"\xfb" and direct[-1][:1] == b"\x00", direct
     assert proxied == direct
     assert mariadb.query(f"SELECT COUNT(*) FROM app.{table}")[0][0] == 4
+
+
+@pytest.mark.parametrize("where", [w for w in WHERE_ALL if w.startswith("proxy")])
+def test_extended_metadata(make_target, mariadb, where):
+    """MARIADB_CLIENT_EXTENDED_METADATA: column definitions name the format and the type
+    (`format=json`, `type=point`) for clients that ask (issue 11, point 6: dropped). Compared
+    with the server's own definitions, as text and as a prepared statement."""
+    mariadb.execute("CREATE OR REPLACE TABLE app.meta (j JSON, p POINT)",
+                    "INSERT INTO app.meta VALUES ('{\"a\": 1}', POINT(1, 2))")
+    caps = (DEFAULT_CAPS & ~LONG_PASSWORD) | MARIADB_EXTENDED_METADATA
+
+    def run(client):
+        text = client.query("SELECT j, p FROM meta")
+        statement = client.prepare("SELECT j, p FROM meta")
+        return [text, client.execute(statement)]
+
+    direct, proxied = direct_and_proxy(make_target, where, caps, run)
+    definitions = b"".join(direct[0][1:3])
+    assert b"json" in definitions and b"point" in definitions, direct[0][:3]
+    assert proxied == direct
