@@ -82,8 +82,8 @@ bool ParseLine(std::string_view line, int family, SocketRecord* r) {
 
 }  // namespace
 
-void ParseProcNetTcp(std::string_view text, int family, StateMask states,
-                     std::vector<SocketRecord>* out, std::size_t* malformed) {
+void ParseProcNetTcp(std::string_view text, int family, StateMask states, SocketSink* sink,
+                     std::size_t* malformed) {
   bool header = true;
   while (!text.empty()) {
     std::size_t eol = text.find('\n');
@@ -99,7 +99,7 @@ void ParseProcNetTcp(std::string_view text, int family, StateMask states,
       if (malformed) ++*malformed;
       continue;
     }
-    if (states & StateBit(r.state)) out->push_back(r);
+    if (states & StateBit(r.state)) sink->Add(r);
   }
 }
 

@@ -55,7 +55,7 @@ SocketRecord FromDiagMsg(const inet_diag_msg& m) {
 }  // namespace
 
 Status DecodeInetDiagReplies(std::span<const std::uint8_t> buffer, StateMask states,
-                             std::vector<SocketRecord>* out, bool* done) {
+                             SocketSink* sink, bool* done) {
   std::size_t offset = 0;
   while (offset + sizeof(nlmsghdr) <= buffer.size()) {
     nlmsghdr h;
@@ -78,14 +78,14 @@ Status DecodeInetDiagReplies(std::span<const std::uint8_t> buffer, StateMask sta
       inet_diag_msg m;
       std::memcpy(&m, payload, sizeof m);
       auto state = TcpStateFromKernel(m.idiag_state);
-      if (state && (states & StateBit(*state))) out->push_back(FromDiagMsg(m));
+      if (state && (states & StateBit(*state))) sink->Add(FromDiagMsg(m));
     }
     offset += NLMSG_ALIGN(h.nlmsg_len);
   }
   return {};
 }
 
-Status DumpTcpSockets(int family, StateMask states, std::vector<SocketRecord>* out) {
+Status DumpTcpSockets(int family, StateMask states, SocketSink* sink) {
   Fd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (fd.get() < 0) return Error{Errno("netlink socket", errno)};
 
@@ -118,7 +118,7 @@ Status DumpTcpSockets(int family, StateMask states, std::vector<SocketRecord>* o
       return Error{Errno("netlink recv", errno)};
     }
     if (n == 0) return Error{"netlink recv: unexpected end of dump"};
-    auto status = DecodeInetDiagReplies({buffer, static_cast<std::size_t>(n)}, states, out, &done);
+    auto status = DecodeInetDiagReplies({buffer, static_cast<std::size_t>(n)}, states, sink, &done);
     if (!status) return status;
   }
   return {};

@@ -49,9 +49,10 @@ TEST(SockDiagTest, DecodesADumpReply) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &orphan, sizeof orphan);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &est, sizeof est);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done).ok());
   EXPECT_FALSE(done);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].state, TcpState::kTimeWait);
@@ -71,9 +72,10 @@ TEST(SockDiagTest, IPv6MappedAddressesFoldToIpv4) {
   inet_pton(AF_INET6, "2001:db8::5", m.id.idiag_dst);
   std::vector<std::uint8_t> buf;
   Append(&buf, SOCK_DIAG_BY_FAMILY, &m, sizeof m);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].local.address.is_v4());
   EXPECT_EQ(out[0].remote.address.ToString(), "2001:db8::5");
@@ -89,9 +91,10 @@ TEST(SockDiagTest, FiltersStatesAndStopsAtDone) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &bogus, sizeof bogus);
   int zero = 0;
   Append(&buf, NLMSG_DONE, &zero, sizeof zero);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, StateBit(TcpState::kTimeWait), &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, StateBit(TcpState::kTimeWait), &sink, &done).ok());
   EXPECT_TRUE(done);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].state, TcpState::kTimeWait);
@@ -102,9 +105,9 @@ TEST(SockDiagTest, ReportsKernelErrors) {
   nlmsgerr e{};
   e.error = -ENOENT;
   Append(&buf, NLMSG_ERROR, &e, sizeof e);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
   bool done = false;
-  auto status = DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done);
+  auto status = DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find("No such file"), std::string::npos);
 }
@@ -115,9 +118,10 @@ TEST(SockDiagTest, EveryTruncationFailsCleanlyOrYieldsWholeMessages) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   for (std::size_t n = 0; n < buf.size(); ++n) {
-    std::vector<SocketRecord> out;
+    SocketVector sink;
+    auto& out = sink.sockets;
     bool done = false;
-    auto status = DecodeInetDiagReplies({buf.data(), n}, kAllStatesMask, &out, &done);
+    auto status = DecodeInetDiagReplies({buf.data(), n}, kAllStatesMask, &sink, &done);
     EXPECT_LE(out.size(), 2u);
     // A cut inside a message is an error unless it leaves less than a header.
     std::size_t one = NLMSG_ALIGN(NLMSG_HDRLEN + sizeof tw);
@@ -139,8 +143,9 @@ TEST(SockDiagTest, DumpsTheRealKernel) {
   ASSERT_EQ(listen(fd, 1), 0);
   socklen_t len = sizeof addr;
   getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::vector<SocketRecord> out;
-  auto status = DumpTcpSockets(AF_INET, StateBit(TcpState::kListen), &out);
+  SocketVector sink;
+  auto& out = sink.sockets;
+  auto status = DumpTcpSockets(AF_INET, StateBit(TcpState::kListen), &sink);
   close(fd);
   if (!status.ok())
     GTEST_SKIP() << "netlink sock_diag unavailable here: " << status.error().message;
