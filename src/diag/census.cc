@@ -31,10 +31,6 @@ std::size_t CensusBuilder::ServiceHash::operator()(const Endpoint& e) const {
   return static_cast<std::size_t>(Mix(IpAddressHash()(e.address) * 31 + e.port));
 }
 
-std::size_t CensusBuilder::PeerKeyHash::operator()(const PeerKey& k) const {
-  return static_cast<std::size_t>(Mix(IpAddressHash()(k.peer) ^ (std::uint64_t{k.group} << 40)));
-}
-
 CensusBuilder::CensusBuilder(const SocketFilter& filter, const PortRange& port_range,
                              int window_seconds)
     : filter_(filter),
@@ -48,9 +44,8 @@ void CensusBuilder::Clear() {
   std::fill(listening_.begin(), listening_.end(), 0);
   outbound_index_.clear();
   inbound_index_.clear();
-  peers_.clear();
+  ports_held_.Clear();
   last_group_ = UINT32_MAX;
-  last_ports_held_ = nullptr;
 }
 
 std::uint32_t CensusBuilder::GroupOf(Direction direction, const Endpoint& service) {
@@ -70,15 +65,6 @@ std::uint32_t CensusBuilder::GroupOf(Direction direction, const Endpoint& servic
   last_service_ = service;
   last_group_ = it->second;
   return last_group_;
-}
-
-std::uint64_t& CensusBuilder::PortsHeld(std::uint32_t group, const IpAddress& peer) {
-  if (last_ports_held_ != nullptr && group == last_peer_.group && peer == last_peer_.peer) {
-    return *last_ports_held_;
-  }
-  last_peer_ = {group, peer};
-  last_ports_held_ = &peers_[last_peer_];  // references into the map survive rehashing
-  return *last_ports_held_;
 }
 
 void CensusBuilder::Add(const SocketRecord& s) {
@@ -107,7 +93,7 @@ void CensusBuilder::Add(const SocketRecord& s) {
     }
   }
 
-  std::uint64_t& ports_held = PortsHeld(g, inbound ? s.remote.address : s.local.address);
+  std::uint64_t& ports_held = ports_held_.At(g, inbound ? s.remote.address : s.local.address);
   if (!inbound && port_range_.Contains(s.local.port)) ++ports_held;
 }
 
@@ -120,19 +106,19 @@ Census CensusBuilder::Finish() {
   }
 
   const std::uint32_t usable = port_range_.usable();
-  for (const auto& [key, ports_held] : peers_) {
-    DestinationGroup& group = census.destinations[key.group];
+  ports_held_.ForEach([&](const PeerCounts::Entry& e) {
+    DestinationGroup& group = census.destinations[e.group];
     ++group.peers;
-    if (group.direction != Direction::kOutbound || ports_held == 0) continue;
+    if (group.direction != Direction::kOutbound || e.count == 0) return;
     PortPressure p;
-    p.local_address = key.peer;
+    p.local_address = e.peer;
     p.remote = group.service;
-    p.ports_held = ports_held;
+    p.ports_held = e.count;
     p.usable_ports = usable;
-    p.ratio = usable ? static_cast<double>(ports_held) / usable : 1.0;
+    p.ratio = usable ? static_cast<double>(e.count) / usable : 1.0;
     p.level = p.ratio >= 0.8 ? Level::kCritical : p.ratio >= 0.5 ? Level::kWarning : Level::kOk;
     census.port_pressure.push_back(p);
-  }
+  });
   std::sort(census.port_pressure.begin(), census.port_pressure.end(),
             [](const PortPressure& a, const PortPressure& b) {
               if (a.ports_held != b.ports_held) return a.ports_held > b.ports_held;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "diag/kernel_settings.h"
+#include "diag/peer_counts.h"
 #include "diag/report.h"
 #include "diag/socket_filter.h"
 #include "diag/socket_owners.h"
@@ -57,23 +58,11 @@ class CensusBuilder final : public SocketSink {
   Census Finish();
 
  private:
-  // One (destination, peer address) pair: the peer is the local address of an outbound socket
-  // (then this is also the port-pressure row of that source and destination) or the remote
-  // address of an inbound one.
-  struct PeerKey {
-    std::uint32_t group = 0;
-    IpAddress peer;
-    bool operator==(const PeerKey&) const = default;
-  };
-  struct PeerKeyHash {
-    std::size_t operator()(const PeerKey& k) const;
-  };
   struct ServiceHash {
     std::size_t operator()(const Endpoint& e) const;
   };
 
   std::uint32_t GroupOf(Direction direction, const Endpoint& service);
-  std::uint64_t& PortsHeld(std::uint32_t group, const IpAddress& peer);
   bool IsListening(std::uint16_t port) const { return (listening_[port / 64] >> (port % 64)) & 1u; }
 
   const SocketFilter& filter_;
@@ -84,13 +73,14 @@ class CensusBuilder final : public SocketSink {
   Census census_;
   std::vector<std::uint64_t> listening_;  // 65536 bits
   std::unordered_map<Endpoint, std::uint32_t, ServiceHash> outbound_index_, inbound_index_;
-  std::unordered_map<PeerKey, std::uint64_t, PeerKeyHash> peers_;  // -> ports held
-  // Sockets of one destination and source tend to come in runs: the last lookups.
+  // Ports held per (destination, peer address): the peer is the local address of an outbound
+  // socket (then this is also the port-pressure row of that source and destination) or the
+  // remote address of an inbound one. Its size is the group's count of peers.
+  PeerCounts ports_held_;
+  // Sockets of one destination tend to come in runs: the last group lookup.
   Direction last_direction_ = Direction::kOutbound;
   Endpoint last_service_;
   std::uint32_t last_group_ = UINT32_MAX;
-  PeerKey last_peer_;
-  std::uint64_t* last_ports_held_ = nullptr;
 };
 
 // Groups `sockets` in one pass: listeners first, then the rest, whatever their order here.
