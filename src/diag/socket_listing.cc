@@ -46,8 +46,20 @@ Status ReadProc(StateMask states, SocketSink* sink, SocketListing* listing) {
   return {};
 }
 
-// The netlink dumps in delivery order: listeners of both families, then everything else.
+// The netlink dumps in delivery order: listeners of both families, then everything else. Each
+// is one walk for both families (AF_UNSPEC); a kernel that refuses that request is asked per
+// family, after the sink forgets whatever came before the refusal.
 Status DumpNetlink(StateMask states, SocketSink* sink, SocketListing* listing) {
+  listing->source = "netlink";
+  Status one_walk;
+  for (StateMask pass : {states & kListenBit, states & ~kListenBit}) {
+    if (pass == 0) continue;
+    one_walk = DumpTcpSockets(AF_UNSPEC, pass, sink);
+    if (!one_walk) break;
+  }
+  if (one_walk) return one_walk;
+  sink->Clear();
+
   const bool ipv6 = HostHasIpv6();
   bool ipv6_failed = false;
   for (StateMask pass : {states & kListenBit, states & ~kListenBit}) {
@@ -59,7 +71,6 @@ Status DumpNetlink(StateMask states, SocketSink* sink, SocketListing* listing) {
       listing->partial_reasons.push_back("IPv6 sockets not listed: " + v6.error().message);
     }
   }
-  listing->source = "netlink";
   return {};
 }
 
