@@ -11,7 +11,8 @@
 #      destinations, and ports held summed over port-pressure rows) must all equal the size;
 #   2. time: bench/netlink_floor (the floor: a bare sock_diag dump per family), the same with
 #      --one-walk (one dump for both families, as diagnose asks), `longlink diagnose --json`
-#      and, when set, $BENCH_BASELINE_BIN diagnose --json (an older build) run in alternation by
+#      and, when set and up to 100k sockets, $BENCH_BASELINE_BIN diagnose --json (an older
+#      build; above 100k only its peak RSS is measured) run in alternation by
 #      bench/interleaved.py, BENCH_RUNS rounds (half as many above 100k sockets) after one
 #      warm-up round: medians of wall and CPU time. Up to 100k sockets also hyperfine, with the
 #      ss and netstat pipelines operators use;
@@ -43,6 +44,8 @@ cleanup_ns() {
 }
 trap 'cleanup_ns; rm -rf "$out"' EXIT
 in_ns() { ip netns exec "$ns" "$@"; }
+# Seconds since $started, for the progress lines on standard error.
+since() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}'; }
 
 # Median of the numbers on standard input.
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -79,6 +82,7 @@ for n in "${sizes[@]}"; do
   for pid in "${pids[@]}"; do wait "$pid"; done
   generated=$(date +%s.%N)
 
+  echo "bench: $n: generated after $(since) s" >&2
   # 1. Everyone must count the same sockets.
   got_floor=$(in_ns "$floor" | awk '{print $2}')
   got_one_walk=$(in_ns "$floor" --one-walk | awk '{print $2}')
@@ -92,12 +96,14 @@ for n in "${sizes[@]}"; do
     exit 1
   fi
 
+  echo "bench: $n: counts agree after $(since) s" >&2
   # 2. Time: the floor and diagnose (and the baseline) in alternation, wall and CPU time; then,
   # up to 100k sockets, hyperfine with the pipelines operators use, as the earlier table did.
   size_runs=$runs
   ((n <= 100000)) || size_runs=$(((runs + 1) / 2))  # a 600k run takes ~0.4 s: stay within 60 s
   commands=("floor=$floor" "floor, one walk=$floor --one-walk" "longlink diagnose --json=$bin diagnose --json")
-  [[ -z $baseline ]] || commands+=("baseline diagnose --json=$baseline diagnose --json")
+  # The baseline's time only where it fits in TIME_WAIT's 60 s (at 600k it takes ~1 s a run).
+  [[ -z $baseline ]] || ((n > 100000)) || commands+=("baseline diagnose --json=$baseline diagnose --json")
   in_ns /usr/bin/python3 bench/interleaved.py "$size_runs" "$out/$n.interleaved.json" "${commands[@]}"
   if ((n <= 100000)); then
     in_ns hyperfine --style none --warmup 2 --runs "$runs" --export-json "$out/$n.json" \
@@ -107,6 +113,7 @@ for n in "${sizes[@]}"; do
       >/dev/null 2>&1
   fi
 
+  echo "bench: $n: timed after $(since) s" >&2
   # 3. Memory.
   rss_floor=$(peak_rss "$floor")
   rss_diag=$(peak_rss "$bin" diagnose --json)
