@@ -16,8 +16,8 @@
 #      bench/interleaved.py, BENCH_RUNS rounds (half as many above 100k sockets) after one
 #      warm-up round: medians of wall and CPU time. Up to 100k sockets also hyperfine, with the
 #      ss and netstat pipelines operators use;
-#   3. peak RSS (/usr/bin/time's maximum resident set) of the floor and of diagnose --json,
-#      median of 3;
+#   3. peak RSS (/usr/bin/time's maximum resident set) of diagnose --json, median of 3 runs,
+#      and of the floor and the baseline, one run each;
 #   4. at the first size only, the CPU of `diagnose --json --watch 1` over 10 s (11 samples),
 #      as a share of one core.
 # Prints markdown tables: medians and ratios to the floor, then memory and watch CPU.
@@ -49,9 +49,11 @@ since() { awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a
 
 # Median of the numbers on standard input.
 median() { sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-# Peak RSS in KiB of a command run in the namespace, median of 3.
+# Peak RSS in KiB of a command run in the namespace: median of RUNS runs (first argument).
 peak_rss() {
-  for _ in 1 2 3; do
+  local runs=$1
+  shift
+  for _ in $(seq "$runs"); do
     in_ns /usr/bin/time -f '%M' -o "$out/rss" "$@" >/dev/null
     cat "$out/rss"
   done | median
@@ -115,10 +117,10 @@ for n in "${sizes[@]}"; do
 
   echo "bench: $n: timed after $(since) s" >&2
   # 3. Memory.
-  rss_floor=$(peak_rss "$floor")
-  rss_diag=$(peak_rss "$bin" diagnose --json)
+  rss_floor=$(peak_rss 1 "$floor")
+  rss_diag=$(peak_rss 3 "$bin" diagnose --json)
   rss_base=-
-  [[ -z $baseline ]] || rss_base=$(peak_rss "$baseline" diagnose --json)
+  [[ -z $baseline ]] || rss_base=$(peak_rss 1 "$baseline" diagnose --json)
 
   # 4. Watch CPU, at the first size.
   watch=-
