@@ -75,7 +75,7 @@ class CensusBuilder final : public SocketSink {
   std::unordered_map<Endpoint, std::uint32_t, ServiceHash> outbound_index_, inbound_index_;
   // Ports held per (destination, peer address): the peer is the local address of an outbound
   // socket (then this is also the port-pressure row of that source and destination) or the
-  // remote address of an inbound one. Its size is the group's count of peers.
+  // remote address of an inbound one. A group's number of entries is its count of peers.
   PeerCounts ports_held_;
   // Sockets of one destination tend to come in runs: the last group lookup.
   Direction last_direction_ = Direction::kOutbound;
