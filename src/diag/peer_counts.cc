@@ -8,10 +8,6 @@ namespace {
 
 constexpr std::size_t kInitialSlots = 64;
 
-bool SameAddress(const IpAddress& a, const IpAddress& b) {
-  return a.family() == b.family() && std::memcmp(a.bytes().data(), b.bytes().data(), 16) == 0;
-}
-
 }  // namespace
 
 PeerCounts::PeerCounts() : slots_(kInitialSlots) {}
@@ -41,7 +37,7 @@ std::uint64_t& PeerCounts::At(std::uint32_t group, const IpAddress& peer) {
       ++size_;
       return slot.entry.count;
     }
-    if (slot.entry.group == group && SameAddress(slot.entry.peer, peer)) return slot.entry.count;
+    if (slot.entry.group == group && slot.entry.peer == peer) return slot.entry.count;
   }
 }
 
