@@ -129,7 +129,8 @@ longlink::Result<longlink::diag::DiagnoseOptions> MakeDiagnoseOptions(const Diag
   o.top = f.top;
   const char* no_color = std::getenv("NO_COLOR");
   o.color = !f.no_color && !(no_color && *no_color) && isatty(STDOUT_FILENO);
-  o.unicode = Utf8Locale();
+  // Only the text report draws; loading the locale costs JSON and Prometheus runs for nothing.
+  o.unicode = o.format == OutputFormat::kText && Utf8Locale();
   return o;
 }
 

@@ -55,25 +55,14 @@ double ChurnRate(const DestinationGroup& g) {
 
 void AddChurnFindings(const Report& report, std::vector<Finding>* out) {
   for (const auto& g : report.destinations) {
+    const auto severity = ChurnSeverity(g, report.port_pressure);
+    if (!severity) continue;
     const std::uint64_t tw = g.counts[TcpState::kTimeWait];
-    if (tw == 0) continue;
     const double rate = ChurnRate(g);
     Finding f;
+    f.severity = *severity;
     f.subject = g.service.ToString();
     if (g.direction == Direction::kOutbound) {
-      bool ports_critical = std::any_of(
-          report.port_pressure.begin(), report.port_pressure.end(), [&](const PortPressure& p) {
-            return p.remote == g.service && p.level == Level::kCritical;
-          });
-      if (rate >= 100 || ports_critical) {
-        f.severity = Severity::kCritical;
-      } else if (rate >= 5 || tw >= 500) {
-        f.severity = Severity::kWarning;
-      } else if (tw >= 50) {
-        f.severity = Severity::kInfo;
-      } else {
-        continue;
-      }
       f.code = "short_lived_connections";
       f.title = fmt::format(
           "{} TIME_WAIT to {}, about {} new connections/s, closed by this host: short-lived "
@@ -81,13 +70,6 @@ void AddChurnFindings(const Report& report, std::vector<Finding>* out) {
           WithThousands(tw), DescribeService(g.service), Rate(rate));
       f.advice = PoolingAdvice(g);
     } else {
-      if (rate >= 100 || tw >= 5000) {
-        f.severity = Severity::kWarning;
-      } else if (tw >= 50) {
-        f.severity = Severity::kInfo;
-      } else {
-        continue;
-      }
       f.code = "server_closes_first";
       f.title = fmt::format(
           "{} TIME_WAIT on this host's {}, about {} connections/s: this host, as server, closes "
@@ -256,6 +238,26 @@ void AddKernelFindings(const KernelSettings& settings, const Report& report,
 }
 
 }  // namespace
+
+std::optional<Severity> ChurnSeverity(const DestinationGroup& g,
+                                      std::span<const PortPressure> port_pressure) {
+  const std::uint64_t tw = g.counts[TcpState::kTimeWait];
+  if (tw == 0) return std::nullopt;
+  const double rate = ChurnRate(g);
+  if (g.direction == Direction::kOutbound) {
+    const bool ports_critical =
+        std::any_of(port_pressure.begin(), port_pressure.end(), [&](const PortPressure& p) {
+          return p.remote == g.service && p.level == Level::kCritical;
+        });
+    if (rate >= 100 || ports_critical) return Severity::kCritical;
+    if (rate >= 5 || tw >= 500) return Severity::kWarning;
+    if (tw >= 50) return Severity::kInfo;
+    return std::nullopt;
+  }
+  if (rate >= 100 || tw >= 5000) return Severity::kWarning;
+  if (tw >= 50) return Severity::kInfo;
+  return std::nullopt;
+}
 
 std::string WithThousands(std::uint64_t value) {
   std::string digits = std::to_string(value);

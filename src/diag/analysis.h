@@ -3,12 +3,20 @@
 // Pure functions of the report's data, so every rule is tested on recorded inputs.
 #pragma once
 
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "diag/report.h"
 
 namespace longlink::diag {
+
+// The severity of the churn finding `group` earns (short_lived_connections when outbound,
+// server_closes_first when inbound), or nullopt when its TIME_WAIT is too little to report.
+// REQUIRES: the group's rates computed; `port_pressure` is the census's.
+std::optional<Severity> ChurnSeverity(const DestinationGroup& group,
+                                      std::span<const PortPressure> port_pressure);
 
 // Audits the sysctls in `settings` (in their order), using counters and the census for context.
 std::vector<SysctlAudit> AuditSysctls(const KernelSettings& settings,

@@ -2,38 +2,22 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
+#include <numeric>
+
+#include "diag/analysis.h"
 
 namespace longlink::diag {
 namespace {
 
-struct EndpointHash {
-  std::size_t operator()(const Endpoint& e) const {
-    return IpAddressHash()(e.address) * 31 + e.port;
-  }
-};
-
-struct PressureKey {
-  IpAddress local;
-  Endpoint remote;
-  bool operator==(const PressureKey&) const = default;
-};
-
-struct PressureKeyHash {
-  std::size_t operator()(const PressureKey& k) const {
-    return IpAddressHash()(k.local) * 131 + EndpointHash()(k.remote);
-  }
-};
-
-// Per-group scratch state that the report does not keep.
-struct GroupScratch {
-  std::unordered_set<IpAddress, IpAddressHash> peers;
-  IpAddress last_peer;
-  bool has_last_peer = false;
-};
-
 bool IsLive(TcpState state) {
   return state == TcpState::kEstablished || state == TcpState::kSynSent;
+}
+
+std::uint64_t Mix(std::uint64_t h) {  // the murmur3 finalizer: spreads every input bit
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  return h;
 }
 
 }  // namespace
@@ -43,108 +27,145 @@ std::string DestinationGroup::ClosedFirstBy() const {
   return direction == Direction::kOutbound ? "this host (client)" : "this host (server)";
 }
 
-Census TakeCensus(std::span<const SocketRecord> sockets, const SocketFilter& filter,
-                  const PortRange& port_range, int window_seconds) {
-  Census census;
-  std::vector<bool> listening(65536, false);
-  for (const auto& s : sockets) {
-    if (s.state == TcpState::kListen) listening[s.local.port] = true;
-  }
-  for (std::size_t port = 0; port < listening.size(); ++port) {
-    if (listening[port]) census.listening_ports.push_back(static_cast<std::uint16_t>(port));
-  }
+std::size_t CensusBuilder::ServiceHash::operator()(const Endpoint& e) const {
+  return static_cast<std::size_t>(Mix(IpAddressHash()(e.address) * 31 + e.port));
+}
 
-  const std::uint32_t recent_after_ms =
-      kTimeWaitMs - static_cast<std::uint32_t>(std::clamp(window_seconds, 1, 60)) * 1000;
-  std::unordered_map<Endpoint, std::size_t, EndpointHash> outbound_index, inbound_index;
-  std::unordered_map<PressureKey, std::size_t, PressureKeyHash> pressure_index;
-  std::vector<GroupScratch> scratch;
-  // Sockets of one destination tend to come in runs; remember the last lookup of each map.
-  Endpoint last_service;
-  Direction last_direction = Direction::kOutbound;
-  std::size_t last_group = SIZE_MAX;
-  PressureKey last_pressure_key;
-  std::size_t last_pressure = SIZE_MAX;
+CensusBuilder::CensusBuilder(const SocketFilter& filter, const PortRange& port_range,
+                             int window_seconds)
+    : filter_(filter),
+      port_range_(port_range),
+      window_seconds_(std::clamp(window_seconds, 1, 60)),
+      recent_after_ms_(kTimeWaitMs - static_cast<std::uint32_t>(window_seconds_) * 1000),
+      listening_(65536 / 64, 0) {}
 
-  for (const auto& s : sockets) {
-    const bool inbound = s.state != TcpState::kListen && listening[s.local.port];
-    const Endpoint& service = inbound ? s.local : s.remote;
-    if (!filter.Matches(s, service)) continue;
-    census.states.Add(s);
-    if (s.state == TcpState::kListen) continue;
-    const Direction direction = inbound ? Direction::kInbound : Direction::kOutbound;
-    if (s.state == TcpState::kCloseWait) census.close_wait.push_back({s.inode, direction, service});
-    if (last_group == SIZE_MAX || direction != last_direction || !(service == last_service)) {
-      auto& index = inbound ? inbound_index : outbound_index;
-      auto [it, added] = index.try_emplace(service, census.destinations.size());
-      if (added) {
-        DestinationGroup group;
-        group.direction = direction;
-        group.service = service;
-        census.destinations.push_back(std::move(group));
-        scratch.emplace_back();
-      }
-      last_group = it->second;
-      last_service = service;
-      last_direction = direction;
+void CensusBuilder::Clear() {
+  census_ = Census{};
+  std::fill(listening_.begin(), listening_.end(), 0);
+  outbound_index_.clear();
+  inbound_index_.clear();
+  ports_held_.Clear();
+  last_group_ = UINT32_MAX;
+}
+
+std::uint32_t CensusBuilder::GroupOf(Direction direction, const Endpoint& service) {
+  if (last_group_ != UINT32_MAX && direction == last_direction_ && service == last_service_) {
+    return last_group_;
+  }
+  auto& index = direction == Direction::kInbound ? inbound_index_ : outbound_index_;
+  auto [it, added] =
+      index.try_emplace(service, static_cast<std::uint32_t>(census_.destinations.size()));
+  if (added) {
+    DestinationGroup group;
+    group.direction = direction;
+    group.service = service;
+    census_.destinations.push_back(std::move(group));
+  }
+  last_direction_ = direction;
+  last_service_ = service;
+  last_group_ = it->second;
+  return last_group_;
+}
+
+void CensusBuilder::Add(const SocketRecord& s) {
+  if (s.state == TcpState::kListen) {
+    listening_[s.local.port / 64] |= std::uint64_t{1} << (s.local.port % 64);
+    if (filter_.Matches(s, s.remote)) census_.states.Add(s);  // a listener serves no one yet
+    return;
+  }
+  const bool inbound = IsListening(s.local.port);
+  const Endpoint& service = inbound ? s.local : s.remote;
+  if (!filter_.Matches(s, service)) return;
+  census_.states.Add(s);
+
+  const std::uint32_t g = GroupOf(inbound ? Direction::kInbound : Direction::kOutbound, service);
+  DestinationGroup& group = census_.destinations[g];
+  group.counts.Add(s);
+  if (s.state == TcpState::kTimeWait) {
+    if (s.expires_ms > recent_after_ms_) ++group.time_wait_recent;
+  } else if (s.inode != 0 && IsLive(s.state)) {
+    if (group.live_inodes.size() < kLiveInodesPerGroup) group.live_inodes.push_back(s.inode);
+  } else if (s.state == TcpState::kCloseWait) {
+    if (census_.close_wait.size() < kCloseWaitSocketsKept) {
+      census_.close_wait.push_back({s.inode, g});
+    } else {
+      ++census_.close_wait_not_kept;
     }
-    DestinationGroup& group = census.destinations[last_group];
-    group.counts.Add(s);
-    if (s.state == TcpState::kTimeWait && s.expires_ms > recent_after_ms) ++group.time_wait_recent;
-    if (IsLive(s.state) && s.inode != 0) group.live_inodes.push_back(s.inode);
-
-    GroupScratch& g = scratch[last_group];
-    const IpAddress& peer = inbound ? s.remote.address : s.local.address;
-    if (!g.has_last_peer || !(peer == g.last_peer)) {
-      g.peers.insert(peer);
-      g.last_peer = peer;
-      g.has_last_peer = true;
-    }
-
-    if (inbound || !port_range.Contains(s.local.port)) continue;
-    PressureKey key{s.local.address, s.remote};
-    if (last_pressure == SIZE_MAX || !(key == last_pressure_key)) {
-      auto [it, added] = pressure_index.try_emplace(key, census.port_pressure.size());
-      if (added) {
-        PortPressure p;
-        p.local_address = key.local;
-        p.remote = key.remote;
-        census.port_pressure.push_back(p);
-      }
-      last_pressure = it->second;
-      last_pressure_key = key;
-    }
-    ++census.port_pressure[last_pressure].ports_held;
   }
 
-  for (std::size_t i = 0; i < census.destinations.size(); ++i) {
-    auto& group = census.destinations[i];
-    group.peers = scratch[i].peers.size();
-    group.close_rate_60s = static_cast<double>(group.counts[TcpState::kTimeWait]) / 60.0;
-    group.close_rate_recent =
-        static_cast<double>(group.time_wait_recent) / std::clamp(window_seconds, 1, 60);
-  }
-  std::sort(census.destinations.begin(), census.destinations.end(),
-            [](const DestinationGroup& a, const DestinationGroup& b) {
-              auto atw = a.counts[TcpState::kTimeWait], btw = b.counts[TcpState::kTimeWait];
-              if (atw != btw) return atw > btw;
-              if (a.counts.total != b.counts.total) return a.counts.total > b.counts.total;
-              return a.service < b.service;
-            });
+  std::uint64_t& ports_held = ports_held_.At(g, inbound ? s.remote.address : s.local.address);
+  if (!inbound && port_range_.Contains(s.local.port)) ++ports_held;
+}
 
-  const std::uint32_t usable = port_range.usable();
-  for (auto& p : census.port_pressure) {
+Census CensusBuilder::Finish() {
+  Census census = std::move(census_);
+  for (std::size_t port = 0; port < 65536; ++port) {
+    if (IsListening(static_cast<std::uint16_t>(port))) {
+      census.listening_ports.push_back(static_cast<std::uint16_t>(port));
+    }
+  }
+
+  const std::uint32_t usable = port_range_.usable();
+  ports_held_.ForEach([&](const PeerCounts::Entry& e) {
+    DestinationGroup& group = census.destinations[e.group];
+    ++group.peers;
+    if (group.direction != Direction::kOutbound || e.count == 0) return;
+    PortPressure p;
+    p.local_address = e.peer;
+    p.remote = group.service;
+    p.ports_held = e.count;
     p.usable_ports = usable;
-    p.ratio = usable ? static_cast<double>(p.ports_held) / usable : 1.0;
+    p.ratio = usable ? static_cast<double>(e.count) / usable : 1.0;
     p.level = p.ratio >= 0.8 ? Level::kCritical : p.ratio >= 0.5 ? Level::kWarning : Level::kOk;
-  }
+    census.port_pressure.push_back(p);
+  });
   std::sort(census.port_pressure.begin(), census.port_pressure.end(),
             [](const PortPressure& a, const PortPressure& b) {
               if (a.ports_held != b.ports_held) return a.ports_held > b.ports_held;
               if (a.remote != b.remote) return a.remote < b.remote;
               return a.local_address < b.local_address;
             });
+
+  for (auto& group : census.destinations) {
+    group.close_rate_60s = static_cast<double>(group.counts[TcpState::kTimeWait]) / 60.0;
+    group.close_rate_recent = static_cast<double>(group.time_wait_recent) / window_seconds_;
+  }
+  // Sort through an order of indices, so that CLOSE_WAIT sockets can follow their groups.
+  std::vector<std::uint32_t> order(census.destinations.size());
+  std::iota(order.begin(), order.end(), 0u);
+  const auto& groups = census.destinations;
+  std::sort(order.begin(), order.end(), [&groups](std::uint32_t ia, std::uint32_t ib) {
+    const DestinationGroup &a = groups[ia], &b = groups[ib];
+    auto atw = a.counts[TcpState::kTimeWait], btw = b.counts[TcpState::kTimeWait];
+    if (atw != btw) return atw > btw;
+    if (a.counts.total != b.counts.total) return a.counts.total > b.counts.total;
+    if (a.service != b.service) return a.service < b.service;
+    return a.direction < b.direction;
+  });
+  std::vector<std::uint32_t> new_index(order.size());
+  std::vector<DestinationGroup> sorted;
+  sorted.reserve(order.size());
+  for (std::uint32_t i = 0; i < order.size(); ++i) {
+    new_index[order[i]] = i;
+    sorted.push_back(std::move(census.destinations[order[i]]));
+  }
+  census.destinations = std::move(sorted);
+  for (auto& s : census.close_wait) s.group = new_index[s.group];
+
+  Clear();
   return census;
+}
+
+Census TakeCensus(std::span<const SocketRecord> sockets, const SocketFilter& filter,
+                  const PortRange& port_range, int window_seconds) {
+  CensusBuilder builder(filter, port_range, window_seconds);
+  for (const auto& s : sockets) {
+    if (s.state == TcpState::kListen) builder.Add(s);
+  }
+  for (const auto& s : sockets) {
+    if (s.state != TcpState::kListen) builder.Add(s);
+  }
+  return builder.Finish();
 }
 
 std::unordered_set<std::uint64_t> InodesToAttribute(const Census& census) {
@@ -153,7 +174,7 @@ std::unordered_set<std::uint64_t> InodesToAttribute(const Census& census) {
     if (s.inode != 0) inodes.insert(s.inode);
   }
   for (const auto& group : census.destinations) {
-    if (group.counts[TcpState::kTimeWait] == 0) continue;
+    if (!ChurnSeverity(group, census.port_pressure)) continue;
     inodes.insert(group.live_inodes.begin(), group.live_inodes.end());
   }
   return inodes;
@@ -177,6 +198,7 @@ Attribution AttributeSockets(const SocketOwners& owners, Census* census) {
               });
   }
 
+  result.close_wait_unattributed = census->close_wait_not_kept;
   std::map<int, std::size_t> by_pid;
   std::vector<std::map<std::pair<Direction, Endpoint>, std::uint64_t>> peers;
   for (const auto& s : census->close_wait) {
@@ -190,8 +212,9 @@ Attribution AttributeSockets(const SocketOwners& owners, Census* census) {
       result.close_wait.push_back({*p, 0, {}});
       peers.emplace_back();
     }
+    const DestinationGroup& group = census->destinations[s.group];
     ++result.close_wait[it->second].count;
-    ++peers[it->second][{s.direction, s.service}];
+    ++peers[it->second][{group.direction, group.service}];
   }
   for (std::size_t i = 0; i < result.close_wait.size(); ++i) {
     for (const auto& [key, count] : peers[i]) {

@@ -54,13 +54,16 @@ std::string Render(const Report& report, const DiagnoseOptions& options) {
 
 Result<Report> TakeSample(const DiagnoseOptions& options, const KernelCounters* previous,
                           double seconds_since_previous) {
-  // Counters first and sockets right after, so that rates and counts describe the same moment.
+  // Counters first and sockets right after (the port range in between: the census measures
+  // port pressure while the dump streams), so that rates and counts describe the same moment.
   Report report;
   report.counters = ReadKernelCounters();
   const StateMask kernel_states = options.filter.states | StateBit(TcpState::kListen);
-  auto listing = ListTcpSockets(options.source, kernel_states);
-  if (!listing) return listing.error();
   KernelSettings settings = ReadKernelSettings();
+  CensusBuilder builder(options.filter, settings.port_range, options.window_seconds);
+  auto listing = ListTcpSockets(options.source, kernel_states, &builder);
+  if (!listing) return listing.error();
+  Census census = builder.Finish();
 
   report.generated_at = NowRfc3339();
   report.host = HostName();
@@ -72,21 +75,25 @@ Result<Report> TakeSample(const DiagnoseOptions& options, const KernelCounters* 
   report.window_seconds = options.window_seconds;
   report.port_range = settings.port_range;
 
-  Census census =
-      TakeCensus(listing->sockets, options.filter, settings.port_range, options.window_seconds);
+  if (census.close_wait_not_kept > 0) {
+    report.partial_reasons.push_back(
+        std::to_string(census.close_wait_not_kept) + " CLOSE_WAIT sockets beyond the first " +
+        std::to_string(kCloseWaitSocketsKept) + " were not attributed to a process");
+  }
   auto inodes = InodesToAttribute(census);
+  SocketOwners owners;
   if (!inodes.empty()) {
-    SocketOwners owners = FindSocketOwners(inodes);
+    owners = FindSocketOwners(inodes);
     if (owners.owner_of.size() < inodes.size() && owners.unreadable_processes > 0) {
       report.partial_reasons.push_back(
           std::to_string(inodes.size() - owners.owner_of.size()) +
           " sockets could not be attributed to a process: /proc/PID/fd of " +
           std::to_string(owners.unreadable_processes) + " processes is not readable without root");
     }
-    Attribution attribution = AttributeSockets(owners, &census);
-    report.close_wait = std::move(attribution.close_wait);
-    report.close_wait_unattributed = attribution.close_wait_unattributed;
   }
+  Attribution attribution = AttributeSockets(owners, &census);
+  report.close_wait = std::move(attribution.close_wait);
+  report.close_wait_unattributed = attribution.close_wait_unattributed;
   report.states = census.states;
   report.destinations = std::move(census.destinations);
   report.port_pressure = std::move(census.port_pressure);

@@ -6,27 +6,6 @@
 #include <string>
 
 namespace longlink::diag {
-namespace {
-
-constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-}  // namespace
-
-IpAddress IpAddress::FromV4(const std::uint8_t bytes[4]) {
-  IpAddress a;
-  a.family_ = Family::kV4;
-  std::memcpy(a.bytes_.data(), bytes, 4);
-  return a;
-}
-
-IpAddress IpAddress::FromV6(const std::uint8_t bytes[16]) {
-  if (std::memcmp(bytes, kMappedPrefix, sizeof kMappedPrefix) == 0) return FromV4(bytes + 12);
-  IpAddress a;
-  a.family_ = Family::kV6;
-  std::memcpy(a.bytes_.data(), bytes, 16);
-  return a;
-}
-
 Result<IpAddress> IpAddress::Parse(std::string_view text) {
   std::string s(text);
   std::uint8_t buf[16];

@@ -7,6 +7,7 @@
 #include <compare>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -20,9 +21,22 @@ class IpAddress {
 
   IpAddress() = default;  // 0.0.0.0
 
-  // From network-order bytes. FromV6 folds IPv4-mapped addresses to IPv4.
-  static IpAddress FromV4(const std::uint8_t bytes[4]);
-  static IpAddress FromV6(const std::uint8_t bytes[16]);
+  // From network-order bytes. FromV6 folds IPv4-mapped addresses to IPv4. Inline: the socket
+  // sources call them twice per socket.
+  static IpAddress FromV4(const std::uint8_t bytes[4]) {
+    IpAddress a;
+    a.family_ = Family::kV4;
+    std::memcpy(a.bytes_.data(), bytes, 4);
+    return a;
+  }
+  static IpAddress FromV6(const std::uint8_t bytes[16]) {
+    static constexpr std::uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::memcmp(bytes, kMappedPrefix, sizeof kMappedPrefix) == 0) return FromV4(bytes + 12);
+    IpAddress a;
+    a.family_ = Family::kV6;
+    std::memcpy(a.bytes_.data(), bytes, 16);
+    return a;
+  }
 
   // Parses numeric IPv4 or IPv6 text ("10.0.0.5", "::1", "fe80::1"); no names, no brackets.
   static Result<IpAddress> Parse(std::string_view text);
@@ -41,6 +55,11 @@ class IpAddress {
   std::string ToString() const;  // "10.0.0.5", "2001:db8::1"
 
   friend auto operator<=>(const IpAddress&, const IpAddress&) = default;
+  // Equality compares all 16 bytes at once (the census compares addresses for every socket);
+  // bytes past an IPv4 address are always zero, so this agrees with <=>.
+  friend bool operator==(const IpAddress& a, const IpAddress& b) {
+    return a.family_ == b.family_ && std::memcmp(a.bytes_.data(), b.bytes_.data(), 16) == 0;
+  }
 
  private:
   Family family_ = Family::kV4;

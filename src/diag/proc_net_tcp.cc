@@ -7,6 +7,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 namespace longlink::diag {
 namespace {
@@ -82,8 +83,8 @@ bool ParseLine(std::string_view line, int family, SocketRecord* r) {
 
 }  // namespace
 
-void ParseProcNetTcp(std::string_view text, int family, StateMask states,
-                     std::vector<SocketRecord>* out, std::size_t* malformed) {
+void ParseProcNetTcp(std::string_view text, int family, StateMask states, SocketSink* sink,
+                     std::size_t* malformed) {
   bool header = true;
   while (!text.empty()) {
     std::size_t eol = text.find('\n');
@@ -99,30 +100,28 @@ void ParseProcNetTcp(std::string_view text, int family, StateMask states,
       if (malformed) ++*malformed;
       continue;
     }
-    if (states & StateBit(r.state)) out->push_back(r);
+    if (states & StateBit(r.state)) sink->Add(r);
   }
 }
 
 Result<std::string> ReadWholeFile(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Error{"cannot open " + path + ": " + strerror(errno)};
-  std::string data;
+  // Reads land in an uninitialised chunk and are appended: a sysctl of a few bytes costs no
+  // zero-filled 256 KiB string, yet /proc/net/tcp is still read in large pieces.
   constexpr std::size_t kChunk = 256 * 1024;
+  std::unique_ptr<char[]> chunk(new char[kChunk]);
+  std::string data;
   for (;;) {
-    std::size_t used = data.size();
-    data.resize(used + kChunk);
-    ssize_t n = read(fd, data.data() + used, kChunk);
+    ssize_t n = read(fd, chunk.get(), kChunk);
     if (n < 0) {
-      if (errno == EINTR) {
-        data.resize(used);
-        continue;
-      }
+      if (errno == EINTR) continue;
       int err = errno;
       close(fd);
       return Error{"cannot read " + path + ": " + strerror(err)};
     }
-    data.resize(used + static_cast<std::size_t>(n));
     if (n == 0) break;
+    data.append(chunk.get(), static_cast<std::size_t>(n));
   }
   close(fd);
   return data;

@@ -5,19 +5,18 @@
 
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "common/result.h"
-#include "diag/socket_record.h"
+#include "diag/socket_sink.h"
 #include "diag/tcp_state.h"
 
 namespace longlink::diag {
 
-// Parses the text of /proc/net/tcp (family AF_INET) or /proc/net/tcp6 (AF_INET6), appending
-// sockets whose state is in `states`. The header line and malformed lines are skipped; the
-// number of malformed lines is added to *malformed (may be null).
-void ParseProcNetTcp(std::string_view text, int family, StateMask states,
-                     std::vector<SocketRecord>* out, std::size_t* malformed);
+// Parses the text of /proc/net/tcp (family AF_INET) or /proc/net/tcp6 (AF_INET6), delivering
+// sockets whose state is in `states` to *sink in file order. The header line and malformed
+// lines are skipped; the number of malformed lines is added to *malformed (may be null).
+void ParseProcNetTcp(std::string_view text, int family, StateMask states, SocketSink* sink,
+                     std::size_t* malformed);
 
 // Reads a whole file in large chunks (one pass, so the kernel's seq_file does not repeat lines
 // between small reads). Errors name the path.

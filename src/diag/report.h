@@ -55,9 +55,11 @@ struct DestinationGroup {
   double close_rate_recent = 0;        // TIME_WAIT entries per second over the window
   double close_rate_60s = 0;           // TIME_WAIT count / 60 s
   // Who churns: processes holding live (inode-bearing) sockets to the same service. Filled only
-  // for groups with TIME_WAIT and live sockets.
+  // for groups that a churn finding names (ChurnSeverity) and that have live sockets.
   std::vector<ProcessShare> processes;
-  std::vector<std::uint64_t> live_inodes;  // ESTABLISHED/SYN_SENT sockets, for the above
+  // Inodes of the group's first ESTABLISHED/SYN_SENT sockets (at most kLiveInodesPerGroup,
+  // census.h), for the above.
+  std::vector<std::uint64_t> live_inodes;
 
   // "this host (client)", "this host (server)", or empty without TIME_WAIT.
   std::string ClosedFirstBy() const;

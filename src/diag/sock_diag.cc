@@ -55,7 +55,7 @@ SocketRecord FromDiagMsg(const inet_diag_msg& m) {
 }  // namespace
 
 Status DecodeInetDiagReplies(std::span<const std::uint8_t> buffer, StateMask states,
-                             std::vector<SocketRecord>* out, bool* done) {
+                             SocketSink* sink, bool* done) {
   std::size_t offset = 0;
   while (offset + sizeof(nlmsghdr) <= buffer.size()) {
     nlmsghdr h;
@@ -74,36 +74,54 @@ Status DecodeInetDiagReplies(std::span<const std::uint8_t> buffer, StateMask sta
       if (payload_len >= sizeof e) std::memcpy(&e, payload, sizeof e);
       return Error{Errno("netlink: inet_diag dump", e.error ? -e.error : EPROTO)};
     }
-    if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY && payload_len >= sizeof(inet_diag_msg)) {
+    const bool socket_message =
+        h.nlmsg_type == SOCK_DIAG_BY_FAMILY || h.nlmsg_type == TCPDIAG_GETSOCK;
+    if (socket_message && payload_len >= sizeof(inet_diag_msg)) {
       inet_diag_msg m;
       std::memcpy(&m, payload, sizeof m);
       auto state = TcpStateFromKernel(m.idiag_state);
-      if (state && (states & StateBit(*state))) out->push_back(FromDiagMsg(m));
+      if (state && (states & StateBit(*state))) sink->Add(FromDiagMsg(m));
     }
     offset += NLMSG_ALIGN(h.nlmsg_len);
   }
   return {};
 }
 
-Status DumpTcpSockets(int family, StateMask states, std::vector<SocketRecord>* out) {
+Status DumpTcpSockets(int family, StateMask states, SocketSink* sink) {
   Fd fd(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   if (fd.get() < 0) return Error{Errno("netlink socket", errno)};
 
+  // Both requests ask for the same thing; only the older one can name both families, because
+  // the kernel answers it with sdiag_family = AF_UNSPEC (inet_diag_dump_compat).
   struct {
     nlmsghdr header;
     inet_diag_req_v2 request;
-  } message{};
-  message.header.nlmsg_len = sizeof message;
-  message.header.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  message.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  message.header.nlmsg_seq = 1;
-  message.request.sdiag_family = static_cast<std::uint8_t>(family);
-  message.request.sdiag_protocol = IPPROTO_TCP;
-  message.request.idiag_states = states;
+  } by_family{};
+  struct {
+    nlmsghdr header;
+    inet_diag_req request;
+  } both_families{};
+  nlmsghdr* header = nullptr;
+  if (family == AF_UNSPEC) {
+    header = &both_families.header;
+    header->nlmsg_len = sizeof both_families;
+    header->nlmsg_type = TCPDIAG_GETSOCK;
+    both_families.request.idiag_family = AF_INET;  // ignored by the kernel
+    both_families.request.idiag_states = states;
+  } else {
+    header = &by_family.header;
+    header->nlmsg_len = sizeof by_family;
+    header->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    by_family.request.sdiag_family = static_cast<std::uint8_t>(family);
+    by_family.request.sdiag_protocol = IPPROTO_TCP;
+    by_family.request.idiag_states = states;
+  }
+  header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  header->nlmsg_seq = 1;
 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd.get(), &message, sizeof message, 0, reinterpret_cast<sockaddr*>(&kernel),
+  if (sendto(fd.get(), header, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel),
              sizeof kernel) < 0) {
     return Error{Errno("netlink sendto", errno)};
   }
@@ -118,7 +136,7 @@ Status DumpTcpSockets(int family, StateMask states, std::vector<SocketRecord>* o
       return Error{Errno("netlink recv", errno)};
     }
     if (n == 0) return Error{"netlink recv: unexpected end of dump"};
-    auto status = DecodeInetDiagReplies({buffer, static_cast<std::size_t>(n)}, states, out, &done);
+    auto status = DecodeInetDiagReplies({buffer, static_cast<std::size_t>(n)}, states, sink, &done);
     if (!status) return status;
   }
   return {};

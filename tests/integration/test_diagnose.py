@@ -229,6 +229,37 @@ def test_watch_reports_rates_between_samples(netns):
     assert gen.returncode == 0, gen.stderr.read()
 
 
+SCALE = 150_000  # above the default tcp_max_tw_buckets (131,072); bench/diagnose.sh runs 600k
+
+
+def peak_rss_kib(ns, *args):
+    """Runs longlink in the namespace under /usr/bin/time; returns (stdout, peak RSS in KiB)."""
+    r = ns.run("/usr/bin/time", "-f", "%M", LONGLINK, *args)
+    assert r.returncode == 0, r.stderr
+    return r.stdout, int(r.stderr.strip().splitlines()[-1])
+
+
+def test_at_scale_counts_agree_and_memory_does_not_grow(netns):
+    netns.run("sysctl", "-qw", "net.ipv4.ip_local_port_range=32768 60999",
+              f"net.ipv4.tcp_max_tw_buckets={2 * SCALE}", check=True)
+    _, rss_empty = peak_rss_kib(netns, "diagnose", "--json")
+    sources = ",".join(f"127.0.2.{i}" for i in range(1, 13))  # 12,500 each: under half the range
+    gen = netns.run(PYTHON, SOCKGEN, "--sources", sources, "--client-close", "127.0.0.1:3306",
+                    str(SCALE))
+    assert gen.returncode == 0, gen.stderr
+    assert f"client_close={SCALE}" in gen.stdout
+    out, rss = peak_rss_kib(netns, "diagnose", "--json")
+    report = json.loads(out)
+    assert report["states"]["TIME_WAIT"] == SCALE == netns.ss_count("time-wait")
+    assert report["total"] == SCALE
+    mysql = group(report, "outbound", 3306)
+    assert mysql["states"] == {"TIME_WAIT": SCALE} and mysql["peers"] == 12
+    assert len(report["port_pressure"]) == 12
+    assert sum(p["ports_held"] for p in report["port_pressure"]) == SCALE
+    # A list of 150k sockets alone would take over 9 MiB; the census keeps per-destination state.
+    assert rss - rss_empty < 4 * 1024, f"peak RSS {rss} KiB with {SCALE:,} sockets, {rss_empty} KiB without"
+
+
 @pytest.mark.parametrize("args,status,message", [
     (["--bogus"], 2, "--bogus"),
     (["--dst", "nonsense.invalid"], 2, "nonsense.invalid"),

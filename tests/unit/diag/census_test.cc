@@ -10,14 +10,8 @@ namespace {
 using testing::AddTimeWait;
 using testing::Ep;
 using testing::Listen;
+using testing::Range;
 using testing::Sock;
-
-PortRange Range(std::uint32_t low, std::uint32_t high) {
-  PortRange r;
-  r.low = low;
-  r.high = high;
-  return r;
-}
 
 const DestinationGroup* FindGroup(const Census& c, Direction d, const char* addr,
                                   std::uint16_t port) {
@@ -134,10 +128,14 @@ TEST(CensusTest, AttributesCloseWaitAndLiveSocketsOfChurningGroups) {
   }
   s.push_back(Sock(TcpState::kCloseWait, Ep("10.0.0.9", 40000), Ep("10.0.0.5", 3306), 200));
   s.push_back(Sock(TcpState::kCloseWait, Ep("10.0.0.9", 40001), Ep("10.0.0.5", 3306), 0));
-  AddTimeWait(&s, "10.0.0.9", 41000, Ep("10.0.0.6", 3306), 5, [](int) { return 1000u; });
+  // 50 old TIME_WAIT: just enough for a short_lived_connections finding (info).
+  AddTimeWait(&s, "10.0.0.9", 41000, Ep("10.0.0.6", 3306), 50, [](int) { return 1000u; });
   s.push_back(Sock(TcpState::kEstablished, Ep("10.0.0.9", 42000), Ep("10.0.0.6", 3306), 300));
   // Established to a service without TIME_WAIT: not worth a /proc walk.
   s.push_back(Sock(TcpState::kEstablished, Ep("10.0.0.9", 42001), Ep("10.0.0.6", 22), 400));
+  // 49 TIME_WAIT earn no finding, so their service's live sockets are not looked up either.
+  AddTimeWait(&s, "10.0.0.9", 43000, Ep("10.0.0.6", 5432), 49, [](int) { return 1000u; });
+  s.push_back(Sock(TcpState::kEstablished, Ep("10.0.0.9", 44000), Ep("10.0.0.6", 5432), 500));
   Census c = TakeCensus(s, {}, Range(32768, 60999), 10);
 
   auto inodes = InodesToAttribute(c);

@@ -29,9 +29,10 @@ constexpr char kTcp6[] =
     "00000000:00000000 00:00000000 00000000    33        0 888 1 0000000000000000 20 4 0 10 -1\n";
 
 TEST(ProcNetTcpTest, ParsesIpv4Lines) {
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   std::size_t malformed = 0;
-  ParseProcNetTcp(kTcp4, AF_INET, kAllStatesMask, &out, &malformed);
+  ParseProcNetTcp(kTcp4, AF_INET, kAllStatesMask, &sink, &malformed);
   ASSERT_EQ(out.size(), 4u);
   EXPECT_EQ(malformed, 0u);
 
@@ -57,8 +58,9 @@ TEST(ProcNetTcpTest, ParsesIpv4Lines) {
 }
 
 TEST(ProcNetTcpTest, ParsesIpv6AndFoldsMappedAddresses) {
-  std::vector<SocketRecord> out;
-  ParseProcNetTcp(kTcp6, AF_INET6, kAllStatesMask, &out, nullptr);
+  SocketVector sink;
+  auto& out = sink.sockets;
+  ParseProcNetTcp(kTcp6, AF_INET6, kAllStatesMask, &sink, nullptr);
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].local.ToString(), "[::1]:3306");
   EXPECT_EQ(out[1].state, TcpState::kCloseWait);
@@ -68,8 +70,9 @@ TEST(ProcNetTcpTest, ParsesIpv6AndFoldsMappedAddresses) {
 }
 
 TEST(ProcNetTcpTest, StateMaskFilters) {
-  std::vector<SocketRecord> out;
-  ParseProcNetTcp(kTcp4, AF_INET, StateBit(TcpState::kTimeWait), &out, nullptr);
+  SocketVector sink;
+  auto& out = sink.sockets;
+  ParseProcNetTcp(kTcp4, AF_INET, StateBit(TcpState::kTimeWait), &sink, nullptr);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].state, TcpState::kTimeWait);
 }
@@ -81,9 +84,10 @@ TEST(ProcNetTcpTest, CountsMalformedLinesAndKeepsGoing) {
                            "00000000 0 0 1\n"  // state out of range
                            "   6: 0100007F:0CEA\n"
                            "\n";
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   std::size_t malformed = 0;
-  ParseProcNetTcp(text, AF_INET, kAllStatesMask, &out, &malformed);
+  ParseProcNetTcp(text, AF_INET, kAllStatesMask, &sink, &malformed);
   EXPECT_EQ(out.size(), 4u);
   EXPECT_EQ(malformed, 3u);
 }
@@ -94,9 +98,10 @@ TEST(ProcNetTcpTest, EveryTruncationOfALineIsRejectedCleanly) {
       "   2: 0100007F:9C41 0100007F:0CEA 06 00000000:00000000 03:00001770 00000000     0        "
       "0 0";
   for (std::size_t n = 1; n < line.size(); ++n) {
-    std::vector<SocketRecord> out;
+    SocketVector sink;
+    auto& out = sink.sockets;
     std::size_t malformed = 0;
-    ParseProcNetTcp(header + line.substr(0, n), AF_INET, kAllStatesMask, &out, &malformed);
+    ParseProcNetTcp(header + line.substr(0, n), AF_INET, kAllStatesMask, &sink, &malformed);
     // Only cuts inside the final inode number can still parse; they must not crash either way.
     EXPECT_EQ(out.size() + malformed,
               line.substr(0, n).find_first_not_of(' ') == std::string::npos ? 0u : 1u)

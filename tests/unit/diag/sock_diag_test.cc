@@ -49,9 +49,10 @@ TEST(SockDiagTest, DecodesADumpReply) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &orphan, sizeof orphan);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &est, sizeof est);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done).ok());
   EXPECT_FALSE(done);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].state, TcpState::kTimeWait);
@@ -71,9 +72,10 @@ TEST(SockDiagTest, IPv6MappedAddressesFoldToIpv4) {
   inet_pton(AF_INET6, "2001:db8::5", m.id.idiag_dst);
   std::vector<std::uint8_t> buf;
   Append(&buf, SOCK_DIAG_BY_FAMILY, &m, sizeof m);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done).ok());
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].local.address.is_v4());
   EXPECT_EQ(out[0].remote.address.ToString(), "2001:db8::5");
@@ -89,12 +91,26 @@ TEST(SockDiagTest, FiltersStatesAndStopsAtDone) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &bogus, sizeof bogus);
   int zero = 0;
   Append(&buf, NLMSG_DONE, &zero, sizeof zero);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
+  auto& out = sink.sockets;
   bool done = false;
-  ASSERT_TRUE(DecodeInetDiagReplies(buf, StateBit(TcpState::kTimeWait), &out, &done).ok());
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, StateBit(TcpState::kTimeWait), &sink, &done).ok());
   EXPECT_TRUE(done);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].state, TcpState::kTimeWait);
+}
+
+TEST(SockDiagTest, DecodesAnswersToTheOlderRequestToo) {
+  // TCPDIAG_GETSOCK answers carry the request's type; anything else is skipped.
+  std::vector<std::uint8_t> buf;
+  auto tw = V4Msg(6, "10.0.0.9", 40000, "10.0.0.5", 3306, 3, 59000, 0);
+  Append(&buf, TCPDIAG_GETSOCK, &tw, sizeof tw);
+  Append(&buf, DCCPDIAG_GETSOCK, &tw, sizeof tw);
+  Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
+  SocketVector sink;
+  bool done = false;
+  ASSERT_TRUE(DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done).ok());
+  EXPECT_EQ(sink.sockets.size(), 2u);
 }
 
 TEST(SockDiagTest, ReportsKernelErrors) {
@@ -102,9 +118,9 @@ TEST(SockDiagTest, ReportsKernelErrors) {
   nlmsgerr e{};
   e.error = -ENOENT;
   Append(&buf, NLMSG_ERROR, &e, sizeof e);
-  std::vector<SocketRecord> out;
+  SocketVector sink;
   bool done = false;
-  auto status = DecodeInetDiagReplies(buf, kAllStatesMask, &out, &done);
+  auto status = DecodeInetDiagReplies(buf, kAllStatesMask, &sink, &done);
   ASSERT_FALSE(status.ok());
   EXPECT_NE(status.error().message.find("No such file"), std::string::npos);
 }
@@ -115,9 +131,10 @@ TEST(SockDiagTest, EveryTruncationFailsCleanlyOrYieldsWholeMessages) {
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   Append(&buf, SOCK_DIAG_BY_FAMILY, &tw, sizeof tw);
   for (std::size_t n = 0; n < buf.size(); ++n) {
-    std::vector<SocketRecord> out;
+    SocketVector sink;
+    auto& out = sink.sockets;
     bool done = false;
-    auto status = DecodeInetDiagReplies({buf.data(), n}, kAllStatesMask, &out, &done);
+    auto status = DecodeInetDiagReplies({buf.data(), n}, kAllStatesMask, &sink, &done);
     EXPECT_LE(out.size(), 2u);
     // A cut inside a message is an error unless it leaves less than a header.
     std::size_t one = NLMSG_ALIGN(NLMSG_HDRLEN + sizeof tw);
@@ -128,25 +145,61 @@ TEST(SockDiagTest, EveryTruncationFailsCleanlyOrYieldsWholeMessages) {
   }
 }
 
+// A listening socket of the test process (in its own netns), on an ephemeral port.
+struct Listener {
+  int fd = -1;
+  std::uint16_t port = 0;
+  explicit Listener(int family) {
+    sockaddr_in v4{};
+    v4.sin_family = AF_INET;
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    auto* addr =
+        family == AF_INET ? reinterpret_cast<sockaddr*>(&v4) : reinterpret_cast<sockaddr*>(&v6);
+    socklen_t len = family == AF_INET ? sizeof v4 : sizeof v6;
+    fd = socket(family, SOCK_STREAM, 0);
+    if (fd < 0 || bind(fd, addr, len) != 0 || listen(fd, 1) != 0 ||
+        getsockname(fd, addr, &len) != 0) {
+      return;
+    }
+    port = ntohs(family == AF_INET ? v4.sin_port : v6.sin6_port);
+  }
+  ~Listener() {
+    if (fd >= 0) close(fd);
+  }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  bool ok() const { return port != 0; }
+};
+
+bool Lists(const std::vector<SocketRecord>& sockets, const Listener& l, bool v4) {
+  for (const auto& s : sockets) {
+    if (s.local.port == l.port && s.inode != 0 && s.local.address.is_v4() == v4) return true;
+  }
+  return false;
+}
+
+// The test process's own netns: its listeners must show up in a LISTEN dump, of their family
+// or of both (AF_UNSPEC, one walk), and nothing but listeners.
 TEST(SockDiagTest, DumpsTheRealKernel) {
-  // The test process's own netns: a listening socket must show up in the dump.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(listen(fd, 1), 0);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::vector<SocketRecord> out;
-  auto status = DumpTcpSockets(AF_INET, StateBit(TcpState::kListen), &out);
-  close(fd);
-  if (!status.ok())
-    GTEST_SKIP() << "netlink sock_diag unavailable here: " << status.error().message;
-  bool found = false;
-  for (const auto& s : out) found |= s.local.port == ntohs(addr.sin_port) && s.inode != 0;
-  EXPECT_TRUE(found);
+  Listener v4(AF_INET), v6(AF_INET6);
+  ASSERT_TRUE(v4.ok());
+  for (int family : {AF_INET, AF_INET6, AF_UNSPEC}) {
+    SCOPED_TRACE(family);
+    if (family == AF_INET6 && !v6.ok()) continue;  // no IPv6 here
+    SocketVector sink;
+    auto status = DumpTcpSockets(family, StateBit(TcpState::kListen), &sink);
+    if (!status.ok()) {
+      GTEST_SKIP() << "netlink sock_diag unavailable here: " << status.error().message;
+    }
+    EXPECT_EQ(Lists(sink.sockets, v4, true), family != AF_INET6);
+    if (v6.ok()) {
+      EXPECT_EQ(Lists(sink.sockets, v6, false), family != AF_INET);
+    }
+    for (const auto& s : sink.sockets) EXPECT_EQ(s.state, TcpState::kListen);
+  }
 }
 
 }  // namespace

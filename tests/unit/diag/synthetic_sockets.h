@@ -3,11 +3,20 @@
 
 #include <vector>
 
+#include "diag/kernel_settings.h"
 #include "diag/socket_record.h"
 
 namespace longlink::diag::testing {
 
 inline Endpoint Ep(const char* addr, std::uint16_t port) { return {*IpAddress::Parse(addr), port}; }
+
+// The ephemeral range low..high, nothing reserved.
+inline PortRange Range(std::uint32_t low, std::uint32_t high) {
+  PortRange r;
+  r.low = low;
+  r.high = high;
+  return r;
+}
 
 inline SocketRecord Sock(TcpState state, Endpoint local, Endpoint remote, std::uint64_t inode = 0,
                          SocketTimer timer = SocketTimer::kNone, std::uint32_t expires_ms = 0) {
