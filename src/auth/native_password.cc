@@ -1,14 +1,8 @@
 #include "auth/native_password.h"
 
-// The one-shot SHA1() and RAND_bytes() of OpenSSL 3 go through EVP and its providers; linked
-// statically (CMakeLists.txt) they bring 16,000 relative relocations that every run of the
-// binary, `longlink diagnose` included, applies at start-up. SHA1_Init/Update/Final (deprecated
-// in 3.0, still provided) and getrandom(2) (the kernel CSPRNG that seeds OpenSSL's) need none.
-#define OPENSSL_SUPPRESS_DEPRECATED
-#include <errno.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
-#include <sys/random.h>
 
 #include <cassert>
 #include <cstdlib>
@@ -51,11 +45,7 @@ int HexValue(char c) {
 
 Sha1Digest Sha1(std::span<const std::uint8_t> data) {
   Sha1Digest digest;
-  SHA_CTX context;
-  SHA1_Init(&context);
-  SHA1_Update(&context, data.data(), data.size());
-  SHA1_Final(digest.data(), &context);
-  OPENSSL_cleanse(&context, sizeof context);
+  SHA1(data.data(), data.size(), digest.data());
   return digest;
 }
 
@@ -66,9 +56,7 @@ Scramble GenerateScramble() {
   std::size_t filled = 0;
   std::array<std::uint8_t, 64> random;
   while (filled < scramble.size()) {
-    ssize_t got = getrandom(random.data(), random.size(), 0);  // <= 256 bytes: never partial
-    if (got < 0 && errno == EINTR) continue;
-    if (got != static_cast<ssize_t>(random.size())) {
+    if (RAND_bytes(random.data(), static_cast<int>(random.size())) != 1) {
       // No entropy means no safe authentication at all; there is nothing sensible to return.
       std::abort();
     }
