@@ -224,6 +224,7 @@ def main():
     parser.add_argument("--fault-window", type=float, default=10)
     parser.add_argument("--sample-every", type=float, default=5)
     parser.add_argument("--settle", type=float, default=20)
+    parser.add_argument("--samples", help="write the RSS/fd samples here (CSV: seconds,rss_kib,fds)")
     args = parser.parse_args()
     duration = args.minutes * 60
     users = [APP_USER, RO_USER]
@@ -327,6 +328,14 @@ def main():
         rss_after = proxy.rss_kib()
         admin.close()
 
+        if args.samples:
+            with open(args.samples, "w") as f:
+                f.write("seconds,rss_kib,fds\n")
+                f.writelines(f"{t:.1f},{r},{d}\n" for t, r, d in samples)
+        # Where RSS rose by more than 1 MiB from one sample to the next (steps, not a slope).
+        steps = [f"{samples[i][0]:.0f}s: {samples[i - 1][1]} -> {samples[i][1]}"
+                 for i in range(1, len(samples)) if samples[i][1] - samples[i - 1][1] > 1024]
+
         # --- Checks ---
         print("\n## Soak figures\n")
         n = len(samples)
@@ -343,6 +352,7 @@ def main():
             ("unexpected errors", len(stats.unexpected)),
             ("proxy RSS KiB: 2nd tenth / last tenth / after",
              f"{rss_warm:.0f} / {rss_last:.0f} / {rss_after}"),
+            ("proxy RSS steps > 1 MiB between samples", steps or "none"),
             ("proxy fds: before / 2nd tenth / last tenth / after",
              f"{fds_before} / {fds_warm:.0f} / {fds_last:.0f} / {fds_after}"),
             ("idle backends per user after (samples)",
