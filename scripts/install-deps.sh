@@ -14,6 +14,8 @@ packages=(
   mariadb-server mariadb-client libmariadb-dev
   python3 python3-pytest python3-pymysql python3-mysqldb python3-sqlalchemy python3-django
   sysbench
+  # fuzzing (tests/fuzz, scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

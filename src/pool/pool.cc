@@ -465,7 +465,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
   for (auto& [key, secret] : to_open) {
     asio::co_spawn(
         executor,
-        [this, executor, key, secret]() -> net::Awaitable<void> {
+        [this, executor, key = key, secret = secret]() -> net::Awaitable<void> {
           OpenResult opened = co_await OpenOnce(executor, key, secret);
           std::lock_guard lock(mutex_);
           Pool& pool = pools_[key];

@@ -20,6 +20,17 @@ from mariadb_server import native_hash
 READY_TIMEOUT = 10
 STOP_TIMEOUT = 5
 
+# What AddressSanitizer, LeakSanitizer and UBSan write to stderr when they find something (the
+# sanitizer build, scripts/test.sh). A report is a failure even when the exit code is 0: UBSan
+# goes on after a runtime error, and a leak report needs a clean exit to happen at all.
+SANITIZER_REPORT = re.compile(r"^(==\d+==ERROR: (Address|Leak)Sanitizer|.*: runtime error: |"
+                              r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer)", re.M)
+
+
+def sanitizer_reports(text):
+    """The lines of `text` that start a sanitizer report; [] for a clean run."""
+    return [m.group(0) for m in SANITIZER_REPORT.finditer(text)]
+
 
 def toml_value(value):
     if isinstance(value, bool):
@@ -165,7 +176,8 @@ class ProxyProcess:
         self.stderr.close()
 
     def stop(self):
-        """SIGTERM; the proxy must exit 0 within STOP_TIMEOUT seconds."""
+        """SIGTERM; the proxy must exit 0 within STOP_TIMEOUT seconds, and its stderr must hold
+        no sanitizer report (in a sanitizer build, LeakSanitizer checks at that exit)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -177,3 +189,5 @@ class ProxyProcess:
         self.stderr.close()
         code = self.process.returncode
         assert code == 0, f"the proxy exited with {code}; its stderr:\n{self.log()}"
+        reports = sanitizer_reports(self.log())
+        assert not reports, f"sanitizer report in the proxy's stderr: {reports}\n{self.log()}"
