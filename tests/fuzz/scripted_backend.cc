@@ -33,10 +33,10 @@ using protocol::ByteView;
 using protocol::Capabilities;
 using protocol::Command;
 
-// What mariadbd 10.11 (Debian 12, no TLS) announces in its greeting.
-constexpr Capabilities kServerCapabilities = 0x0000001DA1FFF7FEULL & ~cap::kClientMysql;
-constexpr std::string_view kServerVersion = "5.5.5-10.11.6-MariaDB-0+deb12u1";
-constexpr std::uint8_t kCollation = 45;  // utf8mb4_general_ci.
+// What mariadbd 10.11 (Debian 12, no TLS) announces in its greeting (read from a real one).
+constexpr Capabilities kServerCapabilities = 0x0000001D81FFF7FEULL;
+constexpr std::string_view kServerVersion = "5.5.5-10.11.19-MariaDB-0+deb12u1";
+constexpr std::uint8_t kCollation = 45;  // utf8mb4_general_ci, as Debian configures it.
 constexpr std::size_t kMaxPacket = 1 << 24;
 constexpr std::uint8_t kVarString = 0xfd;
 
