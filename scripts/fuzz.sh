@@ -8,6 +8,9 @@
 # Usage: scripts/fuzz.sh [seconds per target, default 20] [target...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache: paths relative to the checkout, so that a clone in another folder (CI's) hits the
+# cache a developer's build filled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 seconds=${1:-20}
 shift || true
 targets=("$@")

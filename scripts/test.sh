@@ -10,6 +10,9 @@
 # skips that part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache: paths relative to the checkout, so that a clone in another folder (CI's) hits the
+# cache a developer's build filled.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 jobs=$(nproc 2>/dev/null || echo 2)
 asan_tests=${LONGLINK_ASAN_TESTS:-'^integration\.(proxy|resilience|libmariadb)$'}
 fuzz_seconds=${LONGLINK_FUZZ_SECONDS:-20}

@@ -347,8 +347,9 @@ std::string FreshSessionStatement(const PoolKey& key) {
   return sql;
 }
 
-net::Awaitable<Status> BackendConnection::Reset() {
+net::Awaitable<Status> BackendConnection::Reset(std::chrono::milliseconds timeout) {
   Exchange exchange{*this};
+  net::Deadline deadline(socket_, timeout);
   // The reset turns the tracker off and forgets what the handshake's flags set; the SET that
   // restores both goes in the same round trip.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
@@ -356,10 +357,11 @@ net::Awaitable<Status> BackendConnection::Reset() {
   const Bytes both = Pipeline({reset, track});
   auto [error, written] = co_await asio::async_write(socket_, asio::buffer(both), net::kNoThrow);
   if (error) co_return Error{net::ErrorText(error)};
+  const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
   auto reset_ok = co_await ReadOk(nullptr);
-  if (!reset_ok.ok()) co_return reset_ok;
+  if (!reset_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : reset_ok;
   auto track_ok = co_await ReadOk(nullptr);
-  if (!track_ok.ok()) co_return track_ok;
+  if (!track_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : track_ok;
   state_.last_used_at = state_.last_alive_at = Clock::now();
   co_return Status();
 }

@@ -157,7 +157,8 @@ class BackendConnection {
   // COM_RESET_CONNECTION: ends the transaction, drops user variables, temporary tables,
   // prepared statements and locks, restores session variables. The schema stays. The session
   // is made a fresh login's again in the same round trip (FreshSessionStatement).
-  net::Awaitable<Status> Reset();
+  // Bounded by `timeout` (a server that stops answering must not hold the session forever).
+  net::Awaitable<Status> Reset(std::chrono::milliseconds timeout);
   // COM_PING, bounded by `timeout`.
   net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);
   // Runs a statement that answers OK (e.g. a SET); a server ERR is an error.

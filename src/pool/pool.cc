@@ -357,7 +357,7 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
     OnClosedLocked(key);
     co_return;
   }
-  auto reset = co_await connection->Reset();
+  auto reset = co_await connection->Reset(backend_.connect_timeout);
   if (!reset.ok()) {
     Log(LogLevel::kInfo, session, "closing backend connection {}: reset failed: {}",
         connection->state().thread_id, reset.error().message);

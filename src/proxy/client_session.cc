@@ -900,7 +900,10 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
         bool empty = false;
         const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
         if (forwarded != Outcome::kOk) {
-          co_return forwarded == Outcome::kClientGone ? Outcome::kBackendError : forwarded;
+          // The server is in the middle of the LOAD: whatever went wrong on the client's side,
+          // the backend's state is unknown (found by the session fuzzer: a misnumbered file
+          // packet used to release it as clean, and the pool's reset met the LOAD).
+          co_return forwarded == Outcome::kBackendGone ? forwarded : Outcome::kBackendError;
         }
         if (empty) break;
       }
@@ -990,7 +993,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RefuseChangeUser(ErrPacket
   ++failed_change_users_;
   state_.Reset();
   if (backend_) {
-    auto reset = co_await backend_->Reset();
+    auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
     if (!reset.ok()) LoseBackend("reset after a failed COM_CHANGE_USER: " + reset.error().message);
   } else if (lost_) {
     lost_->clean = true;  // Nothing of the old session's state is left to lose.

@@ -14,7 +14,7 @@ import time
 import pymysql
 import pytest
 
-from conftest import WHERE_ALL
+from conftest import WHERE_ALL, WHERE_PROXY
 
 MiB = 1024 * 1024
 ER_ACCESS_DENIED = 1045
@@ -390,3 +390,27 @@ def test_failed_logins_are_logged_rate_limited(proxy_factory):
             pymysql.connect(unix_socket=proxy.unix_socket, user="app", password="wrong")
     denied = proxy.log_lines("access denied")
     assert len(denied) == 10, denied
+
+
+@pytest.mark.parametrize("where", WHERE_PROXY)
+def test_misnumbered_local_infile_packet(make_target, mariadb, server_globals, where):
+    """Proxy-only: LOAD DATA LOCAL INFILE whose first file packet has a wrong sequence id. The
+    proxy answers ERR 1156 and ends the session (MariaDB 10.11 answers nothing and waits for
+    its net_read_timeout), and the backend connection, in the middle of the LOAD, is closed
+    rather than reset and pooled (found by the session fuzzer: the pool's reset met the
+    LOAD)."""
+    from raw_client import DEFAULT_CAPS, LOCAL_FILES, RawClient
+    server_globals(local_infile=1)
+    mariadb.execute("CREATE TABLE IF NOT EXISTS app.li_bad (a INT)")
+    target = make_target(where, pool__max_connections=1)
+    client = RawClient(target, capabilities=DEFAULT_CAPS | LOCAL_FILES)
+    client.command(b"\x03LOAD DATA LOCAL INFILE 'x.csv' INTO TABLE li_bad")
+    sequence, request = client.read()
+    assert request[:1] == b"\xfb", request
+    client.sock.sendall(packet(b"1\n", sequence + 5))
+    _, reply = client.read()
+    assert err_of(reply)[0] == ER_OUT_OF_ORDER, reply
+    assert closed_within(client.sock, 3)
+    assert_healthy(target)
+    if target.is_proxy:
+        assert not target.proxy.log_lines("reset failed"), target.proxy.log()
