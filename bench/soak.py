@@ -249,7 +249,9 @@ def main():
                              pool={"max_connections": args.clients + 50,
                                    "min_idle": args.min_idle, "queue_timeout": "30s",
                                    "keepalive_interval": "2s", "max_idle_time": "5s"},
-                             backend={"retry_timeout": "30s"})
+                             # Session pooling: every client may hold a backend connection.
+                             backend={"retry_timeout": "30s",
+                                      "max_connections": args.clients + 100})
         fds_before = proxy.fd_count()
         faults = Faults(args.fault_window)
         stats = Stats()
