@@ -1,5 +1,6 @@
 #include "proxy/proxy_server.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <asio/local/stream_protocol.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -180,6 +182,24 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
   }
 }
 
+// Every kTrimInterval, hands memory that malloc holds free back to the system. Session buffers
+// (16 KiB, below glibc's mmap threshold) come from the heap; after a burst (a server restart
+// makes every session reattach at once) the freed ones would otherwise keep the process at its
+// high-water mark for good (a 1,000-client soak: 13.7 MiB before a restart, 36 MiB after).
+// malloc_trim releases free pages anywhere in the heap (madvise), not only at its top.
+net::Awaitable<void> ReturnFreeMemory() {
+  constexpr auto kTrimInterval = std::chrono::seconds(10);
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(kTrimInterval);
+    auto [error] = co_await timer.async_wait(net::kNoThrow);
+    if (error) co_return;
+#ifdef __GLIBC__
+    ::malloc_trim(0);
+#endif
+  }
+}
+
 // Learns the backend's version and capabilities before the first client arrives, so the
 // greeting mirrors them; retries until the backend answers.
 net::Awaitable<void> ProbeBackend(ProxyContext& context) {
@@ -284,6 +304,7 @@ int RunProxy(const config::ProxyConfig& config) {
     context.AddWorker(&worker.sessions);
   }
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
+  asio::co_spawn(workers[0]->io, ReturnFreeMemory(), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());
 
   asio::io_context main_io(1);
