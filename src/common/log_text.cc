@@ -1,5 +1,6 @@
 #include "common/log_text.h"
 
+#include <algorithm>
 #include <cstdint>
 
 namespace longlink {
@@ -43,12 +44,15 @@ bool IsC1Control(std::string_view sequence) {
          static_cast<std::uint8_t>(sequence[1]) <= 0x9F;
 }
 
-void AppendHex(std::string* out, char c) {
+void AppendHexDigits(std::string* out, std::uint8_t byte) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  const auto byte = static_cast<std::uint8_t>(c);
-  *out += "\\x";
   *out += kDigits[byte >> 4];
   *out += kDigits[byte & 0xF];
+}
+
+void AppendHex(std::string* out, char c) {
+  *out += "\\x";
+  AppendHexDigits(out, static_cast<std::uint8_t>(c));
 }
 
 // Appends `text` escaped; with `quoting`, also \\ and \' and the named escapes.
@@ -122,6 +126,18 @@ bool IsLogSafe(std::string_view text) {
     i += length;
   }
   return true;
+}
+
+std::string LogHexPrefix(std::span<const std::uint8_t> bytes, std::size_t max) {
+  const std::size_t shown = std::min(bytes.size(), max);
+  std::string out;
+  out.reserve(shown * 3 + 16);
+  for (std::size_t i = 0; i < shown; ++i) {
+    if (i > 0) out += ' ';
+    AppendHexDigits(&out, bytes[i]);
+  }
+  if (shown < bytes.size()) out += " ... (" + std::to_string(bytes.size()) + " bytes)";
+  return out;
 }
 
 std::string LogSafe(std::string_view text) {

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -27,5 +29,9 @@ std::string LogSafe(std::string_view text);
 
 // True if `text` needs no change by LogSafe (the common case: no copy).
 bool IsLogSafe(std::string_view text);
+
+// The first `max` bytes of `bytes` in hex ("00 00 00 02 40 ..."), with " ... (N bytes)" when
+// there are more: for logs of packets the proxy could not follow.
+std::string LogHexPrefix(std::span<const std::uint8_t> bytes, std::size_t max);
 
 }  // namespace longlink

@@ -1,6 +1,5 @@
 #include "protocol/wire.h"
 
-#include <algorithm>
 #include <cassert>
 
 namespace longlink::protocol {
@@ -212,20 +211,6 @@ Error Malformed(std::string_view message, std::string_view detail) {
   text += ": ";
   text += detail;
   return Error{std::move(text)};
-}
-
-std::string HexPrefix(ByteView bytes, std::size_t max) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  const std::size_t shown = std::min(bytes.size(), max);
-  out.reserve(shown * 3 + 16);
-  for (std::size_t i = 0; i < shown; ++i) {
-    if (i > 0) out += ' ';
-    out += kDigits[bytes[i] >> 4];
-    out += kDigits[bytes[i] & 0xF];
-  }
-  if (shown < bytes.size()) out += " ... (" + std::to_string(bytes.size()) + " bytes)";
-  return out;
 }
 
 }  // namespace longlink::protocol

@@ -32,10 +32,6 @@ inline std::string_view AsChars(ByteView bytes) {
   return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
-// The first `max` bytes of `bytes` in hex ("00 00 00 02 40 ..."), with "... (N bytes)" when
-// there are more: for logs of packets the proxy could not follow.
-std::string HexPrefix(ByteView bytes, std::size_t max);
-
 // Lenenc first bytes.
 inline constexpr std::uint8_t kLenencNull = 0xfb;        // NULL (in text rows only).
 inline constexpr std::uint8_t kLenencTwoBytes = 0xfc;    // Followed by int<2>.

@@ -360,10 +360,9 @@ net::Awaitable<bool> ClientSession::FillClient(std::size_t count) {
   in_->Reserve(count);
   while (in_->size() < count) {
     auto room = in_->Room();
-    reading_since_ = pool::Clock::now();  // In the middle of a packet: net_read_timeout.
+    const PartialRead partial(*this);
     auto [error, n] =
         co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
-    reading_since_ = {};
     if (error || n == 0) co_return false;
     in_->Commit(n);
   }
@@ -481,9 +480,8 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
 }
 
 net::Awaitable<bool> ClientSession::DropClientPacket() {
-  reading_since_ = pool::Clock::now();
+  const PartialRead partial(*this);
   auto read = co_await net::ReadPacket(client_, *in_, MaxClientPacket());
-  reading_since_ = {};
   co_return read.ok();
 }
 
@@ -621,12 +619,12 @@ net::Awaitable<ClientSession::Outcome> ClientSession::Relay(Command command) {
   if (command == Command::kSetOption) backend_options_changed_ = true;
   const Outcome relayed = co_await RelayResponse(*shape, cursor_requested);
   if (relayed == Outcome::kOk && last_reply_error_ &&
-      protocol::ServerClosesAfter(last_error_code_)) {
+      protocol::ServerClosesAfter(*last_reply_error_)) {
     // The server ends the connection after this error (ER_NET_PACKET_TOO_LARGE, a KILL, ...):
     // so does the proxy, so that the client's next command fails as it would direct (2006)
     // instead of meeting a dead backend.
     Log(LogLevel::kInfo, id_, "closing: the server ended backend connection {} with error {}",
-        backend_->state().thread_id, last_error_code_);
+        backend_->state().thread_id, *last_reply_error_);
     co_return Outcome::kBackendGone;
   }
   if (relayed == Outcome::kOk && command == Command::kResetConnection && !last_reply_error_) {
@@ -792,10 +790,9 @@ net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::u
     while (remaining > 0) {
       if (in_->empty()) {
         auto room = in_->Room();
-        reading_since_ = pool::Clock::now();
+        const PartialRead partial(*this);
         auto [error, n] =
             co_await client_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
-        reading_since_ = {};
         if (error || n == 0) co_return Outcome::kBackendError;  // Half a packet sent.
         in_->Commit(n);
       }
@@ -860,7 +857,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
         auto kind = tracker.OnServerPacket(chunk->payload);
         if (!kind.ok()) {
           Log(LogLevel::kWarning, id_, "backend broke the protocol: {} (packet starts {})",
-              kind.error().message, protocol::HexPrefix(chunk->payload, 64));
+              kind.error().message, LogHexPrefix(chunk->payload, 64));
           if (!sent_any) {
             {
               const ErrPacket error_packet =
@@ -938,17 +935,22 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
     Log(LogLevel::kWarning, id_, "backend sent {} bytes after the end of a reply", out_->size());
     co_return Outcome::kBackendError;
   }
-  last_reply_error_ = tracker.ended_with_error();
-  last_error_code_ = last_reply_error_ ? tracker.error()->code : 0;
-  if (!last_reply_error_) backend_->state().status_flags = tracker.status_flags();
+  last_reply_error_.reset();
+  if (tracker.ended_with_error()) {
+    last_reply_error_ = tracker.error()->code;
+  } else {
+    backend_->state().status_flags = tracker.status_flags();
+  }
   backend_->state().last_alive_at = pool::Clock::now();
   co_return Outcome::kOk;
 }
 
 net::Awaitable<ClientSession::Outcome> ClientSession::HandleChangeUser() {
-  reading_since_ = pool::Clock::now();
-  auto read = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
-  reading_since_ = {};
+  net::PacketRead read;
+  {
+    const PartialRead partial(*this);
+    read = co_await net::ReadPacket(client_, *in_, kLoginPacketLimit);
+  }
   if (!read.ok()) co_return Outcome::kClientGone;
   auto change = protocol::Decode<protocol::ChangeUser>(read.packet.payload, client_caps_);
   std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);

@@ -161,13 +161,23 @@ class ClientSession {
   std::unique_ptr<pool::BackendConnection> backend_;
   bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
   SessionState state_;
-  bool last_reply_error_ = false;      // The last relayed reply ended in ERR,
-  std::uint16_t last_error_code_ = 0;  // with this code.
+  // The code of the ERR that ended the last relayed reply, if one did.
+  std::optional<std::uint16_t> last_reply_error_;
   // Failed COM_CHANGE_USER attempts; from the third on the server answers "Unknown command".
   std::uint8_t failed_change_users_ = 0;
   // While the proxy waits for the rest of a packet from the client: since when (the sweep
   // closes the client after proxy.net_read_timeout). Zero otherwise.
   pool::Clock::time_point reading_since_ = {};
+  // Sets reading_since_ for as long as it lives: declare one around each such wait.
+  struct PartialRead {
+    explicit PartialRead(ClientSession& waiting) : session(waiting) {
+      session.reading_since_ = pool::Clock::now();
+    }
+    ~PartialRead() { session.reading_since_ = {}; }
+    PartialRead(const PartialRead&) = delete;
+    PartialRead& operator=(const PartialRead&) = delete;
+    ClientSession& session;
+  };
 
   // The client is idle and Run waits for its next command.
   bool idle_waiting_ = false;

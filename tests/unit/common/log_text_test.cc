@@ -149,5 +149,22 @@ TEST(LogSafe, EscapesControlsAndInvalidUtf8WithoutQuotingOrCap) {
   }
 }
 
+TEST(LogHexPrefix, ShowsAtMostMaxBytesAndSaysHowManyThereWere) {
+  struct Row {
+    std::vector<std::uint8_t> bytes;
+    std::size_t max;
+    std::string expected;
+  };
+  const Row rows[] = {
+      {{}, 64, ""},
+      {{0x00}, 64, "00"},
+      {{0x00, 0x40, 0xff, 0x0a}, 64, "00 40 ff 0a"},
+      {{0x00, 0x40, 0xff, 0x0a}, 4, "00 40 ff 0a"},
+      {{0x00, 0x40, 0xff, 0x0a}, 2, "00 40 ... (4 bytes)"},
+      {{0x01, 0x02}, 0, " ... (2 bytes)"},
+  };
+  for (const Row& row : rows) EXPECT_EQ(LogHexPrefix(row.bytes, row.max), row.expected);
+}
+
 }  // namespace
 }  // namespace longlink
