@@ -136,6 +136,29 @@ std::string IdleSocketNews(int fd) {
   return "sent " + std::to_string(n) + " unexpected bytes";
 }
 
+std::optional<protocol::ErrPacket> IdleSocketError(int fd) {
+  std::uint8_t bytes[512];
+  const ssize_t n = ::recv(fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
+  if (n <= 0) return std::nullopt;
+  const ByteView data(bytes, static_cast<std::size_t>(n));
+  if (data.size() <= protocol::kPacketHeaderSize || data[protocol::kPacketHeaderSize] != 0xff) {
+    return std::nullopt;
+  }
+  const auto header = protocol::DecodePacketHeader(data);
+  const ByteView payload = data.subspan(protocol::kPacketHeaderSize);
+  if (!header || header->payload_length > payload.size()) return std::nullopt;
+  auto err = protocol::Decode<protocol::ErrPacket>(payload.first(header->payload_length),
+                                                   cap::kProtocol41);
+  if (!err.ok()) return std::nullopt;
+  return *err;
+}
+
+bool IdleSocketWasReset(int fd) {
+  std::uint8_t byte = 0;
+  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && errno == ECONNRESET;
+}
+
 void IdleBackend::QuitAndClose() {
   if (fd_ < 0) return;
   const Bytes quit = protocol::Frame(protocol::EncodeCommand(protocol::Command::kQuit), 0);
@@ -363,6 +386,34 @@ net::Awaitable<Status> BackendConnection::Reset(std::chrono::milliseconds timeou
   auto track_ok = co_await ReadOk(nullptr);
   if (!track_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : track_ok;
   state_.last_used_at = state_.last_alive_at = Clock::now();
+  co_return Status();
+}
+
+protocol::Bytes BackendConnection::ResetRequest() const {
+  const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
+  const Bytes track = protocol::Encode(protocol::Query{FreshSessionStatement(state_.key)});
+  return Pipeline({reset, track});
+}
+
+net::Awaitable<Status> BackendConnection::ResetAndInitDb(
+    std::chrono::milliseconds timeout, std::string schema,
+    std::optional<protocol::ErrPacket>* server_error) {
+  Exchange exchange{*this};
+  net::Deadline deadline(socket_, timeout);
+  Bytes all = ResetRequest();
+  const Bytes init = protocol::Frame(protocol::Encode(protocol::InitDb{schema}), 0);
+  all.insert(all.end(), init.begin(), init.end());
+  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(all), net::kNoThrow);
+  if (error) co_return Error{net::ErrorText(error)};
+  const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
+  for (int i = 0; i < kResetReplies; ++i) {
+    auto ok = co_await ReadOk(nullptr);
+    if (!ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : ok;
+  }
+  auto init_ok = co_await ReadOk(server_error);
+  if (!init_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : init_ok;
+  if (!server_error->has_value()) state_.schema = schema;
+  state_.last_alive_at = Clock::now();
   co_return Status();
 }
 

@@ -77,6 +77,12 @@ struct BackendState {
 // What an idle socket that turned readable says: "closed by the server", "server error 1927:
 // Connection was killed", ... Reads nothing (peeks); for logs.
 std::string IdleSocketNews(int fd);
+// The ERR an idle socket's server sent before closing it (KILL: 1927, shutdown: 1053, ...),
+// if that is what it has to read.
+std::optional<protocol::ErrPacket> IdleSocketError(int fd);
+// True if an idle socket's server reset the connection (MariaDB resets a connection that
+// passed its wait_timeout or idle_transaction_timeout; a KILL or shutdown closes it).
+bool IdleSocketWasReset(int fd);
 // True if an idle socket has something to read or is closed: for a connection between
 // commands, that means the server closed it or sent an unsolicited error (wait_timeout, KILL,
 // shutdown).
@@ -159,6 +165,15 @@ class BackendConnection {
   // is made a fresh login's again in the same round trip (FreshSessionStatement).
   // Bounded by `timeout` (a server that stops answering must not hold the session forever).
   net::Awaitable<Status> Reset(std::chrono::milliseconds timeout);
+  // The same, followed by COM_INIT_DB `schema` in the same round trip; a server ERR for the
+  // schema is returned in `*server_error` with an ok status.
+  net::Awaitable<Status> ResetAndInitDb(std::chrono::milliseconds timeout, std::string schema,
+                                        std::optional<protocol::ErrPacket>* server_error);
+  // What Reset sends (COM_RESET_CONNECTION and the fresh-session SET, framed), for a caller
+  // that sends it ahead of a client's command in one write and reads the two replies
+  // (kResetReplies) before the command's.
+  protocol::Bytes ResetRequest() const;
+  static constexpr int kResetReplies = 2;
   // COM_PING, bounded by `timeout`.
   net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);
   // Runs a statement that answers OK (e.g. a SET); a server ERR is an error.

@@ -1,6 +1,9 @@
 // One client connection, from greeting to close: logs the client in at the proxy
-// (mysql_native_password against the configured users), checks out a backend connection of
-// the client's pool, relays commands and streams results, and gives the backend back reset.
+// (ClientLogin), leases a backend connection of the client's pool (BackendLease), serves its
+// commands (CommandRelay streams each to the backend and the reply back; KILL and
+// COM_CHANGE_USER are the proxy's own), and gives the backend back when the client leaves.
+// Its parts: client_channel (the client's socket and the one error path), client_login,
+// backend_lease, command_relay, session_state, session_kill.cc (KILL).
 //
 // Memory: between commands a session holds its socket, a few short strings, a 64-byte buffer
 // for the start of the next command and one coroutine frame (Run's); buffers are borrowed
@@ -28,8 +31,11 @@
 #include "net/io_buffer.h"
 #include "net/socket.h"
 #include "pool/backend_connection.h"
+#include "protocol/command.h"
 #include "protocol/packets.h"
-#include "protocol/response.h"
+#include "proxy/backend_lease.h"
+#include "proxy/client_channel.h"
+#include "proxy/command_relay.h"
 #include "proxy/kill_statement.h"
 #include "proxy/proxy_context.h"
 #include "proxy/session_state.h"
@@ -70,25 +76,13 @@ class ClientSession {
   void Terminate(std::uint64_t by);
 
  private:
-  enum class Outcome {
-    kOk,
-    kClientGone,    // The client closed or reset; anything sent after is lost.
-    kBackendGone,   // The backend connection failed.
-    kClientError,   // The client broke the protocol; an ERR was sent (or not possible).
-    kBackendError,  // The backend broke the protocol.
-  };
-
+  // Logs the client in (ClientLogin), attaches a backend and sends the OK. False if the
+  // session ends (the client was answered or went away).
   net::Awaitable<bool> LogIn();
-  net::Awaitable<bool> Authenticate(const std::string& user, const std::string& first_token,
-                                    const std::string& plugin, std::uint8_t* sequence,
-                                    const auth::Scramble& scramble,
-                                    std::optional<auth::PasswordSecret>* secret,
-                                    std::optional<protocol::ErrPacket>* rejection = nullptr);
-  // Checks out a backend for the current key and applies the wanted schema. On failure the
-  // client has been sent an ERR with `sequence`.
+  // Acquires a backend for the current pool key and applies the wanted schema. On failure
+  // the client has been sent an ERR with `sequence`.
   net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
-  // Checks out a backend of the session's pool into backend_; the ERR for the client if none.
-  net::Awaitable<std::optional<protocol::ErrPacket>> CheckOut();
+  pool::PoolKey Key() const;
   // Reads and serves one command; false when the session ends (QUIT, client gone, a fatal
   // error already answered).
   net::Awaitable<bool> ServeCommand();
@@ -98,18 +92,23 @@ class ClientSession {
   void StopWatchingBackend();
   // Ends the idle wait so that Run calls MaintainIdleBackend.
   void WakeForMaintenance();
-  // The held backend died between commands: closes it and remembers what to rebuild.
-  void LoseBackend(const std::string& why);
-  // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
-  // the ERR for the client (`fatal`: the state is gone, close the client after it).
-  net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
+  // The held backend died between commands: closes it and remembers what to rebuild. If the
+  // session was pinned to it and the server ended it without a word, the client connection
+  // ends now the way the backend's did (`reset`: a TCP reset, as for wait_timeout and
+  // idle_transaction_timeout; else a close, as for KILL or a shutdown), so that the client's
+  // next command fails as it would direct (2006/2013); if the server sent an ERR, the client
+  // gets that ERR at its next command and is closed.
+  void LoseBackend(const std::string& why, std::optional<protocol::ErrPacket> server_error = {},
+                   bool reset = false);
+  // LoseBackend with what the idle socket says.
+  void LoseIdleBackend();
   net::Awaitable<Outcome> HandleChangeUser();
   // A COM_CHANGE_USER that failed: the session is reset but keeps its user, schema and
   // character set, and `error` is sent after a second, as MariaDB does.
   net::Awaitable<Outcome> RefuseChangeUser(protocol::ErrPacket error, std::uint8_t sequence);
   // A KILL by number from this client (the COM_QUERY already read; `text` for the log):
   // KILL [QUERY|CONNECTION] <session id> is carried out on the proxy's terms, the rest is
-  // refused (docs/PROXY.md, "Connection ids and KILL").
+  // refused (docs/PROXY.md, "Connection ids and KILL"). In session_kill.cc.
   net::Awaitable<Outcome> HandleKill(KillStatement kill, std::string text);
   // Kills the statement that session `target_id` (seen as `target`, on `worker`) runs, if
   // any, through this session's backend: reads the query id its backend thread runs, checks
@@ -119,65 +118,42 @@ class ClientSession {
   net::Awaitable<std::optional<protocol::ErrPacket>> KillRunningQuery(KillStatement kill,
                                                                       std::uint64_t target_id,
                                                                       SessionView target);
+  // After the client SET wait_timeout to an expression: reads the session's value; the sweep
+  // enforces it if it is not the one the pool's sessions start with. (A plain number or
+  // DEFAULT is read from the statement: a query would clear the SET's warnings.)
+  net::Awaitable<Outcome> FollowWaitTimeout();
+  // Serves one command that goes to the backend (CommandRelay).
   net::Awaitable<Outcome> Relay(protocol::Command command);
-  // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
-  // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
-  net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
-  // Relays the backend's reply to the command just forwarded; `cursor_requested`: a
-  // STMT_EXECUTE that asked for a cursor (ResponseTracker).
-  net::Awaitable<Outcome> RelayResponse(protocol::ResponseShape shape,
-                                        bool cursor_requested = false);
-  // Reads from the client until `in_` holds `count` bytes. False if the client went away.
-  net::Awaitable<bool> FillClient(std::size_t count);
-  // Sends one packet the proxy made. False if the client went away.
-  net::Awaitable<bool> SendToClient(const protocol::Bytes& payload, std::uint8_t sequence);
-  net::Awaitable<bool> SendError(const protocol::ErrPacket& error, std::uint8_t sequence);
-  // Returns the backend to its pool (clean) or closes it (state unknown).
-  net::Awaitable<void> ReleaseBackend(bool clean);
-  // Re-encodes a backend OK for this client if their capabilities differ; tracks the schema.
-  std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
+  // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
+  // the ERR for the client (`fatal`: the state is gone, close the client after it).
+  net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
   std::size_t MaxClientPacket() const;
-  // Reads and drops the rest of the current command packet (all its chunks).
-  net::Awaitable<bool> DropClientPacket();
-  // Returns both buffers to the worker's pool (their contents are dropped).
-  void GiveBack();
-  // The OK that ends a login or COM_CHANGE_USER, with the backend's status flags.
-  net::Awaitable<bool> SendLoginOk(std::uint8_t sequence);
 
   ProxyContext& context_;
   WorkerSessions& sessions_;
   net::BufferPool& buffers_;
-  net::Socket client_;
+  ClientChannel client_;
   const std::uint64_t id_;
   const std::string peer_host_;
   const bool admitted_;
 
   // After login.
-  protocol::Capabilities client_caps_ = 0;
   std::string user_;
   std::uint8_t collation_ = 0;
   auth::Scramble scramble_ = {};  // From the greeting; COM_CHANGE_USER tokens use it.
   std::optional<auth::PasswordSecret> secret_;
-  std::unique_ptr<pool::BackendConnection> backend_;
-  bool backend_options_changed_ = false;  // COM_SET_OPTION: not the pool key's settings.
+  BackendLease backend_;
   SessionState state_;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;
+  // The wait_timeout the client set for its session (zero: none; the server's global
+  // wait_timeout is the pool's business, and a client that sets none is never timed out).
+  // The sweep closes the client when it idles that long, as the server would.
+  std::chrono::seconds client_wait_timeout_{0};
+  // When the last command ended (the client's idle time, for client_wait_timeout_).
+  pool::Clock::time_point idle_since_ = {};
   // Failed COM_CHANGE_USER attempts; from the third on the server answers "Unknown command".
   std::uint8_t failed_change_users_ = 0;
-  // While the proxy waits for the rest of a packet from the client: since when (the sweep
-  // closes the client after proxy.net_read_timeout). Zero otherwise.
-  pool::Clock::time_point reading_since_ = {};
-  // Sets reading_since_ for as long as it lives: declare one around each such wait.
-  struct PartialRead {
-    explicit PartialRead(ClientSession& waiting) : session(waiting) {
-      session.reading_since_ = pool::Clock::now();
-    }
-    ~PartialRead() { session.reading_since_ = {}; }
-    PartialRead(const PartialRead&) = delete;
-    PartialRead& operator=(const PartialRead&) = delete;
-    ClientSession& session;
-  };
 
   // The client is idle and Run waits for its next command.
   bool idle_waiting_ = false;
@@ -185,22 +161,10 @@ class ClientSession {
   bool maintenance_due_ = false;
   // The held backend is in the worker's watched set (only during the idle wait).
   bool backend_watched_ = false;
-  // Counts checkouts: with the thread id it names the backend a KILL saw (SessionView).
-  std::uint32_t checkouts_ = 0;
-  // After LoseBackend, until Reattach: what the lost backend's session was. Rare, so it is
-  // held apart from the session (idle sessions are many).
-  struct LostBackend {
-    bool clean = false;
-    std::string schema = {};
-    std::string reason = {};  // Why the state is not clean, for the client's ERR.
-  };
-  std::unique_ptr<LostBackend> lost_;
 
   // The idle wait reads the start of the next command here (a command this short comes
-  // whole); it moves to in_ when it arrives.
+  // whole); it moves to the channel's input when it arrives.
   std::array<std::uint8_t, 64> next_command_;
-  std::unique_ptr<net::IoBuffer> in_;   // Client bytes not yet forwarded.
-  std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.
 };
 
 }  // namespace longlink::proxy

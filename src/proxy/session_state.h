@@ -42,7 +42,33 @@ struct StatementScan {
   bool replayable_set = false;
   // A statement of the text starts with KILL (the proxy translates or refuses those).
   bool kill = false;
+  // Variables the proxy follows when a SET names them (as words outside quotes): the
+  // client's own wait_timeout, profiling (the server keeps its history per connection),
+  // session_track_state_change (the client's own tracker setting).
+  bool names_wait_timeout = false;
+  bool names_profiling = false;
+  bool names_state_change_tracking = false;
 };
+
+// What a SET statement assigns to one session variable.
+struct SessionAssignment {
+  enum class Kind {
+    kNone,     // The statement does not assign the variable at session scope.
+    kNumber,   // A plain integer (number).
+    kDefault,  // DEFAULT: the global value.
+    kOther,    // An expression, ON/OFF, a string: ask the server.
+  };
+  Kind kind = Kind::kNone;
+  std::int64_t number = 0;
+  std::string_view value = {};  // The value's text, for kOther (trimmed).
+  bool operator==(const SessionAssignment&) const = default;
+};
+
+// The last assignment of session variable `name` (lowercase, e.g. "wait_timeout") in the SET
+// statement `text`: `SET [SESSION|LOCAL] name = v`, `@@name`, `@@session.name`,
+// `@@local.name`, one of several assignments separated by commas. GLOBAL and PERSIST
+// assignments are not session ones. kNone if `text` is not a SET statement.
+SessionAssignment FindSessionAssignment(std::string_view text, std::string_view name);
 
 // Scans a query's text: keywords and user variables outside quotes, identifiers and comments;
 // MySQL's executable comments (/*! ... */, /*M! ... */) count as code.

@@ -193,5 +193,59 @@ TEST(SessionStateTest, DirtyCases) {
   }
 }
 
+TEST(ScanStatementTest, NamesTheVariablesTheProxyFollows) {
+  const StatementScan wait = ScanStatement("set @@session.Wait_Timeout = 5");
+  EXPECT_TRUE(wait.names_wait_timeout);
+  EXPECT_FALSE(wait.names_profiling);
+  EXPECT_TRUE(ScanStatement("SET profiling_history_size = 0").names_profiling);
+  EXPECT_TRUE(ScanStatement("SET session_track_state_change = 1").names_state_change_tracking);
+  // In a literal or a comment the name is not a name.
+  EXPECT_FALSE(ScanStatement("SELECT 'wait_timeout' /* profiling */").names_wait_timeout);
+  EXPECT_FALSE(ScanStatement("SELECT 'wait_timeout' /* profiling */").names_profiling);
+}
+
+TEST(FindSessionAssignmentTest, Table) {
+  using Kind = SessionAssignment::Kind;
+  struct Row {
+    std::string_view text;
+    Kind kind;
+    std::int64_t number;
+    std::string_view value;
+  };
+  const Row rows[] = {
+      {"SET wait_timeout = 5", Kind::kNumber, 5, ""},
+      {"set WAIT_TIMEOUT=5;", Kind::kNumber, 5, ""},
+      {"SET SESSION wait_timeout = 7", Kind::kNumber, 7, ""},
+      {"SET LOCAL wait_timeout := 8", Kind::kNumber, 8, ""},
+      {"SET @@wait_timeout = 9", Kind::kNumber, 9, ""},
+      {"SET @@session.wait_timeout = 10", Kind::kNumber, 10, ""},
+      {"SET @@LOCAL.wait_timeout = 11", Kind::kNumber, 11, ""},
+      {"SET @x = 1, wait_timeout = 12, sql_mode = 'a,b'", Kind::kNumber, 12, ""},
+      {"SET wait_timeout = 1, wait_timeout = 13", Kind::kNumber, 13, ""},
+      {"SET wait_timeout = DEFAULT", Kind::kDefault, 0, ""},
+      {"SET wait_timeout = 1 + 1", Kind::kOther, 0, "1 + 1"},
+      {"SET wait_timeout = @@global.interactive_timeout", Kind::kOther, 0,
+       "@@global.interactive_timeout"},
+      {"SET GLOBAL wait_timeout = 5", Kind::kNone, 0, ""},
+      {"SET @@global.wait_timeout = 5", Kind::kNone, 0, ""},
+      {"SET SESSION sql_mode = '', GLOBAL wait_timeout = 5", Kind::kNone, 0, ""},
+      {"SET interactive_timeout = 5", Kind::kNone, 0, ""},
+      {"SET sql_mode = 'wait_timeout=5'", Kind::kNone, 0, ""},
+      {"SELECT wait_timeout = 5", Kind::kNone, 0, ""},
+      {"SET wait_timeouts = 5", Kind::kNone, 0, ""},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.text);
+    const SessionAssignment found = FindSessionAssignment(row.text, "wait_timeout");
+    EXPECT_EQ(found.kind, row.kind);
+    if (row.kind == Kind::kNumber) {
+      EXPECT_EQ(found.number, row.number);
+    }
+    if (row.kind == Kind::kOther) {
+      EXPECT_EQ(found.value, row.value);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace longlink::proxy

@@ -1,0 +1,99 @@
+#include "proxy/client_channel.h"
+
+#include <asio/buffer.hpp>
+#include <cstring>
+
+namespace longlink::proxy {
+
+ClientChannel::ClientChannel(net::Socket socket, net::BufferPool& buffers)
+    : socket_(std::move(socket)), buffers_(buffers) {}
+
+ClientChannel::~ClientChannel() { GiveBack(); }
+
+net::IoBuffer& ClientChannel::in() {
+  if (!in_) in_ = buffers_.Take();
+  return *in_;
+}
+
+void ClientChannel::GiveBack() { buffers_.Give(std::move(in_)); }
+
+void ClientChannel::Deliver(const std::uint8_t* bytes, std::size_t count) {
+  net::IoBuffer& buffer = in();
+  buffer.Reserve(buffer.size() + count);
+  std::memcpy(buffer.Room().data(), bytes, count);
+  buffer.Commit(count);
+}
+
+net::Awaitable<bool> ClientChannel::Fill(std::size_t count) {
+  net::IoBuffer& buffer = in();
+  if (buffer.size() >= count) co_return true;
+  buffer.Reserve(count);
+  while (buffer.size() < count) {
+    if (!co_await ReadSome()) co_return false;
+  }
+  co_return true;
+}
+
+net::Awaitable<bool> ClientChannel::ReadSome() {
+  net::IoBuffer& buffer = in();
+  auto room = buffer.Room();
+  const PartialRead partial(*this);
+  auto [error, n] =
+      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+  if (error || n == 0) co_return false;
+  buffer.Commit(n);
+  co_return true;
+}
+
+net::Awaitable<net::PacketRead> ClientChannel::ReadPacket(std::size_t max_payload) {
+  const PartialRead partial(*this);
+  co_return co_await net::ReadPacket(socket_, in(), max_payload);
+}
+
+net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
+  auto read = co_await ReadPacket(max_payload);
+  co_return read.ok();
+}
+
+net::Awaitable<bool> ClientChannel::Send(const protocol::Bytes& payload, std::uint8_t sequence) {
+  auto sent = co_await net::WritePacket(socket_, payload, sequence);
+  co_return sent.ok();
+}
+
+net::Awaitable<bool> ClientChannel::SendError(const protocol::ErrPacket& error,
+                                              std::uint8_t sequence) {
+  const protocol::Bytes payload =
+      protocol::Encode(error, capabilities_ | protocol::capability::kProtocol41);
+  co_return co_await Send(payload, sequence);
+}
+
+net::Awaitable<bool> ClientChannel::SendOk(std::uint16_t status_flags, std::uint8_t sequence) {
+  protocol::OkPacket ok;
+  ok.status_flags =
+      status_flags & static_cast<std::uint16_t>(~protocol::status::kSessionStateChanged);
+  const protocol::Bytes payload = protocol::Encode(ok, capabilities_);
+  co_return co_await Send(payload, sequence);
+}
+
+void ClientChannel::Shutdown() {
+  std::error_code ignored;
+  socket_.shutdown(net::Socket::shutdown_both, ignored);
+}
+
+void ClientChannel::Abort() {
+  std::error_code ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket_.close(ignored);
+}
+
+void ClientChannel::Cancel() {
+  std::error_code ignored;
+  socket_.cancel(ignored);
+}
+
+void ClientChannel::Close() {
+  std::error_code ignored;
+  socket_.close(ignored);
+}
+
+}  // namespace longlink::proxy

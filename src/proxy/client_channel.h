@@ -1,0 +1,95 @@
+// The client's side of a session: its socket, the bytes read from it and not yet used, and
+// the one way the proxy answers a client with a packet of its own (an OK or ERR it made, a
+// greeting, an auth request). Commands and results the backend sends are relayed by
+// CommandRelay, which reads and writes through this channel too.
+//
+// Buffers are borrowed from the worker's BufferPool while bytes are in flight; between
+// commands the channel holds none (GiveBack). The channel records when it started waiting for
+// the rest of a packet (reading_since), so that the worker's sweep can close a client that
+// stalls mid-packet (proxy.net_read_timeout).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "net/io_buffer.h"
+#include "net/packet_io.h"
+#include "net/socket.h"
+#include "pool/backend_connection.h"
+#include "protocol/constants.h"
+#include "protocol/packets.h"
+
+namespace longlink::proxy {
+
+class ClientChannel {
+ public:
+  ClientChannel(net::Socket socket, net::BufferPool& buffers);
+  ~ClientChannel();
+  ClientChannel(const ClientChannel&) = delete;
+  ClientChannel& operator=(const ClientChannel&) = delete;
+
+  net::Socket& socket() { return socket_; }
+  // The capabilities agreed with the client (zero before its handshake response): they decide
+  // how the proxy's own OK and ERR packets are encoded.
+  protocol::Capabilities capabilities() const { return capabilities_; }
+  void set_capabilities(protocol::Capabilities capabilities) { capabilities_ = capabilities; }
+
+  // Bytes read from the client and not yet used; takes a buffer from the pool if none.
+  net::IoBuffer& in();
+  bool has_input() const { return in_ && !in_->empty(); }
+  // Returns the input buffer to the pool; its contents are dropped.
+  void GiveBack();
+  // Installs `count` bytes the session's idle read got as the start of the input.
+  void Deliver(const std::uint8_t* bytes, std::size_t count);
+
+  // Reads until in() holds `count` bytes. False if the client went away.
+  net::Awaitable<bool> Fill(std::size_t count);
+  // Reads one whole packet (chunks joined), waiting as a partial read.
+  net::Awaitable<net::PacketRead> ReadPacket(std::size_t max_payload);
+  // Reads and drops the rest of the current packet (all its chunks).
+  net::Awaitable<bool> DropPacket(std::size_t max_payload);
+  // Reads what the socket has into in() (one read), waiting as a partial read. False if the
+  // client went away.
+  net::Awaitable<bool> ReadSome();
+
+  // Sends one packet the proxy made. False if the client went away.
+  net::Awaitable<bool> Send(const protocol::Bytes& payload, std::uint8_t sequence);
+  // The one way the proxy answers with an error: encoded for the client's capabilities.
+  net::Awaitable<bool> SendError(const protocol::ErrPacket& error, std::uint8_t sequence);
+  // An OK of the proxy's own with `status_flags` (never SESSION_STATE_CHANGED: the proxy
+  // reports no state change of its own).
+  net::Awaitable<bool> SendOk(std::uint16_t status_flags, std::uint8_t sequence);
+
+  // Since when the channel waits for the rest of a packet; zero while it does not.
+  pool::Clock::time_point reading_since() const { return reading_since_; }
+  // Ends the connection in both directions: pending reads see the end.
+  void Shutdown();
+  // Ends the connection abortively (a TCP reset), as MariaDB ends a connection that passed its
+  // wait_timeout or idle_transaction_timeout: the client's next command fails with 2006.
+  // Pending reads end with operation_aborted.
+  void Abort();
+  // Cancels the pending read (the session's idle wait ends with operation_aborted).
+  void Cancel();
+  void Close();
+
+ private:
+  // Sets reading_since_ for as long as it lives: one around each wait for a partial packet.
+  struct PartialRead {
+    explicit PartialRead(ClientChannel& waiting) : channel(waiting) {
+      channel.reading_since_ = pool::Clock::now();
+    }
+    ~PartialRead() { channel.reading_since_ = {}; }
+    PartialRead(const PartialRead&) = delete;
+    PartialRead& operator=(const PartialRead&) = delete;
+    ClientChannel& channel;
+  };
+
+  net::Socket socket_;
+  net::BufferPool& buffers_;
+  protocol::Capabilities capabilities_ = 0;
+  std::unique_ptr<net::IoBuffer> in_;
+  pool::Clock::time_point reading_since_ = {};
+};
+
+}  // namespace longlink::proxy

@@ -1,0 +1,284 @@
+#include "proxy/command_relay.h"
+
+#include <algorithm>
+#include <array>
+#include <asio/buffer.hpp>
+#include <asio/write.hpp>
+#include <vector>
+
+#include "common/log.h"
+#include "common/log_text.h"
+#include "protocol/frame.h"
+#include "protocol/session_track.h"
+#include "proxy/proxy_errors.h"
+
+namespace longlink::proxy {
+
+namespace cap = protocol::capability;
+using protocol::Bytes;
+using protocol::ByteView;
+using protocol::ErrPacket;
+using protocol::MakeErrPacket;
+namespace server_error = protocol::server_error;
+
+namespace {
+
+constexpr std::uint16_t kNotStateChanged =
+    static_cast<std::uint16_t>(~protocol::status::kSessionStateChanged);
+
+}  // namespace
+
+CommandRelay::CommandRelay(ClientChannel& client, pool::BackendConnection& backend,
+                           net::BufferPool& buffers, SessionState& state, std::uint64_t session,
+                           std::size_t max_client_packet)
+    : client_(client),
+      backend_(backend),
+      buffers_(buffers),
+      state_(state),
+      session_(session),
+      max_client_packet_(max_client_packet),
+      out_(buffers.Take()) {}
+
+CommandRelay::~CommandRelay() { buffers_.Give(std::move(out_)); }
+
+net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence, bool* empty) {
+  std::size_t total = 0;
+  bool first = true;
+  for (;;) {
+    if (!co_await client_.Fill(protocol::kPacketHeaderSize)) co_return Outcome::kClientGone;
+    const auto header = *protocol::DecodePacketHeader(client_.in().data());
+    if (header.sequence_id != *sequence) {
+      // Bytes of this packet may already be with the backend: its state is unknown.
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
+        co_await client_.SendError(error_packet, static_cast<std::uint8_t>(header.sequence_id + 1));
+      };
+      co_return first ? Outcome::kClientError : Outcome::kBackendError;
+    }
+    *sequence = static_cast<std::uint8_t>(*sequence + 1);
+    total += header.payload_length;
+    if (total > max_client_packet_) {
+      Log(LogLevel::kInfo, session_, "closing: packet larger than max_allowed_packet ({} bytes)",
+          max_client_packet_);
+      {
+        const ErrPacket error_packet =
+            MakeErrPacket(server_error::kNetPacketTooLarge,
+                          "Got a packet bigger than 'max_allowed_packet' bytes");
+        co_await client_.SendError(error_packet, *sequence);
+      };
+      co_return first ? Outcome::kClientError : Outcome::kBackendError;
+    }
+    if (first) *empty = header.payload_length == 0;
+    first = false;
+    std::size_t remaining = protocol::kPacketHeaderSize + header.payload_length;
+    while (remaining > 0) {
+      if (client_.in().empty() && !co_await client_.ReadSome()) {
+        co_return Outcome::kBackendError;  // Half a packet sent.
+      }
+      const std::size_t n = std::min(remaining, client_.in().size());
+      // A reset due goes in the same write as the command's first bytes.
+      const std::array<asio::const_buffer, 2> pieces = {
+          asio::buffer(reset_request_), asio::buffer(client_.in().data().data(), n)};
+      auto [error, written] = co_await asio::async_write(backend_.socket(), pieces, net::kNoThrow);
+      reset_request_.clear();
+      if (error) co_return Outcome::kBackendGone;
+      client_.in().Consume(n);
+      remaining -= n;
+    }
+    if (header.payload_length < protocol::kMaxChunkPayload) co_return Outcome::kOk;
+  }
+}
+
+void CommandRelay::ResetFirst() {
+  reset_request_ = backend_.ResetRequest();
+  reset_replies_ = pool::BackendConnection::kResetReplies;
+}
+
+net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
+  while (reset_replies_ > 0) {
+    auto chunk = protocol::PeekChunk(out_->data());
+    if (!chunk) {
+      if (auto header = protocol::DecodePacketHeader(out_->data())) {
+        out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
+      }
+      auto room = out_->Room();
+      auto [error, n] = co_await backend_.socket().async_read_some(
+          asio::buffer(room.data(), room.size()), net::kNoThrow);
+      if (error || n == 0) {
+        Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
+            backend_.state().thread_id, net::ErrorText(error ? error : asio::error::eof));
+        const ErrPacket error_packet = MakeErrPacket(
+            server_error::kConnectionKilled,
+            "Connection was killed: longlink lost the backend connection before the command "
+            "(it did not run)");
+        co_await client_.SendError(error_packet, 1);
+        co_return Outcome::kBackendGone;
+      }
+      out_->Commit(n);
+      continue;
+    }
+    if (chunk->continues() || chunk->payload.empty() ||
+        (chunk->payload[0] != protocol::header::kOk &&
+         chunk->payload[0] != protocol::header::kErr)) {
+      Log(LogLevel::kWarning, session_, "backend broke the protocol resetting: packet starts {}",
+          LogHexPrefix(chunk->payload, 64));
+      const ErrPacket error_packet = BackendUnavailable("the backend sent an invalid reply");
+      co_await client_.SendError(error_packet, 1);
+      co_return Outcome::kBackendError;
+    }
+    if (chunk->payload[0] == protocol::header::kErr) {
+      auto err =
+          protocol::Decode<protocol::ErrPacket>(chunk->payload, backend_.state().capabilities);
+      Log(LogLevel::kWarning, session_, "resetting backend connection {} failed: {}",
+          backend_.state().thread_id, err.ok() ? LogQuoted(err->message) : "bad ERR packet");
+    }
+    out_->Consume(chunk->size());
+    --reset_replies_;
+  }
+  co_return Outcome::kOk;
+}
+
+std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequence) {
+  auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_.state().capabilities);
+  if (!ok.ok()) return std::nullopt;
+  state_.OnOk(*ok);
+  if (!ok->session_state.empty()) {
+    auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
+    if (changes.ok()) {
+      for (const auto& change : *changes) {
+        if (const auto* schema = std::get_if<protocol::SchemaChange>(&change)) {
+          backend_.state().schema = schema->schema;
+        }
+      }
+    }
+  }
+  if (client_.capabilities() & cap::kSessionTrack) return std::nullopt;
+  if (!(ok->status_flags & protocol::status::kSessionStateChanged) && ok->session_state.empty()) {
+    return std::nullopt;
+  }
+  ok->status_flags &= kNotStateChanged;
+  ok->session_state.clear();
+  return protocol::Frame(protocol::Encode(*ok, client_.capabilities()), sequence);
+}
+
+net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shape,
+                                                    bool cursor_requested) {
+  if (reset_replies_ > 0) {
+    const Outcome reset = co_await ReadResetReplies();
+    if (reset != Outcome::kOk) co_return reset;
+  }
+  if (shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
+  protocol::ResponseTracker tracker(shape, backend_.state().capabilities, cursor_requested);
+  bool continuation = false;
+  bool sent_any = false;
+  std::uint8_t last_sequence = 0;
+  std::vector<asio::const_buffer> pieces;
+  std::vector<Bytes> replacements;
+
+  while (!tracker.complete()) {
+    // Relay every complete chunk buffered so far.
+    const ByteView data = out_->data();
+    std::size_t pos = 0;
+    std::size_t run_start = 0;
+    pieces.clear();
+    replacements.clear();      // Moving a Bytes keeps its data: pieces stay valid on growth.
+    bool client_turn = false;  // The server waits for the client (LOCAL INFILE).
+    while (!tracker.complete() && !client_turn) {
+      auto chunk = protocol::PeekChunk(data.subspan(pos));
+      if (!chunk) break;
+      last_sequence = chunk->header.sequence_id;
+      if (!continuation) {
+        auto kind = tracker.OnServerPacket(chunk->payload);
+        if (!kind.ok()) {
+          Log(LogLevel::kWarning, session_, "backend broke the protocol: {} (packet starts {})",
+              kind.error().message, LogHexPrefix(chunk->payload, 64));
+          if (!sent_any) {
+            {
+              const ErrPacket error_packet =
+                  BackendUnavailable("the backend sent an invalid reply");
+              co_await client_.SendError(error_packet, 1);
+            };
+          }
+          co_return Outcome::kBackendError;
+        }
+        if (*kind == protocol::ServerPacketKind::kOk ||
+            *kind == protocol::ServerPacketKind::kOkAsEof) {
+          if (auto replacement = AdaptOk(chunk->payload, chunk->header.sequence_id)) {
+            if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
+            replacements.push_back(std::move(*replacement));
+            pieces.emplace_back(replacements.back().data(), replacements.back().size());
+            run_start = pos + chunk->size();
+          }
+        }
+      }
+      continuation = chunk->continues();
+      pos += chunk->size();
+      client_turn = !continuation && tracker.awaiting_client();
+    }
+    if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
+    if (!pieces.empty()) {
+      auto [error, written] = co_await asio::async_write(client_.socket(), pieces, net::kNoThrow);
+      if (error) co_return Outcome::kBackendError;  // The rest of the response is unread.
+      sent_any = true;
+    }
+    out_->Consume(pos);
+    if (tracker.complete()) break;
+
+    if (client_turn) {
+      // LOAD DATA LOCAL INFILE: the client sends the file, then an empty packet.
+      std::uint8_t sequence = static_cast<std::uint8_t>(last_sequence + 1);
+      for (;;) {
+        bool empty = false;
+        const Outcome forwarded = co_await ForwardClientPacket(&sequence, &empty);
+        if (forwarded != Outcome::kOk) {
+          // The server is in the middle of the LOAD: whatever went wrong on the client's side,
+          // the backend's state is unknown (found by the session fuzzer: a misnumbered file
+          // packet used to release it as clean, and the pool's reset met the LOAD).
+          co_return forwarded == Outcome::kBackendGone ? forwarded : Outcome::kBackendError;
+        }
+        if (empty) break;
+      }
+      // The server's OK or ERR follows; the tracker clears awaiting_client when it comes.
+    }
+
+    // Need more bytes: make room for a whole chunk.
+    if (auto header = protocol::DecodePacketHeader(out_->data())) {
+      out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
+    }
+    auto room = out_->Room();
+    auto [error, n] = co_await backend_.socket().async_read_some(
+        asio::buffer(room.data(), room.size()), net::kNoThrow);
+    if (error || n == 0) {
+      Log(LogLevel::kWarning, session_, "backend connection {} lost during a command: {}",
+          backend_.state().thread_id, net::ErrorText(error ? error : asio::error::eof));
+      // Between packets the client can still read an ERR (in place of the next row); in the
+      // middle of a split packet it can only see the close.
+      if (!continuation) {
+        const ErrPacket error_packet = MakeErrPacket(
+            server_error::kConnectionKilled,
+            "Connection was killed: longlink lost the backend connection during the command "
+            "(it may or may not have run; it is not repeated)");
+        co_await client_.SendError(error_packet,
+                                   sent_any ? static_cast<std::uint8_t>(last_sequence + 1) : 1);
+      }
+      co_return Outcome::kBackendGone;
+    }
+    out_->Commit(n);
+  }
+  if (!out_->empty()) {
+    Log(LogLevel::kWarning, session_, "backend sent {} bytes after the end of a reply",
+        out_->size());
+    co_return Outcome::kBackendError;
+  }
+  error_code_.reset();
+  if (tracker.ended_with_error()) {
+    error_code_ = tracker.error()->code;
+  } else {
+    backend_.state().status_flags = tracker.status_flags();
+  }
+  backend_.state().last_alive_at = pool::Clock::now();
+  co_return Outcome::kOk;
+}
+
+}  // namespace longlink::proxy

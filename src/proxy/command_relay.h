@@ -1,0 +1,79 @@
+// One command's trip through the proxy: the client's packet streamed to the backend chunk by
+// chunk, and the backend's reply streamed back until the response ends (ResponseTracker
+// decides where: an OK or ERR, the end of a result set or of the last of several, a prepare's
+// definitions, a cursor's first reply). While a command runs the relay owns the backend's
+// I/O; it reports how the command ended and, for a reply that ended with ERR, its code.
+//
+// What passes through unchanged: every byte of a result, and the sequence ids (a command
+// starts at 0 on both hops, the reply continues from there). What the proxy adapts: an OK
+// packet whose form depends on capabilities the client lacks (session-state info for a client
+// without CLIENT_SESSION_TRACK) or that carries entries of the proxy's own trackers
+// (SessionTrackingView); every OK also tells SessionState what changed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "net/io_buffer.h"
+#include "pool/backend_connection.h"
+#include "protocol/response.h"
+#include "proxy/client_channel.h"
+#include "proxy/session_state.h"
+
+namespace longlink::proxy {
+
+enum class Outcome {
+  kOk,
+  kClientGone,    // The client closed or reset; anything sent after is lost.
+  kBackendGone,   // The backend connection failed.
+  kClientError,   // The client broke the protocol; an ERR was sent (or not possible).
+  kBackendError,  // The backend broke the protocol, or its state is unknown.
+};
+
+class CommandRelay {
+ public:
+  // `max_client_packet`: the largest client packet accepted (max_allowed_packet).
+  CommandRelay(ClientChannel& client, pool::BackendConnection& backend, net::BufferPool& buffers,
+               SessionState& state, std::uint64_t session, std::size_t max_client_packet);
+  ~CommandRelay();
+  CommandRelay(const CommandRelay&) = delete;
+  CommandRelay& operator=(const CommandRelay&) = delete;
+
+  // Before the command: resets the backend's session (BackendConnection::ResetRequest) in
+  // the same write as the command, and reads the reset's replies before the command's. The
+  // command cannot tell: it runs on a session fresh from the handshake, with the globals of
+  // now (a SET GLOBAL since the connection was last reset is seen).
+  void ResetFirst();
+  // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
+  // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
+  net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
+  // Relays the backend's reply to the command just forwarded; `cursor_requested`: a
+  // STMT_EXECUTE that asked for a cursor (ResponseTracker). On kOk the backend's status flags
+  // are those the reply ended with, unless it ended with an ERR (error_code()).
+  net::Awaitable<Outcome> RelayResponse(protocol::ResponseShape shape,
+                                        bool cursor_requested = false);
+  // After RelayResponse returned kOk: the code of the ERR that ended the reply, if one did.
+  std::optional<std::uint16_t> error_code() const { return error_code_; }
+
+ private:
+  // Reads (and drops) the replies to ResetFirst's commands. An ERR is logged: the command
+  // still ran.
+  net::Awaitable<Outcome> ReadResetReplies();
+  // Re-encodes a backend OK for this client if it must differ; tracks the schema.
+  std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
+
+  ClientChannel& client_;
+  pool::BackendConnection& backend_;
+  net::BufferPool& buffers_;
+  SessionState& state_;
+  const std::uint64_t session_;
+  const std::size_t max_client_packet_;
+  std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.
+  std::optional<std::uint16_t> error_code_;
+  protocol::Bytes reset_request_;  // Sent with the command's first bytes (ResetFirst).
+  int reset_replies_ = 0;          // Replies to the reset still to read.
+};
+
+}  // namespace longlink::proxy
