@@ -15,6 +15,14 @@
 
 namespace longlink::pool {
 
+// The connections that count against the limits for one more of some pool key.
+struct ConnectionCounts {
+  std::uint32_t pool = 0;   // Of the key's pool.
+  std::uint32_t user = 0;   // Of the key's user, all of its pools.
+  std::uint32_t total = 0;  // All.
+  friend bool operator==(const ConnectionCounts&, const ConnectionCounts&) = default;
+};
+
 class ConnectionBudget {
  public:
   struct Limits {
