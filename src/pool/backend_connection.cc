@@ -93,6 +93,7 @@ IdleBackend::~IdleBackend() {
 
 IdleBackend::IdleBackend(IdleBackend&& other) noexcept
     : watch_token(other.watch_token),
+      registry_id(other.registry_id),
       fd_(std::exchange(other.fd_, -1)),
       family_(other.family_),
       protocol_(other.protocol_),
@@ -106,6 +107,7 @@ IdleBackend& IdleBackend::operator=(IdleBackend&& other) noexcept {
     protocol_ = other.protocol_;
     state_ = std::move(other.state_);
     watch_token = other.watch_token;
+    registry_id = other.registry_id;
   }
   return *this;
 }
@@ -152,6 +154,7 @@ std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executo
   if (error) return nullptr;  // The IdleBackend still owns (and closes) the descriptor.
   idle.fd_ = -1;
   auto connection = std::make_unique<BackendConnection>(std::move(socket), std::move(idle.state_));
+  connection->registry_id_ = idle.registry_id;
   connection->family_ = idle.family_;
   connection->protocol_ = idle.protocol_;
   return connection;
@@ -160,7 +163,9 @@ std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executo
 IdleBackend BackendConnection::Detach() && {
   std::error_code error;
   const int fd = socket_.release(error);
-  return IdleBackend(error ? -1 : fd, family_, protocol_, std::move(state_));
+  IdleBackend idle(error ? -1 : fd, family_, protocol_, std::move(state_));
+  idle.registry_id = registry_id_;
+  return idle;
 }
 
 net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,

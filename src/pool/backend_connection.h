@@ -107,6 +107,7 @@ class IdleBackend {
   void QuitAndClose();
 
   std::uint64_t watch_token = 0;  // The pool's key for this connection in its IdleWatcher.
+  std::uint64_t registry_id = 0;  // Its ConnectionId in the pools' registry; 0: none.
 
  private:
   friend class BackendConnection;
@@ -151,6 +152,9 @@ class BackendConnection {
   IdleBackend Detach() &&;
 
   net::Socket& socket() { return socket_; }
+  // Its ConnectionId in the pools' registry (0: none); kept by Detach and Adopt.
+  std::uint64_t registry_id() const { return registry_id_; }
+  void set_registry_id(std::uint64_t id) { registry_id_ = id; }
   BackendState& state() { return state_; }
   const BackendState& state() const { return state_; }
 
@@ -199,6 +203,7 @@ class BackendConnection {
 
   net::Socket socket_;
   BackendState state_;
+  std::uint64_t registry_id_ = 0;
   int family_ = 0;  // The socket's, for Detach.
   int protocol_ = 0;
   // For the proxy's own exchanges (login, reset, ping, ...), made when one starts and freed
