@@ -1,6 +1,6 @@
 // One logged-in connection from the proxy to the backend server, and what the proxy knows of
 // its session state. While a client uses it, it is bound to that client's worker thread
-// (BackendConnection); while it waits in a pool, it is a bare file descriptor with its state
+// (BackendConnection); while it waits in a pool, it is a detached stream with its state
 // (IdleBackend), which any worker can adopt.
 #pragma once
 
@@ -14,6 +14,7 @@
 
 #include "auth/native_password.h"
 #include "config/proxy_config.h"
+#include "net/byte_stream.h"
 #include "net/io_buffer.h"
 #include "net/socket.h"
 #include "pool/pool_key.h"
@@ -74,13 +75,9 @@ struct BackendState {
   Clock::time_point quiet_at = {};
 };
 
-// What an idle socket that turned readable says: "closed by the server", "server error 1927:
-// Connection was killed", ... Reads nothing (peeks); for logs.
-std::string IdleSocketNews(int fd);
-// True if an idle socket has something to read or is closed: for a connection between
-// commands, that means the server closed it or sent an unsolicited error (wait_timeout, KILL,
-// shutdown).
-bool PeerClosedOrSpoke(int fd);
+// What an idle connection's stream that turned readable says: "closed by the server", "server
+// error 1927: Connection was killed", ... Reads nothing (peeks); for logs.
+std::string IdleSocketNews(const net::ByteStream& stream);
 
 // The statement that makes a reset (COM_RESET_CONNECTION, COM_CHANGE_USER) session look like a
 // fresh login with `key`'s handshake: the state tracker on (kTrackStateChange), and what the
@@ -88,20 +85,22 @@ bool PeerClosedOrSpoke(int fd);
 // INTERACTIVE, wait_timeout = interactive_timeout.
 std::string FreshSessionStatement(const PoolKey& key);
 
-// A pooled connection at rest: owns the descriptor (closed on destruction).
+// A pooled connection at rest: owns its stream, detached from every event loop (closed on
+// destruction).
 class IdleBackend {
  public:
-  IdleBackend(int fd, int family, int protocol, BackendState state)
-      : fd_(fd), family_(family), protocol_(protocol), state_(std::move(state)) {}
-  ~IdleBackend();
-  IdleBackend(IdleBackend&& other) noexcept;
-  IdleBackend& operator=(IdleBackend&& other) noexcept;
+  IdleBackend(net::ByteStream stream, BackendState state)
+      : stream_(std::move(stream)), state_(std::move(state)) {}
+  IdleBackend(IdleBackend&& other) noexcept = default;
+  IdleBackend& operator=(IdleBackend&& other) noexcept = default;
   IdleBackend(const IdleBackend&) = delete;
   IdleBackend& operator=(const IdleBackend&) = delete;
 
   const BackendState& state() const { return state_; }
-  int fd() const { return fd_; }
-  bool PeerClosedOrSpoke() const { return pool::PeerClosedOrSpoke(fd_); }
+  // For the idle watcher and IdleSocketNews.
+  const net::ByteStream& stream() const { return stream_; }
+  // True if the server closed it or sent something unsolicited (wait_timeout, KILL, shutdown).
+  bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
   // Sends COM_QUIT (without waiting) and closes: the server then ends the session without
   // logging an aborted connection.
   void QuitAndClose();
@@ -111,9 +110,7 @@ class IdleBackend {
 
  private:
   friend class BackendConnection;
-  int fd_ = -1;
-  int family_ = 0;
-  int protocol_ = 0;
+  net::ByteStream stream_;
   BackendState state_;
 };
 
@@ -132,8 +129,9 @@ struct OpenResult {
 
 class BackendConnection {
  public:
-  BackendConnection(net::Socket socket, BackendState state)
-      : socket_(std::move(socket)), state_(std::move(state)) {}
+  // REQUIRES: `stream` is attached.
+  BackendConnection(net::ByteStream stream, BackendState state)
+      : stream_(std::move(stream)), state_(std::move(state)) {}
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
 
@@ -146,12 +144,14 @@ class BackendConnection {
                                          const auth::PasswordSecret& secret,
                                          std::chrono::milliseconds timeout);
 
-  // Binds an idle connection to `executor`'s thread.
+  // Binds an idle connection to `executor`'s thread. Null if its stream cannot be attached
+  // (the connection is then closed).
   static std::unique_ptr<BackendConnection> Adopt(asio::any_io_executor executor, IdleBackend idle);
   // Unbinds it, for a pool; the connection must be between commands.
   IdleBackend Detach() &&;
 
-  net::Socket& socket() { return socket_; }
+  // The stream to the server, for relaying a client's commands and results.
+  net::ByteStream& stream() { return stream_; }
   // Its ConnectionId in the pools' registry (0: none); kept by Detach and Adopt.
   std::uint64_t registry_id() const { return registry_id_; }
   void set_registry_id(std::uint64_t id) { registry_id_ = id; }
@@ -175,7 +175,7 @@ class BackendConnection {
   // Turns the session-state tracker on again (after a client's COM_RESET_CONNECTION).
   net::Awaitable<Status> TrackStateChanges() { return Execute(kTrackStateChange); }
   // Between commands: true if the server closed the connection or sent something unsolicited.
-  bool PeerClosedOrSpoke() { return pool::PeerClosedOrSpoke(socket_.native_handle()); }
+  bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
 
   // Makes the server flag every session-state change (user variables, temporary tables,
   // PREPARE, session variables, schema) in its OK packets; COM_RESET_CONNECTION turns it off.
@@ -201,11 +201,9 @@ class BackendConnection {
   net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
                                               std::optional<protocol::ErrPacket>* server_error);
 
-  net::Socket socket_;
+  net::ByteStream stream_;
   BackendState state_;
   std::uint64_t registry_id_ = 0;
-  int family_ = 0;  // The socket's, for Detach.
-  int protocol_ = 0;
   // For the proxy's own exchanges (login, reset, ping, ...), made when one starts and freed
   // when it ends with nothing left over: a connection between exchanges, or one that relays
   // a client's commands (with the session's buffers), holds none. Idle clients are many.

@@ -155,14 +155,14 @@ bool Pools::EvictIdleLocked(const PoolKey& key, ConnectionBudget::Limit limit) {
 
 void Pools::WatchLocked(IdleBackend& idle) {
   idle.watch_token = ++next_token_;
-  if (!watcher_.Add(idle.fd(), idle.watch_token)) {
+  if (!watcher_.Add(idle.stream(), idle.watch_token)) {
     Log(LogLevel::kWarning, 0, "cannot watch idle backend connection {}: {}",
         idle.state().thread_id, std::strerror(errno));
   }
 }
 
 void Pools::UnwatchLocked(IdleBackend& idle) {
-  if (idle.watch_token != 0) watcher_.Remove(idle.fd());
+  if (idle.watch_token != 0) watcher_.Remove(idle.stream());
   idle.watch_token = 0;
 }
 
@@ -176,7 +176,7 @@ Pools::IdleMap::iterator Pools::CloseIdleLocked(IdleMap::iterator it) {
 
 void Pools::DropIdleLocked(IdleMap::iterator it) {
   Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->second.state().thread_id,
-      IdleSocketNews(it->second.fd()));
+      IdleSocketNews(it->second.stream()));
   const ConnectionId id = it->first;
   UnwatchLocked(it->second);
   idle_.erase(it);  // Closes the descriptor.
@@ -268,7 +268,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
   const bool move = idle.state().key != key;
   std::string why;
   if (idle.PeerClosedOrSpoke()) {  // Closed just now: the watcher has not run yet.
-    why = IdleSocketNews(idle.fd());
+    why = IdleSocketNews(idle.stream());
   } else if (Clock::now() - idle.state().created_at >= settings_.max_lifetime) {
     why = "older than pool.max_lifetime";
     idle.QuitAndClose();
@@ -398,8 +398,7 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
 
 void Pools::Discard(std::unique_ptr<BackendConnection> connection) {
   const ConnectionId id = connection->registry_id();
-  std::error_code ignored;
-  connection->socket().close(ignored);
+  connection->stream().Close();
   connection.reset();
   std::lock_guard lock(mutex_);
   CloseLocked(id);

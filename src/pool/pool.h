@@ -1,6 +1,6 @@
 // The backend connection pools: one per PoolKey, shared by all worker threads.
 //
-// A pool holds idle connections as bare descriptors (IdleBackend); a worker that checks one
+// A pool holds idle connections as detached streams (IdleBackend); a worker that checks one
 // out adopts it onto its own event loop, and gives it back detached after a reset. The pool's
 // lock is taken only when a session starts or ends, never per query.
 //

@@ -392,7 +392,7 @@ void ClientSession::OnSweep(pool::Clock::time_point now) {
   }
   if (!backend_watched_ &&
       now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
-    backend_watched_ = sessions_.Watch(id_, backend_->socket().native_handle());
+    backend_watched_ = sessions_.Watch(id_, backend_->stream());
     // Without the watched set (epoll refused), a poll on each pass.
     if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
   }
@@ -405,7 +405,7 @@ void ClientSession::OnBackendReadable() {
 
 void ClientSession::StopWatchingBackend() {
   if (!backend_watched_) return;
-  sessions_.Unwatch(backend_->socket().native_handle());
+  sessions_.Unwatch(backend_->stream());
   backend_watched_ = false;
 }
 
@@ -417,7 +417,7 @@ void ClientSession::WakeForMaintenance() {
 
 net::Awaitable<void> ClientSession::MaintainIdleBackend() {
   if (backend_->PeerClosedOrSpoke()) {
-    LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
+    LoseBackend(pool::IdleSocketNews(backend_->stream()));
     co_return;
   }
   auto alive = co_await backend_->Ping(context_.config().backend.connect_timeout);
@@ -512,7 +512,7 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
       pool::Clock::now() - std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
           kIdleCheckAfter &&
       backend_->PeerClosedOrSpoke()) {
-    LoseBackend(pool::IdleSocketNews(backend_->socket().native_handle()));
+    LoseBackend(pool::IdleSocketNews(backend_->stream()));
   }
 
   Outcome outcome = Outcome::kOk;
@@ -798,7 +798,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::ForwardClientPacket(std::u
       }
       const std::size_t n = std::min(remaining, in_->size());
       auto [error, written] = co_await asio::async_write(
-          backend_->socket(), asio::buffer(in_->data().data(), n), net::kNoThrow);
+          backend_->stream(), asio::buffer(in_->data().data(), n), net::kNoThrow);
       if (error) co_return Outcome::kBackendGone;
       in_->Consume(n);
       remaining -= n;
@@ -912,7 +912,7 @@ net::Awaitable<ClientSession::Outcome> ClientSession::RelayResponse(protocol::Re
       out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
     }
     auto room = out_->Room();
-    auto [error, n] = co_await backend_->socket().async_read_some(
+    auto [error, n] = co_await backend_->stream().async_read_some(
         asio::buffer(room.data(), room.size()), net::kNoThrow);
     if (error || n == 0) {
       Log(LogLevel::kWarning, id_, "backend connection {} lost during a command: {}",
