@@ -8,6 +8,14 @@ namespace {
 
 constexpr std::size_t Index(ConnectionState state) { return static_cast<std::size_t>(state); }
 
+// Forgets that `thread_id` is connection `id`'s, unless a newer connection has the number now (a
+// restarted server counts from 1 again while the old connections are not all gone yet).
+void Unindex(std::unordered_map<std::uint32_t, ConnectionId>& by_thread, std::uint32_t thread_id,
+             ConnectionId id) {
+  auto it = by_thread.find(thread_id);
+  if (it != by_thread.end() && it->second == id) by_thread.erase(it);
+}
+
 }  // namespace
 
 std::string_view ToString(ConnectionState state) {
@@ -96,7 +104,7 @@ bool ConnectionRegistry::Transition(ConnectionId id, const Change& change) {
   }
   Entry& entry = *location.node;
   if (change.thread_id != 0 && change.thread_id != entry.thread_id) {
-    if (entry.thread_id != 0) by_thread_.erase(entry.thread_id);
+    if (entry.thread_id != 0) Unindex(by_thread_, entry.thread_id, id);
     entry.thread_id = change.thread_id;
     by_thread_[entry.thread_id] = id;
   }
@@ -119,7 +127,7 @@ bool ConnectionRegistry::Close(ConnectionId id) {
     return false;
   }
   const Location& location = found->second;
-  if (location.node->thread_id != 0) by_thread_.erase(location.node->thread_id);
+  if (location.node->thread_id != 0) Unindex(by_thread_, location.node->thread_id, id);
   ListOf(*location.key, location.state).erase(location.node);
   by_id_.erase(found);
   return true;

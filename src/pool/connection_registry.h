@@ -96,7 +96,8 @@ class ConnectionRegistry {
   bool Close(ConnectionId id);
 
   std::optional<ConnectionInfo> Find(ConnectionId id) const;
-  // The connection whose server thread id is `thread_id` (0 never matches).
+  // The connection whose server thread id is `thread_id` (0 never matches). If two have it (a
+  // restarted server reuses numbers), the one that got it last.
   std::optional<ConnectionInfo> FindByThread(std::uint32_t thread_id) const;
 
   // How many connections of `key` are in `state` (one list's length).

@@ -162,6 +162,14 @@ TEST(ConnectionRegistry, FindsConnectionsByThreadId) {
   ASSERT_TRUE(registry.Close(idle));
   EXPECT_FALSE(registry.FindByThread(11));
   EXPECT_TRUE(registry.FindByThread(12));
+
+  // A restarted server numbers from 1 again: the newer connection keeps the number when the
+  // older one closes.
+  const ConnectionId old_one = Make(registry, kApp45, State::kIdle, 1);
+  const ConnectionId new_one = Make(registry, kApp45, State::kIdle, 1);
+  EXPECT_EQ(registry.FindByThread(1)->id, new_one);
+  ASSERT_TRUE(registry.Close(old_one));
+  EXPECT_EQ(registry.FindByThread(1)->id, new_one);
 }
 
 TEST(ConnectionRegistry, CountsAreListLengths) {
