@@ -9,7 +9,10 @@ namespace longlink::net {
 using protocol::kMaxChunkPayload;
 using protocol::kPacketHeaderSize;
 
-Awaitable<PacketRead> ReadPacket(Socket& socket, IoBuffer& buffer, std::size_t max_payload) {
+namespace {
+
+template <typename Stream>
+Awaitable<PacketRead> ReadPacketFrom(Stream& stream, IoBuffer& buffer, std::size_t max_payload) {
   PacketRead result;
   bool first = true;
   std::uint8_t next_sequence = 0;
@@ -27,7 +30,7 @@ Awaitable<PacketRead> ReadPacket(Socket& socket, IoBuffer& buffer, std::size_t m
       }
       auto room = buffer.Room();
       auto [error, count] =
-          co_await socket.async_read_some(asio::buffer(room.data(), room.size()), kNoThrow);
+          co_await stream.async_read_some(asio::buffer(room.data(), room.size()), kNoThrow);
       if (error || count == 0) {
         result.failure = ReadFailure::kClosed;
         result.error = ErrorText(error ? error : asio::error::eof);
@@ -59,15 +62,36 @@ Awaitable<PacketRead> ReadPacket(Socket& socket, IoBuffer& buffer, std::size_t m
   }
 }
 
-Awaitable<Result<std::uint8_t>> WritePacket(Socket& socket, protocol::ByteView payload,
-                                            std::uint8_t sequence_id) {
+template <typename Stream>
+Awaitable<Result<std::uint8_t>> WritePacketTo(Stream& stream, protocol::ByteView payload,
+                                              std::uint8_t sequence_id) {
   protocol::Bytes wire;
   wire.reserve(protocol::FramedSize(payload.size()));
   const std::uint8_t next = protocol::AppendFramed(payload, sequence_id, &wire);
-  auto [error, count] = co_await asio::async_write(socket, asio::buffer(wire), kNoThrow);
+  auto [error, count] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
   (void)count;
   if (error) co_return Error{ErrorText(error)};
   co_return next;
+}
+
+}  // namespace
+
+Awaitable<PacketRead> ReadPacket(Socket& socket, IoBuffer& buffer, std::size_t max_payload) {
+  return ReadPacketFrom(socket, buffer, max_payload);
+}
+
+Awaitable<PacketRead> ReadPacket(ByteStream& stream, IoBuffer& buffer, std::size_t max_payload) {
+  return ReadPacketFrom(stream, buffer, max_payload);
+}
+
+Awaitable<Result<std::uint8_t>> WritePacket(Socket& socket, protocol::ByteView payload,
+                                            std::uint8_t sequence_id) {
+  return WritePacketTo(socket, payload, sequence_id);
+}
+
+Awaitable<Result<std::uint8_t>> WritePacket(ByteStream& stream, protocol::ByteView payload,
+                                            std::uint8_t sequence_id) {
+  return WritePacketTo(stream, payload, sequence_id);
 }
 
 }  // namespace longlink::net

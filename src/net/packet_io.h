@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "net/byte_stream.h"
 #include "net/io_buffer.h"
 #include "net/socket.h"
 #include "protocol/frame.h"
@@ -32,9 +33,14 @@ struct PacketRead {
 // stay in `buffer` for the next call. Checks that continuation chunks are numbered in sequence;
 // the first chunk's sequence id is returned for the caller to check.
 Awaitable<PacketRead> ReadPacket(Socket& socket, IoBuffer& buffer, std::size_t max_payload);
+// The same from a stream. REQUIRES: attached.
+Awaitable<PacketRead> ReadPacket(ByteStream& stream, IoBuffer& buffer, std::size_t max_payload);
 
 // Writes `payload` framed (split at 16 MiB) from `sequence_id`. Returns the next sequence id.
 Awaitable<Result<std::uint8_t>> WritePacket(Socket& socket, protocol::ByteView payload,
+                                            std::uint8_t sequence_id);
+// The same to a stream. REQUIRES: attached.
+Awaitable<Result<std::uint8_t>> WritePacket(ByteStream& stream, protocol::ByteView payload,
                                             std::uint8_t sequence_id);
 
 }  // namespace longlink::net

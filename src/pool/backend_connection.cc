@@ -1,13 +1,8 @@
 #include "pool/backend_connection.h"
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
-#include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <mutex>
@@ -87,43 +82,14 @@ ServerIdentity IdentityOf(const protocol::HandshakeV10& greeting) {
                         .status_flags = greeting.status_flags};
 }
 
-IdleBackend::~IdleBackend() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-IdleBackend::IdleBackend(IdleBackend&& other) noexcept
-    : watch_token(other.watch_token),
-      fd_(std::exchange(other.fd_, -1)),
-      family_(other.family_),
-      protocol_(other.protocol_),
-      state_(std::move(other.state_)) {}
-
-IdleBackend& IdleBackend::operator=(IdleBackend&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-    family_ = other.family_;
-    protocol_ = other.protocol_;
-    state_ = std::move(other.state_);
-    watch_token = other.watch_token;
-  }
-  return *this;
-}
-
-bool PeerClosedOrSpoke(int fd) {
-  pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-  return ::poll(&p, 1, 0) != 0;
-}
-
-std::string IdleSocketNews(int fd) {
+std::string IdleSocketNews(const net::ByteStream& stream) {
   std::uint8_t bytes[512];
-  const ssize_t n = ::recv(fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
+  std::error_code error;
+  const std::size_t n = stream.Peek(bytes, error);
+  if (error == std::errc::operation_would_block) return "nothing to read";
+  if (error) return "socket error: " + error.message();
   if (n == 0) return "closed by the server";
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return "nothing to read";
-    return std::string("socket error: ") + std::strerror(errno);
-  }
-  const ByteView data(bytes, static_cast<std::size_t>(n));
+  const ByteView data(bytes, n);
   if (data.size() > protocol::kPacketHeaderSize && data[protocol::kPacketHeaderSize] == 0xff) {
     const auto header = protocol::DecodePacketHeader(data);
     const ByteView payload = data.subspan(protocol::kPacketHeaderSize);
@@ -136,11 +102,12 @@ std::string IdleSocketNews(int fd) {
   return "sent " + std::to_string(n) + " unexpected bytes";
 }
 
-std::optional<protocol::ErrPacket> IdleSocketError(int fd) {
+std::optional<protocol::ErrPacket> IdleSocketError(const net::ByteStream& stream) {
   std::uint8_t bytes[512];
-  const ssize_t n = ::recv(fd, bytes, sizeof bytes, MSG_PEEK | MSG_DONTWAIT);
-  if (n <= 0) return std::nullopt;
-  const ByteView data(bytes, static_cast<std::size_t>(n));
+  std::error_code error;
+  const std::size_t n = stream.Peek(bytes, error);
+  if (error || n == 0) return std::nullopt;
+  const ByteView data(bytes, n);
   if (data.size() <= protocol::kPacketHeaderSize || data[protocol::kPacketHeaderSize] != 0xff) {
     return std::nullopt;
   }
@@ -153,37 +120,34 @@ std::optional<protocol::ErrPacket> IdleSocketError(int fd) {
   return *err;
 }
 
-bool IdleSocketWasReset(int fd) {
+bool IdleSocketWasReset(const net::ByteStream& stream) {
   std::uint8_t byte = 0;
-  const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && errno == ECONNRESET;
+  std::error_code error;
+  stream.Peek(std::span<std::uint8_t>(&byte, 1), error);
+  return error == std::errc::connection_reset;
 }
 
 void IdleBackend::QuitAndClose() {
-  if (fd_ < 0) return;
+  if (!stream_.is_open()) return;
   const Bytes quit = protocol::Frame(protocol::EncodeCommand(protocol::Command::kQuit), 0);
-  [[maybe_unused]] const ssize_t sent =
-      ::send(fd_, quit.data(), quit.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::close(std::exchange(fd_, -1));
+  stream_.SendNow(quit);
+  stream_.Close();
 }
 
 std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executor executor,
                                                             IdleBackend idle) {
-  net::Socket socket(executor);
-  std::error_code error;
-  socket.assign(asio::generic::stream_protocol(idle.family_, idle.protocol_), idle.fd_, error);
-  if (error) return nullptr;  // The IdleBackend still owns (and closes) the descriptor.
-  idle.fd_ = -1;
-  auto connection = std::make_unique<BackendConnection>(std::move(socket), std::move(idle.state_));
-  connection->family_ = idle.family_;
-  connection->protocol_ = idle.protocol_;
+  if (!idle.stream_.Attach(executor)) return nullptr;  // Closed with `idle`.
+  auto connection =
+      std::make_unique<BackendConnection>(std::move(idle.stream_), std::move(idle.state_));
+  connection->registry_id_ = idle.registry_id;
   return connection;
 }
 
 IdleBackend BackendConnection::Detach() && {
-  std::error_code error;
-  const int fd = socket_.release(error);
-  return IdleBackend(error ? -1 : fd, family_, protocol_, std::move(state_));
+  stream_.Detach();  // If that fails the stream is closed, and the pool will find it so.
+  IdleBackend idle(std::move(stream_), std::move(state_));
+  idle.registry_id = registry_id_;
+  return idle;
 }
 
 net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,
@@ -199,15 +163,10 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     result.retryable = true;
     co_return result;
   }
-  auto connection = std::make_unique<BackendConnection>(std::move(*socket), BackendState{});
-  {
-    std::error_code ignored;
-    const auto protocol = connection->socket_.local_endpoint(ignored).protocol();
-    connection->family_ = protocol.family();
-    connection->protocol_ = protocol.protocol();
-  }
+  auto connection =
+      std::make_unique<BackendConnection>(net::ByteStream(std::move(*socket)), BackendState{});
   BackendState& state = connection->state_;
-  net::Deadline deadline(connection->socket_, timeout);
+  net::Deadline deadline(connection->stream_.lowest_layer(), timeout);
   // Until the login succeeds, a lost connection means the server is not (yet) serving.
   result.retryable = true;
   auto fail = [&](std::string why) {
@@ -219,7 +178,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   };
 
   auto greeting_read =
-      co_await net::ReadPacket(connection->socket_, connection->Buffer(), kControlPacketLimit);
+      co_await net::ReadPacket(connection->stream_, connection->Buffer(), kControlPacketLimit);
   if (!greeting_read.ok()) co_return fail("reading the greeting: " + greeting_read.error);
   const Bytes& greeting_bytes = greeting_read.packet.payload;
   if (!greeting_bytes.empty() && greeting_bytes[0] == protocol::header::kErr) {
@@ -257,7 +216,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
                       {"program_name", "longlink proxy"}};
   const std::uint8_t next = static_cast<std::uint8_t>(greeting_read.packet.last_sequence_id + 1);
   const Bytes login_bytes = protocol::Encode(login);
-  auto written = co_await net::WritePacket(connection->socket_, login_bytes, next);
+  auto written = co_await net::WritePacket(connection->stream_, login_bytes, next);
   if (!written.ok()) co_return fail("sending the login: " + written.error().message);
 
   auto authenticated = co_await connection->FinishAuthentication(secret, &result.server_error);
@@ -268,11 +227,11 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 
   // Two statements in one round trip.
   const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
-  const Bytes variables =
-      protocol::Encode(protocol::Query{"SELECT @@max_allowed_packet, @@wait_timeout"});
+  const Bytes variables = protocol::Encode(protocol::Query{
+      "SELECT @@max_allowed_packet, @@wait_timeout, @@global.session_track_state_change"});
   const Bytes setup = Pipeline({track, variables});
   auto [setup_error, setup_written] =
-      co_await asio::async_write(connection->socket_, asio::buffer(setup), net::kNoThrow);
+      co_await asio::async_write(connection->stream_, asio::buffer(setup), net::kNoThrow);
   if (setup_error) co_return fail("sending setup: " + net::ErrorText(setup_error));
   result.retryable = false;
   auto tracking = co_await connection->ReadOk(nullptr);
@@ -288,6 +247,9 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     state.max_allowed_packet = number((*row)[0]);
     state.wait_timeout = static_cast<std::uint32_t>(number((*row)[1]));
   }
+  if (row->size() >= 3) {
+    state.global_tracks_state_change = number((*row)[2]) != 0;
+  }
   state.created_at = state.last_used_at = state.last_alive_at = Clock::now();
   connection->EndExchange();
   result.connection = std::move(connection);
@@ -297,7 +259,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 net::Awaitable<Status> BackendConnection::FinishAuthentication(
     const auth::PasswordSecret& secret, std::optional<protocol::ErrPacket>* server_error) {
   for (int round = 0; round < 4; ++round) {
-    auto reply = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
+    auto reply = co_await net::ReadPacket(stream_, Buffer(), kControlPacketLimit);
     if (!reply.ok()) co_return Error{"during login: " + reply.error};
     const Bytes& payload = reply.packet.payload;
     if (payload.empty()) co_return Error{"empty packet during login"};
@@ -325,7 +287,7 @@ net::Awaitable<Status> BackendConnection::FinishAuthentication(
         const std::string token = AuthResponseFor(secret, scramble);
         const ByteView token_bytes = protocol::AsBytes(token);
         auto sent = co_await net::WritePacket(
-            socket_, token_bytes, static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1));
+            stream_, token_bytes, static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1));
         if (!sent.ok()) co_return Error{"during login: " + sent.error().message};
         break;
       }
@@ -339,7 +301,7 @@ net::Awaitable<Status> BackendConnection::FinishAuthentication(
 }
 
 net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPacket>* server_error) {
-  auto reply = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
+  auto reply = co_await net::ReadPacket(stream_, Buffer(), kControlPacketLimit);
   if (!reply.ok()) co_return Error{reply.error};
   const Bytes& payload = reply.packet.payload;
   if (!payload.empty() && payload[0] == protocol::header::kOk) {
@@ -372,13 +334,13 @@ std::string FreshSessionStatement(const PoolKey& key) {
 
 net::Awaitable<Status> BackendConnection::Reset(std::chrono::milliseconds timeout) {
   Exchange exchange{*this};
-  net::Deadline deadline(socket_, timeout);
+  net::Deadline deadline(stream_.lowest_layer(), timeout);
   // The reset turns the tracker off and forgets what the handshake's flags set; the SET that
   // restores both goes in the same round trip.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
   const Bytes track = protocol::Encode(protocol::Query{FreshSessionStatement(state_.key)});
   const Bytes both = Pipeline({reset, track});
-  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(both), net::kNoThrow);
+  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(both), net::kNoThrow);
   if (error) co_return Error{net::ErrorText(error)};
   const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
   auto reset_ok = co_await ReadOk(nullptr);
@@ -399,11 +361,11 @@ net::Awaitable<Status> BackendConnection::ResetAndInitDb(
     std::chrono::milliseconds timeout, std::string schema,
     std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
-  net::Deadline deadline(socket_, timeout);
+  net::Deadline deadline(stream_.lowest_layer(), timeout);
   Bytes all = ResetRequest();
   const Bytes init = protocol::Frame(protocol::Encode(protocol::InitDb{schema}), 0);
   all.insert(all.end(), init.begin(), init.end());
-  auto [error, written] = co_await asio::async_write(socket_, asio::buffer(all), net::kNoThrow);
+  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(all), net::kNoThrow);
   if (error) co_return Error{net::ErrorText(error)};
   const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
   for (int i = 0; i < kResetReplies; ++i) {
@@ -419,9 +381,9 @@ net::Awaitable<Status> BackendConnection::ResetAndInitDb(
 
 net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout) {
   Exchange exchange{*this};
-  net::Deadline deadline(socket_, timeout);
+  net::Deadline deadline(stream_.lowest_layer(), timeout);
   const Bytes command = protocol::EncodeCommand(protocol::Command::kPing);
-  auto sent = co_await net::WritePacket(socket_, command, 0);
+  auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(nullptr);
   if (!ok.ok()) {
@@ -437,7 +399,7 @@ net::Awaitable<Status> BackendConnection::Execute(
     std::string sql, std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{std::move(sql)});
-  auto sent = co_await net::WritePacket(socket_, command, 0);
+  auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(server_error);
   if (ok.ok()) state_.last_alive_at = Clock::now();
@@ -448,7 +410,7 @@ net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
                                                  std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::InitDb{schema});
-  auto sent = co_await net::WritePacket(socket_, command, 0);
+  auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(server_error);
   if (ok.ok() && !server_error->has_value()) state_.schema = schema;
@@ -466,7 +428,7 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret&
     change.character_set = collation;
     change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
     const Bytes command = protocol::Encode(change, state_.capabilities);
-    auto sent = co_await net::WritePacket(socket_, command, 0);
+    auto sent = co_await net::WritePacket(stream_, command, 0);
     if (!sent.ok()) co_return Error{sent.error().message};
     std::optional<protocol::ErrPacket> server_error;
     done = co_await FinishAuthentication(secret, &server_error);
@@ -483,7 +445,7 @@ net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnectio
     const std::string& sql) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{sql});
-  auto sent = co_await net::WritePacket(socket_, command, 0);
+  auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   co_return co_await ReadRow();
 }
@@ -493,7 +455,7 @@ net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnectio
   std::vector<std::optional<std::string>> values;
   bool have_row = false;
   while (!tracker.complete()) {
-    auto packet = co_await net::ReadPacket(socket_, Buffer(), kControlPacketLimit);
+    auto packet = co_await net::ReadPacket(stream_, Buffer(), kControlPacketLimit);
     if (!packet.ok()) co_return Error{packet.error};
     auto kind = tracker.OnServerPacket(packet.packet.payload);
     if (!kind.ok()) co_return Error{kind.error().message};

@@ -1,6 +1,6 @@
 // One logged-in connection from the proxy to the backend server, and what the proxy knows of
 // its session state. While a client uses it, it is bound to that client's worker thread
-// (BackendConnection); while it waits in a pool, it is a bare file descriptor with its state
+// (BackendConnection); while it waits in a pool, it is a detached stream with its state
 // (IdleBackend), which any worker can adopt.
 #pragma once
 
@@ -14,6 +14,7 @@
 
 #include "auth/native_password.h"
 #include "config/proxy_config.h"
+#include "net/byte_stream.h"
 #include "net/io_buffer.h"
 #include "net/socket.h"
 #include "pool/pool_key.h"
@@ -66,6 +67,9 @@ struct BackendState {
   std::string schema = {};                  // Current default schema ("" = none).
   std::uint64_t max_allowed_packet = 0;     // @@max_allowed_packet.
   std::uint32_t wait_timeout = 0;           // @@wait_timeout, seconds.
+  // @@global.session_track_state_change when the connection was opened: what a client's
+  // session starts with (the proxy turns the tracker on for its own use regardless).
+  bool global_tracks_state_change = false;
   Clock::time_point created_at = {};
   Clock::time_point last_used_at = {};   // Last released to the pool (or opened).
   Clock::time_point last_alive_at = {};  // Last reply from the server (command, ping, reset).
@@ -74,19 +78,15 @@ struct BackendState {
   Clock::time_point quiet_at = {};
 };
 
-// What an idle socket that turned readable says: "closed by the server", "server error 1927:
-// Connection was killed", ... Reads nothing (peeks); for logs.
-std::string IdleSocketNews(int fd);
-// The ERR an idle socket's server sent before closing it (KILL: 1927, shutdown: 1053, ...),
-// if that is what it has to read.
-std::optional<protocol::ErrPacket> IdleSocketError(int fd);
-// True if an idle socket's server reset the connection (MariaDB resets a connection that
-// passed its wait_timeout or idle_transaction_timeout; a KILL or shutdown closes it).
-bool IdleSocketWasReset(int fd);
-// True if an idle socket has something to read or is closed: for a connection between
-// commands, that means the server closed it or sent an unsolicited error (wait_timeout, KILL,
-// shutdown).
-bool PeerClosedOrSpoke(int fd);
+// What an idle connection's stream that turned readable says: "closed by the server", "server
+// error 1927: Connection was killed", ... Reads nothing (peeks); for logs.
+std::string IdleSocketNews(const net::ByteStream& stream);
+// The ERR an idle connection's server sent before closing it (KILL: 1927, shutdown: 1053,
+// ...), if that is what its stream has to read. Peeks.
+std::optional<protocol::ErrPacket> IdleSocketError(const net::ByteStream& stream);
+// True if an idle connection's server reset it (MariaDB resets a connection that passed its
+// wait_timeout or idle_transaction_timeout; a KILL or shutdown closes it).
+bool IdleSocketWasReset(const net::ByteStream& stream);
 
 // The statement that makes a reset (COM_RESET_CONNECTION, COM_CHANGE_USER) session look like a
 // fresh login with `key`'s handshake: the state tracker on (kTrackStateChange), and what the
@@ -94,31 +94,32 @@ bool PeerClosedOrSpoke(int fd);
 // INTERACTIVE, wait_timeout = interactive_timeout.
 std::string FreshSessionStatement(const PoolKey& key);
 
-// A pooled connection at rest: owns the descriptor (closed on destruction).
+// A pooled connection at rest: owns its stream, detached from every event loop (closed on
+// destruction).
 class IdleBackend {
  public:
-  IdleBackend(int fd, int family, int protocol, BackendState state)
-      : fd_(fd), family_(family), protocol_(protocol), state_(std::move(state)) {}
-  ~IdleBackend();
-  IdleBackend(IdleBackend&& other) noexcept;
-  IdleBackend& operator=(IdleBackend&& other) noexcept;
+  IdleBackend(net::ByteStream stream, BackendState state)
+      : stream_(std::move(stream)), state_(std::move(state)) {}
+  IdleBackend(IdleBackend&& other) noexcept = default;
+  IdleBackend& operator=(IdleBackend&& other) noexcept = default;
   IdleBackend(const IdleBackend&) = delete;
   IdleBackend& operator=(const IdleBackend&) = delete;
 
   const BackendState& state() const { return state_; }
-  int fd() const { return fd_; }
-  bool PeerClosedOrSpoke() const { return pool::PeerClosedOrSpoke(fd_); }
+  // For the idle watcher and IdleSocketNews.
+  const net::ByteStream& stream() const { return stream_; }
+  // True if the server closed it or sent something unsolicited (wait_timeout, KILL, shutdown).
+  bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
   // Sends COM_QUIT (without waiting) and closes: the server then ends the session without
   // logging an aborted connection.
   void QuitAndClose();
 
   std::uint64_t watch_token = 0;  // The pool's key for this connection in its IdleWatcher.
+  std::uint64_t registry_id = 0;  // Its ConnectionId in the pools' registry; 0: none.
 
  private:
   friend class BackendConnection;
-  int fd_ = -1;
-  int family_ = 0;
-  int protocol_ = 0;
+  net::ByteStream stream_;
   BackendState state_;
 };
 
@@ -137,8 +138,9 @@ struct OpenResult {
 
 class BackendConnection {
  public:
-  BackendConnection(net::Socket socket, BackendState state)
-      : socket_(std::move(socket)), state_(std::move(state)) {}
+  // REQUIRES: `stream` is attached.
+  BackendConnection(net::ByteStream stream, BackendState state)
+      : stream_(std::move(stream)), state_(std::move(state)) {}
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
 
@@ -151,12 +153,17 @@ class BackendConnection {
                                          const auth::PasswordSecret& secret,
                                          std::chrono::milliseconds timeout);
 
-  // Binds an idle connection to `executor`'s thread.
+  // Binds an idle connection to `executor`'s thread. Null if its stream cannot be attached
+  // (the connection is then closed).
   static std::unique_ptr<BackendConnection> Adopt(asio::any_io_executor executor, IdleBackend idle);
   // Unbinds it, for a pool; the connection must be between commands.
   IdleBackend Detach() &&;
 
-  net::Socket& socket() { return socket_; }
+  // The stream to the server, for relaying a client's commands and results.
+  net::ByteStream& stream() { return stream_; }
+  // Its ConnectionId in the pools' registry (0: none); kept by Detach and Adopt.
+  std::uint64_t registry_id() const { return registry_id_; }
+  void set_registry_id(std::uint64_t id) { registry_id_ = id; }
   BackendState& state() { return state_; }
   const BackendState& state() const { return state_; }
 
@@ -186,7 +193,7 @@ class BackendConnection {
   // Turns the session-state tracker on again (after a client's COM_RESET_CONNECTION).
   net::Awaitable<Status> TrackStateChanges() { return Execute(kTrackStateChange); }
   // Between commands: true if the server closed the connection or sent something unsolicited.
-  bool PeerClosedOrSpoke() { return pool::PeerClosedOrSpoke(socket_.native_handle()); }
+  bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
 
   // Makes the server flag every session-state change (user variables, temporary tables,
   // PREPARE, session variables, schema) in its OK packets; COM_RESET_CONNECTION turns it off.
@@ -212,10 +219,9 @@ class BackendConnection {
   net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
                                               std::optional<protocol::ErrPacket>* server_error);
 
-  net::Socket socket_;
+  net::ByteStream stream_;
   BackendState state_;
-  int family_ = 0;  // The socket's, for Detach.
-  int protocol_ = 0;
+  std::uint64_t registry_id_ = 0;
   // For the proxy's own exchanges (login, reset, ping, ...), made when one starts and freed
   // when it ends with nothing left over: a connection between exchanges, or one that relays
   // a client's commands (with the session's buffers), holds none. Idle clients are many.

@@ -1,19 +1,23 @@
-// How many backend connections exist (open or opening), counted three ways, against three
-// limits: per pool (pool.max_connections), per user across all of its pools
+// The limits on how many backend connections may exist (in any state, opening included),
+// counted three ways: per pool (pool.max_connections), per user across all of its pools
 // (pool.max_user_connections) and in all (backend.max_connections). A pool is one user with one
 // collation and set of capability flags, so without the user and total limits a client could
-// take one user past the server's max_connections by cycling collations or flags.
-//
-// A plain value, not thread-safe: the pools hold it under their lock.
+// take one user past the server's max_connections by cycling collations or flags. The counts
+// come from the ConnectionRegistry (CountsFor).
 #pragma once
 
 #include <cstdint>
 #include <string>
-#include <unordered_map>
-
-#include "pool/pool_key.h"
 
 namespace longlink::pool {
+
+// The connections that count against the limits for one more of some pool key.
+struct ConnectionCounts {
+  std::uint32_t pool = 0;   // Of the key's pool.
+  std::uint32_t user = 0;   // Of the key's user, all of its pools.
+  std::uint32_t total = 0;  // All.
+  friend bool operator==(const ConnectionCounts&, const ConnectionCounts&) = default;
+};
 
 class ConnectionBudget {
  public:
@@ -27,24 +31,12 @@ class ConnectionBudget {
 
   explicit ConnectionBudget(Limits limits) : limits_(limits) {}
 
-  // The first limit (pool, user, total) that one more connection of `key` would pass.
-  Limit Check(const PoolKey& key) const;
-  // Counts one more connection of `key`. REQUIRES: Check(key) == kNone, or the caller
-  // accepts going past (it never does).
-  void Add(const PoolKey& key);
-  // Counts one fewer. REQUIRES: a matching Add.
-  void Remove(const PoolKey& key);
-
-  std::uint32_t pool(const PoolKey& key) const;
-  std::uint32_t user(const std::string& name) const;
-  std::uint32_t total() const { return total_; }
+  // The first limit (pool, user, total) that one more connection would pass, given `counts`.
+  Limit Check(const ConnectionCounts& counts) const;
   const Limits& limits() const { return limits_; }
 
  private:
   Limits limits_;
-  std::unordered_map<PoolKey, std::uint32_t, PoolKeyHash> per_pool_;
-  std::unordered_map<std::string, std::uint32_t> per_user_;
-  std::uint32_t total_ = 0;
 };
 
 // "pool.max_connections=4", "pool.max_user_connections=8", "backend.max_connections=100": the

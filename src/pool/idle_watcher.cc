@@ -21,15 +21,17 @@ IdleWatcher::~IdleWatcher() {
   if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
-bool IdleWatcher::Add(int fd, std::uint64_t token) {
+bool IdleWatcher::Add(const net::ByteStream& stream, std::uint64_t token) {
   epoll_event event{};
   event.events = EPOLLIN | EPOLLRDHUP;
   event.data.u64 = token;
-  return epoll_fd_ >= 0 && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
+  const int fd = stream.native_handle();
+  return epoll_fd_ >= 0 && fd >= 0 && ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
-void IdleWatcher::Remove(int fd) {
-  if (epoll_fd_ >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+void IdleWatcher::Remove(const net::ByteStream& stream) {
+  const int fd = stream.native_handle();
+  if (epoll_fd_ >= 0 && fd >= 0) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
 }
 
 net::Awaitable<void> IdleWatcher::Run(ReadyCallback on_ready) {

@@ -13,7 +13,7 @@
 #include <functional>
 #include <span>
 
-#include "net/socket.h"
+#include "net/byte_stream.h"
 
 namespace longlink::pool {
 
@@ -24,10 +24,11 @@ class IdleWatcher {
   IdleWatcher(const IdleWatcher&) = delete;
   IdleWatcher& operator=(const IdleWatcher&) = delete;
 
-  // Starts watching `fd`; `token` comes back when it turns readable. False if epoll refused.
-  bool Add(int fd, std::uint64_t token);
-  // Stops watching `fd` (before the descriptor is adopted elsewhere or closed).
-  void Remove(int fd);
+  // Starts watching `stream` (attached or detached); `token` comes back when it turns
+  // readable. False if epoll refused (or the stream is closed).
+  bool Add(const net::ByteStream& stream, std::uint64_t token);
+  // Stops watching `stream`. REQUIRES: before it is attached elsewhere, detached or closed.
+  void Remove(const net::ByteStream& stream);
 
   using ReadyCallback = std::function<void(std::span<const std::uint64_t> tokens)>;
   // Runs until its event loop stops, calling `on_ready` for sockets that turned readable.

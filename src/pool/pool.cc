@@ -5,6 +5,7 @@
 #include <asio/post.hpp>
 #include <asio/this_coro.hpp>
 #include <cstring>
+#include <tuple>
 
 #include "common/log.h"
 #include "common/log_text.h"
@@ -52,38 +53,52 @@ void Pools::Wake(const std::shared_ptr<Waiter>& waiter) {
   asio::post(waiter->executor, [waiter] { waiter->timer.cancel(); });
 }
 
-void Pools::OnClosedLocked(const PoolKey& key) {
-  budget_.Remove(key);
+ConnectionBudget::Limit Pools::CheckLocked(const PoolKey& key, ConnectionId excluding) const {
+  return budget_.Check(registry_.CountsFor(key, excluding));
+}
+
+void Pools::CloseLocked(ConnectionId id) {
+  registry_.Close(id);
   ServeWaitersLocked();
 }
 
 void Pools::ServeWaitersLocked() {
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     const std::shared_ptr<Waiter>& waiter = *it;
-    if (budget_.Check(waiter->key) != ConnectionBudget::Limit::kNone) {
+    if (CheckLocked(waiter->key) != ConnectionBudget::Limit::kNone) {
       ++it;
       continue;
     }
-    budget_.Add(waiter->key);  // Counted for the waiter, which opens it.
+    waiter->slot = registry_.Open(waiter->key, waiter->session);  // The waiter opens it.
     waiter->served = true;
-    waiter->slot_granted = true;
     Wake(waiter);
     it = waiters_.erase(it);
   }
 }
 
 void Pools::PutIdleLocked(IdleBackend idle) {
+  using State = ConnectionState;
+  const ConnectionId id = idle.registry_id;
   const PoolKey key = idle.state().key;
+  if (!registry_.Transition(id, {.to = State::kIdle,
+                                 .thread_id = idle.state().thread_id,
+                                 .last_used_at = idle.state().last_used_at})) {
+    idle.QuitAndClose();  // Logged; a connection the registry cannot place is not kept.
+    if (registry_.Find(id)) CloseLocked(id);
+    return;
+  }
   // A waiter of this key, or of a sibling key this connection can move to.
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const std::shared_ptr<Waiter> waiter = *it;
-    const bool sibling =
-        CanMoveTo(key, waiter->key) && budget_.pool(waiter->key) < budget_.limits().per_pool;
+    const bool sibling = CanMoveTo(key, waiter->key) &&
+                         registry_.CountsFor(waiter->key).pool < budget_.limits().per_pool;
     if (waiter->key != key && !sibling) continue;
+    ConnectionRegistry::Change change{.to = State::kChecking, .session = waiter->session};
     if (sibling) {
-      budget_.Remove(key);
-      budget_.Add(waiter->key);
+      change.to = State::kMoving;
+      change.move_to = waiter->key;
     }
+    registry_.Transition(id, change);
     waiters_.erase(it);
     waiter->served = true;
     waiter->idle.emplace(std::move(idle));
@@ -93,104 +108,107 @@ void Pools::PutIdleLocked(IdleBackend idle) {
   // A waiter that the user or total limit blocks: this connection's place is worth more to it.
   for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
     const std::shared_ptr<Waiter> waiter = *it;
-    budget_.Remove(key);
-    if (budget_.Check(waiter->key) != ConnectionBudget::Limit::kNone) {
-      budget_.Add(key);
-      continue;
-    }
+    if (CheckLocked(waiter->key, /*excluding=*/id) != ConnectionBudget::Limit::kNone) continue;
     Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} for a client of pool {}",
         idle.state().thread_id, key.ToString(), waiter->key.ToString());
     idle.QuitAndClose();
-    budget_.Add(waiter->key);
+    registry_.Close(id);
+    waiter->slot = registry_.Open(waiter->key, waiter->session);
     waiters_.erase(it);
     waiter->served = true;
-    waiter->slot_granted = true;
     Wake(waiter);
     return;
   }
   idle.watch_token = 0;  // Watched from the janitor's next pass (see Maintain).
-  pools_[key].idle.push_back(std::move(idle));
+  idle_.insert_or_assign(id, std::move(idle));
 }
 
-std::optional<IdleBackend> Pools::TakeSiblingIdleLocked(const PoolKey& key, bool surplus_only) {
-  if (budget_.pool(key) >= budget_.limits().per_pool) return std::nullopt;
-  for (auto& [sibling_key, sibling] : pools_) {
-    if (!CanMoveTo(sibling_key, key) || sibling.idle.empty()) continue;
-    if (surplus_only && sibling.idle.size() <= settings_.min_idle) continue;
-    std::optional<IdleBackend> idle = TakeIdleLocked(sibling);
-    budget_.Remove(sibling_key);
-    budget_.Add(key);
-    return idle;
-  }
-  return std::nullopt;
+std::optional<IdleBackend> Pools::TakeIdleLocked(ConnectionId id,
+                                                 const ConnectionRegistry::Change& change) {
+  auto it = idle_.find(id);
+  if (it == idle_.end() || !registry_.Transition(id, change)) return std::nullopt;
+  IdleBackend idle = std::move(it->second);
+  idle_.erase(it);
+  UnwatchLocked(idle);
+  return idle;
+}
+
+std::optional<IdleBackend> Pools::TakeSiblingIdleLocked(const PoolKey& key, std::uint64_t session,
+                                                        bool surplus_only) {
+  if (registry_.CountsFor(key).pool >= budget_.limits().per_pool) return std::nullopt;
+  const auto id = registry_.NewestSiblingIdle(key, surplus_only ? settings_.min_idle : 0);
+  if (!id) return std::nullopt;
+  return TakeIdleLocked(*id, {.to = ConnectionState::kMoving, .session = session, .move_to = key});
 }
 
 bool Pools::EvictIdleLocked(const PoolKey& key, ConnectionBudget::Limit limit) {
-  Pool* victim_pool = nullptr;
-  for (auto& [other_key, other] : pools_) {
-    if (other.idle.empty() || other_key == key) continue;
-    if (limit == ConnectionBudget::Limit::kUser && other_key.user != key.user) continue;
-    if (victim_pool == nullptr ||
-        other.idle.front().state().last_used_at < victim_pool->idle.front().state().last_used_at) {
-      victim_pool = &other;
-    }
-  }
-  if (victim_pool == nullptr) return false;
-  IdleBackend& victim = victim_pool->idle.front();
-  const PoolKey victim_key = victim.state().key;
+  const auto id = registry_.EvictionCandidate(key, limit == ConnectionBudget::Limit::kUser);
+  if (!id) return false;
+  auto victim = idle_.find(*id);
+  if (victim == idle_.end()) return false;
   Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} ({} reached) for pool {}",
-      victim.state().thread_id, victim_key.ToString(), DescribeLimit(limit, budget_.limits()),
-      key.ToString());
-  UnwatchLocked(victim);
-  victim.QuitAndClose();
-  victim_pool->idle.pop_front();
-  budget_.Remove(victim_key);
+      victim->second.state().thread_id, victim->second.state().key.ToString(),
+      DescribeLimit(limit, budget_.limits()), key.ToString());
+  CloseIdleLocked(victim);
   return true;
 }
 
 void Pools::WatchLocked(IdleBackend& idle) {
   idle.watch_token = ++next_token_;
-  if (!watcher_.Add(idle.fd(), idle.watch_token)) {
+  if (!watcher_.Add(idle.stream(), idle.watch_token)) {
     Log(LogLevel::kWarning, 0, "cannot watch idle backend connection {}: {}",
         idle.state().thread_id, std::strerror(errno));
   }
 }
 
 void Pools::UnwatchLocked(IdleBackend& idle) {
-  if (idle.watch_token != 0) watcher_.Remove(idle.fd());
+  if (idle.watch_token != 0) watcher_.Remove(idle.stream());
   idle.watch_token = 0;
 }
 
-std::optional<IdleBackend> Pools::TakeIdleLocked(Pool& pool) {
-  if (pool.idle.empty()) return std::nullopt;
-  IdleBackend idle = std::move(pool.idle.back());
-  pool.idle.pop_back();
-  UnwatchLocked(idle);
-  return idle;
+Pools::IdleMap::iterator Pools::CloseIdleLocked(IdleMap::iterator it) {
+  const ConnectionId id = it->first;
+  UnwatchLocked(it->second);
+  it->second.QuitAndClose();
+  registry_.Close(id);
+  return idle_.erase(it);
 }
 
-std::deque<IdleBackend>::iterator Pools::DropIdleLocked(Pool& pool,
-                                                        std::deque<IdleBackend>::iterator it) {
-  Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->state().thread_id,
-      IdleSocketNews(it->fd()));
-  UnwatchLocked(*it);
-  const PoolKey key = it->state().key;
-  auto next = pool.idle.erase(it);  // Closes the descriptor.
-  OnClosedLocked(key);
-  return next;
+void Pools::DropIdleLocked(IdleMap::iterator it) {
+  Log(LogLevel::kInfo, 0, "dropped idle backend connection {}: {}", it->second.state().thread_id,
+      IdleSocketNews(it->second.stream()));
+  const ConnectionId id = it->first;
+  UnwatchLocked(it->second);
+  idle_.erase(it);  // Closes the descriptor.
+  CloseLocked(id);
 }
 
 void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
   std::lock_guard lock(mutex_);
   for (const std::uint64_t token : tokens) {
-    for (auto& [key, pool] : pools_) {
-      auto it = std::find_if(pool.idle.begin(), pool.idle.end(),
-                             [token](const IdleBackend& i) { return i.watch_token == token; });
-      if (it == pool.idle.end()) continue;
-      DropIdleLocked(pool, it);
-      break;
-    }
+    auto it = std::find_if(idle_.begin(), idle_.end(), [token](const auto& entry) {
+      return entry.second.watch_token == token;
+    });
+    if (it != idle_.end()) DropIdleLocked(it);
   }
+}
+
+std::optional<ConnectionInfo> Pools::FindByThread(std::uint32_t thread_id) const {
+  std::lock_guard lock(mutex_);
+  return registry_.FindByThread(thread_id);
+}
+
+bool Pools::CloseIdleByThread(std::uint32_t thread_id) {
+  std::lock_guard lock(mutex_);
+  const auto info = registry_.FindByThread(thread_id);
+  if (!info || info->state != ConnectionState::kIdle) return false;
+  auto it = idle_.find(info->id);
+  if (it == idle_.end()) return false;
+  Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} by its thread id",
+      thread_id, info->key.ToString());
+  CloseIdleLocked(it);
+  ServeWaitersLocked();
+  return true;
 }
 
 net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const PoolKey& key,
@@ -206,7 +224,8 @@ net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const
 }
 
 net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const PoolKey& key,
-                                        const auth::PasswordSecret& secret, std::uint64_t session) {
+                                        const auth::PasswordSecret& secret, std::uint64_t session,
+                                        ConnectionId slot) {
   const auto give_up_at = Clock::now() + backend_.retry_timeout;
   OpenResult opened;
   for (int attempt = 1;; ++attempt) {
@@ -223,17 +242,20 @@ net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const Po
   }
   Checkout checkout;
   std::lock_guard lock(mutex_);
-  Pool& pool = pools_[key];
   if (!opened.connection) {
-    OnClosedLocked(key);
+    CloseLocked(slot);
     checkout.failure = CheckoutFailure::kBackendDown;
     checkout.error = std::move(opened.error);
     checkout.server_error = std::move(opened.server_error);
     co_return checkout;
   }
-  pool.secret = secret;
-  Log(LogLevel::kDebug, session, "opened backend connection {} for pool {}",
-      opened.connection->state().thread_id, key.ToString());
+  secrets_.insert_or_assign(key, secret);
+  const std::uint32_t thread_id = opened.connection->state().thread_id;
+  registry_.Transition(
+      slot, {.to = ConnectionState::kActive, .session = session, .thread_id = thread_id});
+  opened.connection->set_registry_id(slot);
+  Log(LogLevel::kDebug, session, "opened backend connection {} for pool {}", thread_id,
+      key.ToString());
   checkout.connection = std::move(opened.connection);
   co_return checkout;
 }
@@ -242,10 +264,11 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
                                                                     IdleBackend idle, PoolKey key,
                                                                     std::uint64_t session) {
   const std::uint32_t thread_id = idle.state().thread_id;
+  const ConnectionId id = idle.registry_id;
   const bool move = idle.state().key != key;
   std::string why;
   if (idle.PeerClosedOrSpoke()) {  // Closed just now: the watcher has not run yet.
-    why = IdleSocketNews(idle.fd());
+    why = IdleSocketNews(idle.stream());
   } else if (Clock::now() - idle.state().created_at >= settings_.max_lifetime) {
     why = "older than pool.max_lifetime";
     idle.QuitAndClose();
@@ -259,7 +282,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
       std::optional<auth::PasswordSecret> secret;
       {
         std::lock_guard lock(mutex_);
-        secret = pools_[key].secret;
+        if (auto it = secrets_.find(key); it != secrets_.end()) secret = it->second;
       }
       const PoolKey from = connection->state().key;
       Status moved = Error{"no secret for the pool"};
@@ -285,7 +308,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
   }
   Log(LogLevel::kInfo, session, "replaced pooled backend connection {}: {}", thread_id, why);
   std::lock_guard lock(mutex_);
-  OnClosedLocked(key);
+  CloseLocked(id);
   co_return nullptr;
 }
 
@@ -295,25 +318,25 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
   for (;;) {
     std::optional<IdleBackend> idle;
     std::shared_ptr<Waiter> waiter;
-    bool open_new = false;
+    ConnectionId slot = 0;
     {
       std::lock_guard lock(mutex_);
-      Pool& pool = pools_[key];
-      if (!pool.secret) pool.secret = secret;
-      idle = TakeIdleLocked(pool);
-      if (!idle) idle = TakeSiblingIdleLocked(key, /*surplus_only=*/true);
+      secrets_.try_emplace(key, secret);
+      if (const auto newest = registry_.NewestIdle(key)) {
+        idle = TakeIdleLocked(*newest, {.to = ConnectionState::kChecking, .session = session});
+      }
+      if (!idle) idle = TakeSiblingIdleLocked(key, session, /*surplus_only=*/true);
       if (!idle) {
-        Limit limit = budget_.Check(key);
-        if (limit != Limit::kNone) idle = TakeSiblingIdleLocked(key, /*surplus_only=*/false);
+        Limit limit = CheckLocked(key);
+        if (limit != Limit::kNone) idle = TakeSiblingIdleLocked(key, session, false);
         if (!idle && limit != Limit::kNone && limit != Limit::kPool &&
             EvictIdleLocked(key, limit)) {
-          limit = budget_.Check(key);
+          limit = CheckLocked(key);
         }
         if (!idle && limit == Limit::kNone) {
-          budget_.Add(key);
-          open_new = true;
+          slot = registry_.Open(key, session);
         } else if (!idle) {
-          waiter = std::make_shared<Waiter>(executor, key);
+          waiter = std::make_shared<Waiter>(executor, key, session);
           waiter->blocked_by = limit;
           waiter->timer.expires_after(settings_.queue_timeout);
           waiters_.push_back(waiter);
@@ -333,11 +356,14 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
         co_return checkout;
       }
       idle = std::move(waiter->idle);
-      open_new = !idle;  // Else a slot was granted.
+      slot = waiter->slot;  // 0 if a connection was handed over.
     }
-    if (open_new) co_return co_await OpenNew(executor, key, secret, session);
+    if (!idle) co_return co_await OpenNew(executor, key, secret, session, slot);
     auto connection = co_await AdoptIdle(executor, std::move(*idle), key, session);
     if (connection) {
+      std::lock_guard lock(mutex_);
+      registry_.Transition(connection->registry_id(),
+                           {.to = ConnectionState::kActive, .session = session});
       Checkout checkout;
       checkout.connection = std::move(connection);
       co_return checkout;
@@ -351,10 +377,10 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
   if (Clock::now() - connection->state().created_at >= settings_.max_lifetime) {
     Log(LogLevel::kDebug, session, "retiring backend connection {}: older than max_lifetime",
         connection->state().thread_id);
-    const PoolKey key = connection->state().key;
+    const ConnectionId id = connection->registry_id();
     std::move(*connection).Detach().QuitAndClose();
     std::lock_guard lock(mutex_);
-    OnClosedLocked(key);
+    CloseLocked(id);
     co_return;
   }
   auto reset = co_await connection->Reset(backend_.connect_timeout);
@@ -371,12 +397,11 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
 }
 
 void Pools::Discard(std::unique_ptr<BackendConnection> connection) {
-  const PoolKey key = connection->state().key;
-  std::error_code ignored;
-  connection->socket().close(ignored);
+  const ConnectionId id = connection->registry_id();
+  connection->stream().Close();
   connection.reset();
   std::lock_guard lock(mutex_);
-  OnClosedLocked(key);
+  CloseLocked(id);
 }
 
 net::Awaitable<void> Pools::Janitor() {
@@ -391,7 +416,7 @@ net::Awaitable<void> Pools::Janitor() {
 }
 
 net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBackend idle) {
-  const PoolKey key = idle.state().key;
+  const ConnectionId id = idle.registry_id;
   const std::uint32_t thread_id = idle.state().thread_id;
   auto connection = BackendConnection::Adopt(executor, std::move(idle));
   std::string why = "cannot adopt it";
@@ -400,7 +425,6 @@ net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBacken
     if (alive.ok()) {
       IdleBackend back = std::move(*connection).Detach();
       std::lock_guard lock(mutex_);
-      --pools_[key].pinging;
       PutIdleLocked(std::move(back));
       co_return;
     }
@@ -410,75 +434,76 @@ net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBacken
       why);
   connection.reset();
   std::lock_guard lock(mutex_);
-  --pools_[key].pinging;
-  OnClosedLocked(key);
+  CloseLocked(id);
 }
 
 void Pools::Maintain(asio::any_io_executor executor) {
+  using State = ConnectionState;
   const auto now = Clock::now();
   std::vector<IdleBackend> to_ping;
-  std::vector<std::pair<PoolKey, auth::PasswordSecret>> to_open;
+  std::vector<std::tuple<ConnectionId, PoolKey, auth::PasswordSecret>> to_open;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [key, pool] : pools_) {
+    for (const auto& [key, secret] : secrets_) {
       // Oldest first: those are the ones to retire beyond min_idle.
-      for (auto it = pool.idle.begin(); it != pool.idle.end();) {
-        const BackendState& state = it->state();
+      for (const ConnectionId id : registry_.IdleOldestFirst(key)) {
+        auto it = idle_.find(id);
+        if (it == idle_.end()) continue;
+        const BackendState& state = it->second.state();
         const char* retire = nullptr;
         if (now - state.created_at >= settings_.max_lifetime) {
           retire = "older than pool.max_lifetime";
         } else if (now - state.last_used_at >= settings_.max_idle_time &&
-                   pool.idle.size() + pool.pinging > settings_.min_idle) {
+                   registry_.Count(key, State::kIdle) +
+                           registry_.CountUnclaimed(key, State::kChecking) >
+                       settings_.min_idle) {
           retire = "unused for pool.max_idle_time";
         }
         if (retire != nullptr) {
           Log(LogLevel::kDebug, 0, "closed idle backend connection {}: {}", state.thread_id,
               retire);
-          UnwatchLocked(*it);
-          it->QuitAndClose();
-          it = pool.idle.erase(it);
-          OnClosedLocked(key);
+          CloseIdleLocked(it);
+          ServeWaitersLocked();
         } else if (now - state.last_alive_at >= KeepaliveInterval(state)) {
-          UnwatchLocked(*it);
-          to_ping.push_back(std::move(*it));  // Still counted, and as the pool's (pinging).
-          ++pool.pinging;
-          it = pool.idle.erase(it);
-        } else if (it->PeerClosedOrSpoke()) {  // Closed before it was watched.
-          it = DropIdleLocked(pool, it);
-        } else {
-          if (it->watch_token == 0) WatchLocked(*it);
-          ++it;
+          // Still counted, and as the pool's own (a keepalive ping: no session).
+          if (auto idle = TakeIdleLocked(id, {.to = State::kChecking})) {
+            to_ping.push_back(std::move(*idle));
+          }
+        } else if (it->second.PeerClosedOrSpoke()) {  // Closed before it was watched.
+          DropIdleLocked(it);
+        } else if (it->second.watch_token == 0) {
+          WatchLocked(it->second);
         }
       }
-      if (!pool.secret || !health_.MayTry(now)) continue;
-      while (pool.idle.size() + pool.opening_for_idle + pool.pinging < settings_.min_idle &&
-             budget_.Check(key) == ConnectionBudget::Limit::kNone && waiters_.empty()) {
-        budget_.Add(key);
-        ++pool.opening_for_idle;
-        to_open.emplace_back(key, *pool.secret);
+      if (!health_.MayTry(now)) continue;
+      while (registry_.Count(key, State::kIdle) + registry_.CountUnclaimed(key, State::kOpening) +
+                     registry_.CountUnclaimed(key, State::kChecking) <
+                 settings_.min_idle &&
+             CheckLocked(key) == ConnectionBudget::Limit::kNone && waiters_.empty()) {
+        to_open.emplace_back(registry_.Open(key, /*session=*/0), key, secret);
       }
     }
   }
   for (auto& idle : to_ping) {
     asio::co_spawn(executor, KeepAlive(executor, std::move(idle)), [](std::exception_ptr) {});
   }
-  for (auto& [key, secret] : to_open) {
+  for (auto& [id, key, secret] : to_open) {
     asio::co_spawn(
         executor,
-        [this, executor, key = key, secret = secret]() -> net::Awaitable<void> {
+        [this, executor, id = id, key = key, secret = secret]() -> net::Awaitable<void> {
           OpenResult opened = co_await OpenOnce(executor, key, secret);
           std::lock_guard lock(mutex_);
-          Pool& pool = pools_[key];
-          --pool.opening_for_idle;
           if (!opened.connection) {
-            OnClosedLocked(key);
+            CloseLocked(id);
             if (!opened.retryable) {
               Log(LogLevel::kWarning, 0, "cannot keep min_idle for pool {}: {}", key.ToString(),
                   opened.error);
             }
             co_return;
           }
-          PutIdleLocked(std::move(*opened.connection).Detach());
+          IdleBackend idle = std::move(*opened.connection).Detach();
+          idle.registry_id = id;
+          PutIdleLocked(std::move(idle));
         },
         [](std::exception_ptr) {});
   }

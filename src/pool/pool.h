@@ -1,8 +1,11 @@
 // The backend connection pools: one per PoolKey, shared by all worker threads.
 //
-// A pool holds idle connections as bare descriptors (IdleBackend); a worker that checks one
+// A pool holds idle connections as detached streams (IdleBackend); a worker that checks one
 // out adopts it onto its own event loop, and gives it back detached after a reset. The pool's
 // lock is taken only when a session starts or ends, never per query.
+//
+// Every connection the pools know is in one state of a ConnectionRegistry (opening, idle,
+// checking, moving, active: connection_registry.h); the counts below are that registry's.
 //
 // Limits (ConnectionBudget): connections open or opening per pool (pool.max_connections), per
 // user across its pools (pool.max_user_connections) and in all (backend.max_connections).
@@ -26,7 +29,6 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/steady_timer.hpp>
 #include <cstdint>
-#include <deque>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -41,6 +43,7 @@
 #include "pool/backend_connection.h"
 #include "pool/backend_health.h"
 #include "pool/connection_budget.h"
+#include "pool/connection_registry.h"
 #include "pool/idle_watcher.h"
 #include "pool/pool_key.h"
 
@@ -74,14 +77,29 @@ class Pools {
   // An idle connection whose server side has closed is dropped, never handed out; one idle
   // longer than check_delay is pinged first. While the server is unreachable, retries for up
   // to retry_timeout.
+  // The connection returned is registered as active for `session` (REQUIRES: not 0) until it
+  // comes back through Release or Discard.
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::PasswordSecret& secret, std::uint64_t session);
   // Resets the connection (COM_RESET_CONNECTION) and returns it to its pool, or closes it if
-  // the reset fails. REQUIRES: the connection is between commands (its state is known).
+  // the reset fails. REQUIRES: the connection is between commands (its state is known), and
+  // came from Acquire.
   net::Awaitable<void> Release(std::unique_ptr<BackendConnection> connection,
                                std::uint64_t session);
   // Closes a connection whose state is unknown (client vanished mid-result, protocol error).
+  // REQUIRES: it came from Acquire.
   void Discard(std::unique_ptr<BackendConnection> connection);
+
+  // What the pools know of the backend connection whose CONNECTION_ID() is `thread_id`: its
+  // state, pool key and, once it is checked out (or being checked out, or opened) for a client,
+  // that session. None if it is not one of the pools' connections (or is still opening).
+  // Thread-safe.
+  std::optional<ConnectionInfo> FindByThread(std::uint32_t thread_id) const;
+  // If the connection with CONNECTION_ID() `thread_id` is idle in a pool, takes it out and
+  // closes it (COM_QUIT) and returns true; the janitor refills min_idle as for any other.
+  // False, with nothing done, if it is not one of the pools' or is not idle (opening, checking,
+  // moving, or leased to a session). Thread-safe.
+  bool CloseIdleByThread(std::uint32_t thread_id);
 
   // How long a connection may go without a round trip before it is pinged:
   // min(keepalive_interval, half the connection's @@wait_timeout).
@@ -92,51 +110,58 @@ class Pools {
 
  private:
   struct Waiter {
-    Waiter(asio::any_io_executor where, PoolKey wanted)
-        : executor(where), timer(where), key(std::move(wanted)) {}
+    Waiter(asio::any_io_executor where, PoolKey wanted, std::uint64_t for_session)
+        : executor(where), timer(where), key(std::move(wanted)), session(for_session) {}
     asio::any_io_executor executor;
     asio::steady_timer timer;
     const PoolKey key;                // The pool it waits for.
-    bool served = false;              // Under mutex_: idle or slot_granted is set.
-    std::optional<IdleBackend> idle;  // A connection handed over (maybe of a sibling key).
-    bool slot_granted = false;        // Allowed to open a new connection (counted).
+    const std::uint64_t session;      // The client session that waits.
+    bool served = false;              // Under mutex_: idle or slot is set.
+    std::optional<IdleBackend> idle;  // A connection handed over (checking or moving for it).
+    ConnectionId slot = 0;            // Allowed to open a new connection (registered opening).
     ConnectionBudget::Limit blocked_by = ConnectionBudget::Limit::kNone;  // For the error.
   };
-  struct Pool {
-    std::deque<IdleBackend> idle;  // Most recently used at the back.
-    std::uint32_t opening_for_idle = 0;
-    std::uint32_t pinging = 0;  // Out for a keepalive ping: still the pool's, not idle.
-    std::optional<auth::PasswordSecret> secret;  // For the janitor and moves between keys.
-  };
+  using IdleMap = std::unordered_map<ConnectionId, IdleBackend>;
 
-  // Opens a connection for a slot already counted in `open`; retries retryable failures with
-  // backoff until retry_timeout. On failure the slot is given back.
+  // Opens a connection for `slot` (registered opening); retries retryable failures with
+  // backoff until retry_timeout. On failure the slot is given back; on success the connection
+  // is active for `session`.
   net::Awaitable<Checkout> OpenNew(asio::any_io_executor executor, const PoolKey& key,
-                                   const auth::PasswordSecret& secret, std::uint64_t session);
-  // Binds a connection taken from a pool (counted for `key` already) to `executor`, checks it
-  // if it was idle longer than check_delay, and moves it to `key`'s collation if it came from
-  // a sibling pool. Null (and the slot given back) if it is unusable.
+                                   const auth::PasswordSecret& secret, std::uint64_t session,
+                                   ConnectionId slot);
+  // Binds a connection taken from a pool (checking or moving for `key` already) to `executor`,
+  // checks it if it was idle longer than check_delay, and moves it to `key`'s collation if it
+  // came from a sibling pool. Null (and the connection closed) if it is unusable.
   net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
                                                                IdleBackend idle, PoolKey key,
                                                                std::uint64_t session);
   // One attempt to open a connection, reported to health_.
   net::Awaitable<OpenResult> OpenOnce(asio::any_io_executor executor, const PoolKey& key,
                                       const auth::PasswordSecret& secret);
-  // Under mutex_: a connection of `key` was closed; lets waiters open one instead.
-  void OnClosedLocked(const PoolKey& key);
+  // Under mutex_: the budget check for one more connection of `key` (without connection
+  // `excluding` if not 0).
+  ConnectionBudget::Limit CheckLocked(const PoolKey& key, ConnectionId excluding = 0) const;
+  // Under mutex_: connection `id` was closed (or never opened); lets waiters open one instead.
+  void CloseLocked(ConnectionId id);
   // Under mutex_: grants a new connection to every waiter, in order, that the limits allow.
   void ServeWaitersLocked();
-  // Under mutex_: drops an idle connection the server closed or spoke on (logs what it said);
-  // returns the next position in pool.idle.
-  std::deque<IdleBackend>::iterator DropIdleLocked(Pool& pool,
-                                                   std::deque<IdleBackend>::iterator it);
-  // Under mutex_: gives `idle` to the first waiter it can serve (its own key, or a sibling's),
-  // or closes it for a waiter that a user or total limit blocks, or keeps it.
+  // Under mutex_: closes the idle connection at `it` (COM_QUIT) and forgets it, without serving
+  // waiters; returns the next position.
+  IdleMap::iterator CloseIdleLocked(IdleMap::iterator it);
+  // Under mutex_: drops an idle connection the server closed or spoke on (logs what it said).
+  void DropIdleLocked(IdleMap::iterator it);
+  // Under mutex_: `idle` (opening, checking or active) turns idle: given to the first waiter it
+  // can serve (its own key, or a sibling's), or closed for a waiter that a user or total limit
+  // blocks, or kept.
   void PutIdleLocked(IdleBackend idle);
+  // Under mutex_: takes idle connection `id` out of its pool (unwatched) into `change`'s state.
+  std::optional<IdleBackend> TakeIdleLocked(ConnectionId id,
+                                            const ConnectionRegistry::Change& change);
   // Under mutex_: an idle connection of a sibling pool of `key` (same user and capabilities,
-  // another collation), moved to `key`'s count; with `surplus_only`, only from a pool that has
-  // more than min_idle idle. Not if `key`'s pool is at max_connections.
-  std::optional<IdleBackend> TakeSiblingIdleLocked(const PoolKey& key, bool surplus_only);
+  // another collation), moving to `key` for `session`; with `surplus_only`, only from a pool
+  // that has more than min_idle idle. Not if `key`'s pool is at max_connections.
+  std::optional<IdleBackend> TakeSiblingIdleLocked(const PoolKey& key, std::uint64_t session,
+                                                   bool surplus_only);
   // Under mutex_: closes the least recently used idle connection that counts against `limit`
   // for `key` (the same user's for kUser, any for kTotal). False if there is none.
   bool EvictIdleLocked(const PoolKey& key, ConnectionBudget::Limit limit);
@@ -145,8 +170,6 @@ class Pools {
   // checkout poll covers the gap.
   void WatchLocked(IdleBackend& idle);
   void UnwatchLocked(IdleBackend& idle);
-  // Under mutex_: takes the most recently used idle connection out of `pool` (unwatched).
-  std::optional<IdleBackend> TakeIdleLocked(Pool& pool);
   // The watcher saw these idle connections turn readable: the server closed them or spoke.
   void OnIdleReadable(std::span<const std::uint64_t> tokens);
   // One janitor pass: retires and pings idle connections, refills min_idle.
@@ -160,9 +183,13 @@ class Pools {
   const config::PoolSettings settings_;
   BackendHealth health_;
   IdleWatcher watcher_;
+  const ConnectionBudget budget_;
   mutable std::mutex mutex_;
-  std::unordered_map<PoolKey, Pool, PoolKeyHash> pools_;
-  ConnectionBudget budget_;                     // Under mutex_.
+  // Under mutex_: every pool used since start, with the secret to log in with (for the
+  // janitor and moves between keys).
+  std::unordered_map<PoolKey, auth::PasswordSecret, PoolKeyHash> secrets_;
+  ConnectionRegistry registry_;  // Under mutex_: every connection's state.
+  IdleMap idle_;                 // Under mutex_: the sockets of the idle connections.
   std::list<std::shared_ptr<Waiter>> waiters_;  // Under mutex_; every pool's, in arrival order.
   std::uint64_t next_token_ = 0;                // Under mutex_.
 };

@@ -140,6 +140,8 @@ net::Awaitable<bool> ClientSession::LogIn() {
 net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
                                                   std::uint8_t sequence) {
   state_.Reset();
+  client_set_state_tracking_ = false;
+  client_wait_timeout_ = std::chrono::seconds(0);
   auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
@@ -218,7 +220,7 @@ void ClientSession::OnSweep(pool::Clock::time_point now) {
   }
   if (!backend_watched_ &&
       now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
-    backend_watched_ = sessions_.Watch(id_, backend_->socket().native_handle());
+    backend_watched_ = sessions_.Watch(id_, backend_->stream());
     // Without the watched set (epoll refused), a poll on each pass.
     if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
   }
@@ -231,7 +233,7 @@ void ClientSession::OnBackendReadable() {
 
 void ClientSession::StopWatchingBackend() {
   if (!backend_watched_) return;
-  sessions_.Unwatch(backend_->socket().native_handle());
+  sessions_.Unwatch(backend_->stream());
   backend_watched_ = false;
 }
 
@@ -250,8 +252,9 @@ net::Awaitable<void> ClientSession::MaintainIdleBackend() {
 }
 
 void ClientSession::LoseIdleBackend() {
-  const int fd = backend_->socket().native_handle();
-  LoseBackend(pool::IdleSocketNews(fd), pool::IdleSocketError(fd), pool::IdleSocketWasReset(fd));
+  const net::ByteStream& stream = backend_->stream();
+  LoseBackend(pool::IdleSocketNews(stream), pool::IdleSocketError(stream),
+              pool::IdleSocketWasReset(stream));
 }
 
 void ClientSession::LoseBackend(const std::string& why,
@@ -356,6 +359,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   }
   bool reads_previous = false;
   SessionAssignment wait_timeout;  // What the command sets the session's wait_timeout to.
+  bool sets_state_tracking = false;
   const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
   const auto header = *protocol::DecodePacketHeader(client_.in().data());
   if (text_command && header.payload_length <= kScanLimit) {
@@ -393,6 +397,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       // The server keeps the profiling history until the connection ends (measured: neither
       // COM_RESET_CONNECTION nor COM_CHANGE_USER clears it): such a connection is not reused.
       if (set && scan.names_profiling) backend_.MarkNotReusable();
+      sets_state_tracking = set && scan.names_state_change_tracking;
     } else {
       state_.OnCommand(command);
     }
@@ -430,6 +435,11 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     relay.ResetFirst();
     backend_.ResetDone();
   }
+  // A SET of the tracker is answered as the tracker it sets would answer: not hidden.
+  if (!client_set_state_tracking_ && !sets_state_tracking &&
+      !backend_->state().global_tracks_state_change) {
+    relay.HideStateChangeTracking();
+  }
   const Outcome forwarded = co_await relay.ForwardClientPacket(&sequence, &empty);
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_.MarkNotReusable();
@@ -450,6 +460,10 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     if (!tracking.ok()) co_return Outcome::kBackendGone;
     state_.Reset();
     client_wait_timeout_ = std::chrono::seconds(0);
+    client_set_state_tracking_ = false;
+  }
+  if (relayed == Outcome::kOk && !last_reply_error_ && sets_state_tracking) {
+    client_set_state_tracking_ = true;
   }
   if (relayed == Outcome::kOk && !last_reply_error_) {
     using Kind = SessionAssignment::Kind;
@@ -548,6 +562,8 @@ net::Awaitable<Outcome> ClientSession::RefuseChangeUser(ErrPacket error, std::ui
   // slow down guessing). A COM_RESET_CONNECTION leaves the backend in that state.
   ++failed_change_users_;
   state_.Reset();
+  client_set_state_tracking_ = false;
+  client_wait_timeout_ = std::chrono::seconds(0);
   if (backend_.held()) {
     auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
     if (!reset.ok()) LoseBackend("reset after a failed COM_CHANGE_USER: " + reset.error().message);

@@ -150,6 +150,9 @@ class ClientSession {
   // wait_timeout is the pool's business, and a client that sets none is never timed out).
   // The sweep closes the client when it idles that long, as the server would.
   std::chrono::seconds client_wait_timeout_{0};
+  // The client set session_track_state_change itself since its session started: the
+  // backend's tracker is then the client's, and its entries are the client's to see.
+  bool client_set_state_tracking_ = false;
   // When the last command ended (the client's idle time, for client_wait_timeout_).
   pool::Clock::time_point idle_since_ = {};
   // Failed COM_CHANGE_USER attempts; from the third on the server answers "Unknown command".

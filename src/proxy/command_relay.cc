@@ -80,7 +80,7 @@ net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence
       // A reset due goes in the same write as the command's first bytes.
       const std::array<asio::const_buffer, 2> pieces = {
           asio::buffer(reset_request_), asio::buffer(client_.in().data().data(), n)};
-      auto [error, written] = co_await asio::async_write(backend_.socket(), pieces, net::kNoThrow);
+      auto [error, written] = co_await asio::async_write(backend_.stream(), pieces, net::kNoThrow);
       reset_request_.clear();
       if (error) co_return Outcome::kBackendGone;
       client_.in().Consume(n);
@@ -103,7 +103,7 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
         out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
       }
       auto room = out_->Room();
-      auto [error, n] = co_await backend_.socket().async_read_some(
+      auto [error, n] = co_await backend_.stream().async_read_some(
           asio::buffer(room.data(), room.size()), net::kNoThrow);
       if (error || n == 0) {
         Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
@@ -143,8 +143,9 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
   auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_.state().capabilities);
   if (!ok.ok()) return std::nullopt;
   state_.OnOk(*ok);
+  Result<std::vector<protocol::SessionChange>> changes = std::vector<protocol::SessionChange>{};
   if (!ok->session_state.empty()) {
-    auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
+    changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
     if (changes.ok()) {
       for (const auto& change : *changes) {
         if (const auto* schema = std::get_if<protocol::SchemaChange>(&change)) {
@@ -153,7 +154,24 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
       }
     }
   }
-  if (client_.capabilities() & cap::kSessionTrack) return std::nullopt;
+  if (client_.capabilities() & cap::kSessionTrack) {
+    if (!hide_state_change_ || !(ok->status_flags & protocol::status::kSessionStateChanged) ||
+        !changes.ok()) {
+      return std::nullopt;
+    }
+    const std::size_t before = changes->size();
+    std::erase_if(*changes, [](const protocol::SessionChange& change) {
+      return std::holds_alternative<protocol::StateChange>(change);
+    });
+    if (changes->size() == before) return std::nullopt;
+    if (changes->empty()) {
+      ok->status_flags &= kNotStateChanged;
+      ok->session_state.clear();
+    } else {
+      ok->session_state = protocol::EncodeSessionState(*changes);
+    }
+    return protocol::Frame(protocol::Encode(*ok, client_.capabilities()), sequence);
+  }
   if (!(ok->status_flags & protocol::status::kSessionStateChanged) && ok->session_state.empty()) {
     return std::nullopt;
   }
@@ -247,7 +265,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
       out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
     }
     auto room = out_->Room();
-    auto [error, n] = co_await backend_.socket().async_read_some(
+    auto [error, n] = co_await backend_.stream().async_read_some(
         asio::buffer(room.data(), room.size()), net::kNoThrow);
     if (error || n == 0) {
       Log(LogLevel::kWarning, session_, "backend connection {} lost during a command: {}",

@@ -41,6 +41,10 @@ class CommandRelay {
   CommandRelay(const CommandRelay&) = delete;
   CommandRelay& operator=(const CommandRelay&) = delete;
 
+  // The client did not turn the state-change tracker on (the proxy did, for its own use):
+  // its entries, and the SESSION_STATE_CHANGED flag where nothing else is left, are taken out
+  // of the OK packets this client gets, so that they are what the server would send it.
+  void HideStateChangeTracking() { hide_state_change_ = true; }
   // Before the command: resets the backend's session (BackendConnection::ResetRequest) in
   // the same write as the command, and reads the reset's replies before the command's. The
   // command cannot tell: it runs on a session fresh from the handshake, with the globals of
@@ -74,6 +78,7 @@ class CommandRelay {
   std::optional<std::uint16_t> error_code_;
   protocol::Bytes reset_request_;  // Sent with the command's first bytes (ResetFirst).
   int reset_replies_ = 0;          // Replies to the reset still to read.
+  bool hide_state_change_ = false;
 };
 
 }  // namespace longlink::proxy

@@ -9,7 +9,9 @@
 
 namespace longlink::proxy {
 
-bool WorkerSessions::Watch(std::uint64_t id, int fd) { return watcher_.Add(fd, id); }
+bool WorkerSessions::Watch(std::uint64_t id, const net::ByteStream& backend) {
+  return watcher_.Add(backend, id);
+}
 
 void WorkerSessions::Start(asio::any_io_executor executor) {
   executor_ = executor;

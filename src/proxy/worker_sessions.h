@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "net/byte_stream.h"
 #include "net/socket.h"
 #include "pool/idle_watcher.h"
 
@@ -44,11 +45,12 @@ class WorkerSessions {
   // REQUIRES: session ids are unique.
   void Add(std::uint64_t id, ClientSession* session) { sessions_.emplace(id, session); }
   void Remove(std::uint64_t id) { sessions_.erase(id); }
-  // Watches `fd`, a backend held by session `id`: its OnBackendReadable() runs when the socket
-  // turns readable or closes. False if epoll refused (the caller checks another way).
-  bool Watch(std::uint64_t id, int fd);
-  // Stops watching `fd`. REQUIRES: before the descriptor is closed or handed on.
-  void Unwatch(int fd) { watcher_.Remove(fd); }
+  // Watches `backend`, the stream of a backend held by session `id`: its OnBackendReadable()
+  // runs when it turns readable or closes. False if epoll refused (the caller checks another
+  // way).
+  bool Watch(std::uint64_t id, const net::ByteStream& backend);
+  // Stops watching `backend`. REQUIRES: before it is closed or handed on.
+  void Unwatch(const net::ByteStream& backend) { watcher_.Remove(backend); }
   // Binds this set to its worker's event loop and starts the sweep and the watched set there
   // (they run until the loop stops).
   void Start(asio::any_io_executor executor);

@@ -128,3 +128,34 @@ def test_a_new_session_sees_the_globals_of_now(make_target, server_globals, mari
     if target.is_proxy:
         assert query(second, "SELECT CONNECTION_ID()")[0][0] == first_thread
     second.close()
+
+
+SESSION_TRACK = 0x800000
+TRACKING_STATEMENTS = [
+    "SET @a = 1", "SET time_zone = '+01:00'", "SET sql_mode = ''", "USE other", "USE app",
+    "SELECT @b := 2", "BEGIN", "SELECT v FROM t WHERE id = 1", "COMMIT",
+    "CREATE TEMPORARY TABLE tracked (x INT)", "DROP TEMPORARY TABLE tracked",
+    "SET session_track_state_change = 1", "SET @c = 3", "SELECT @d := 4",
+    "SET session_track_state_change = 0", "SET @e = 5",
+    "SET session_track_state_change = ON", "SET @f = 6",
+    "SET session_track_state_change = DEFAULT", "SET @g = 7",
+]
+
+
+@pytest.mark.parametrize("deprecate_eof", [False, True])
+def test_session_tracking_is_the_clients_own(mariadb, proxy_factory, deprecate_eof):
+    """A client with CLIENT_SESSION_TRACK gets, statement by statement, byte for byte the reply
+    the server sends it direct: the proxy's own state-change tracker (which it needs to know
+    when a session can move) shows no entries and no SESSION_STATE_CHANGED flag the client's
+    own settings would not have, and once the client turns the tracker on (or off, or back to
+    DEFAULT) it gets what it asked for."""
+    from raw_client import DEFAULT_CAPS, DEPRECATE_EOF, RawClient
+    caps = DEFAULT_CAPS | SESSION_TRACK | (DEPRECATE_EOF if deprecate_eof else 0)
+    proxy = proxy_factory(pool__max_connections=2)
+    for attempt in range(2):  # A fresh connection, then a pooled one (reset) again.
+        direct, through = RawClient(mariadb.target("tcp"), caps), RawClient(proxy.tcp, caps)
+        for statement in TRACKING_STATEMENTS:
+            assert through.query(statement) == direct.query(statement), (attempt, statement)
+        direct.close()
+        through.close()
+        time.sleep(0.2)

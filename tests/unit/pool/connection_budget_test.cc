@@ -1,11 +1,14 @@
-// ConnectionBudget: backend connections counted per pool, per user and in all; and CanMoveTo.
+// ConnectionBudget: backend connections (counted by a ConnectionRegistry) per pool, per user and
+// in all; and CanMoveTo.
 #include "pool/connection_budget.h"
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
+#include "pool/connection_registry.h"
 #include "pool/pool_key.h"
 #include "protocol/constants.h"
 
@@ -27,8 +30,9 @@ const PoolKey kCron33{.user = "cron", .capabilities = kCapsA, .collation = 33};
 
 enum class Op { kCheck, kAdd, kRemove };
 
-// One step: for kCheck, Check(key) must be `check`; kAdd requires Check(key) == kNone first.
-// Afterwards the counts of `key`'s pool, its user and the total.
+// One step: for kCheck, Check(key) must be `check`; kAdd (a connection of `key` registered)
+// requires Check(key) == kNone first; kRemove closes one. Afterwards the counts of `key`'s
+// pool, its user and the total.
 struct Step {
   const char* name;
   Op op;
@@ -40,7 +44,9 @@ struct Step {
 };
 
 TEST(ConnectionBudget, ChecksPoolThenUserThenTotal) {
-  ConnectionBudget budget({.per_pool = 2, .per_user = 3, .total = 4});
+  const ConnectionBudget budget({.per_pool = 2, .per_user = 3, .total = 4});
+  ConnectionRegistry registry;
+  std::map<const PoolKey*, std::vector<ConnectionId>> open;
   const std::vector<Step> steps = {
       {"empty", Op::kCheck, &kApp45, Limit::kNone, 0, 0, 0},
       {"first app/45", Op::kAdd, &kApp45, Limit::kNone, 1, 1, 1},
@@ -72,19 +78,22 @@ TEST(ConnectionBudget, ChecksPoolThenUserThenTotal) {
   for (const Step& step : steps) {
     switch (step.op) {
       case Op::kCheck:
-        EXPECT_EQ(budget.Check(*step.key), step.check) << step.name;
+        EXPECT_EQ(budget.Check(registry.CountsFor(*step.key)), step.check) << step.name;
         break;
       case Op::kAdd:
-        ASSERT_EQ(budget.Check(*step.key), Limit::kNone) << step.name;
-        budget.Add(*step.key);
+        ASSERT_EQ(budget.Check(registry.CountsFor(*step.key)), Limit::kNone) << step.name;
+        open[step.key].push_back(registry.Open(*step.key, /*session=*/0));
         break;
       case Op::kRemove:
-        budget.Remove(*step.key);
+        ASSERT_FALSE(open[step.key].empty()) << step.name;
+        EXPECT_TRUE(registry.Close(open[step.key].back())) << step.name;
+        open[step.key].pop_back();
         break;
     }
-    EXPECT_EQ(budget.pool(*step.key), step.pool) << step.name;
-    EXPECT_EQ(budget.user(step.key->user), step.user) << step.name;
-    EXPECT_EQ(budget.total(), step.total) << step.name;
+    const ConnectionCounts counts = registry.CountsFor(*step.key);
+    EXPECT_EQ(counts.pool, step.pool) << step.name;
+    EXPECT_EQ(counts.user, step.user) << step.name;
+    EXPECT_EQ(counts.total, step.total) << step.name;
   }
 }
 
