@@ -442,15 +442,16 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret&
 }
 
 net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(
-    const std::string& sql) {
+    const std::string& sql, std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{sql});
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
-  co_return co_await ReadRow();
+  co_return co_await ReadRow(server_error);
 }
 
-net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::ReadRow() {
+net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::ReadRow(
+    std::optional<protocol::ErrPacket>* server_error) {
   protocol::ResponseTracker tracker(protocol::ResponseShape::kQuery, state_.capabilities);
   std::vector<std::optional<std::string>> values;
   bool have_row = false;
@@ -475,7 +476,11 @@ net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnectio
       }
     }
   }
-  if (tracker.ended_with_error()) co_return Error{ServerErrorText(*tracker.error())};
+  if (tracker.ended_with_error()) {
+    if (server_error == nullptr) co_return Error{ServerErrorText(*tracker.error())};
+    *server_error = *tracker.error();
+    co_return std::vector<std::optional<std::string>>{};
+  }
   state_.status_flags = tracker.status_flags();
   co_return values;
 }

@@ -208,13 +208,16 @@ class BackendConnection {
   // The tracker is turned on again.
   net::Awaitable<Status> ChangeUser(const auth::PasswordSecret& secret, std::uint8_t collation);
   // Sends one query and returns the first row's values (NULL as nullopt).
-  net::Awaitable<Result<std::vector<std::optional<std::string>>>> QueryRow(const std::string& sql);
+  // With `server_error`, a server ERR is returned there with an ok status and no values.
+  net::Awaitable<Result<std::vector<std::optional<std::string>>>> QueryRow(
+      const std::string& sql, std::optional<protocol::ErrPacket>* server_error = nullptr);
 
  private:
   // Reads the reply to a command that answers OK or ERR; updates status flags.
   net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
   // Reads a text result set and returns the first row's values.
-  net::Awaitable<Result<std::vector<std::optional<std::string>>>> ReadRow();
+  net::Awaitable<Result<std::vector<std::optional<std::string>>>> ReadRow(
+      std::optional<protocol::ErrPacket>* server_error = nullptr);
   // Answers auth switches until OK or ERR (login and CHANGE_USER).
   net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
                                               std::optional<protocol::ErrPacket>* server_error);

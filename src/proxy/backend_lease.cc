@@ -35,6 +35,7 @@ net::Awaitable<std::optional<ErrPacket>> BackendLease::Acquire(asio::any_io_exec
     co_return error;
   }
   connection_ = std::move(checkout.connection);
+  acquired_at_ = pool::Clock::now();
   lost_.reset();
   reusable_ = true;
   reset_due_ = connection_->state().created_at < started;

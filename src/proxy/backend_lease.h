@@ -44,6 +44,8 @@ class BackendLease {
   std::uint32_t thread_id() const { return connection_ ? connection_->state().thread_id : 0; }
   // Counts acquisitions: with the thread id it names the connection a KILL saw.
   std::uint32_t generation() const { return generation_; }
+  // When the held connection was acquired.
+  pool::Clock::time_point acquired_at() const { return acquired_at_; }
 
   // Checks out a connection of `key` (opened with `secret` if a new one is needed); a loss
   // is forgotten. On failure, the ERR for the client (and a loss is still remembered).
@@ -57,7 +59,8 @@ class BackendLease {
   void Discard();
   // The session left something on the connection that a reset does not clear (COM_SET_OPTION
   // changes what the pool key fixes; the profiling history outlives COM_RESET_CONNECTION and
-  // COM_CHANGE_USER): the connection is closed when released, never handed to another client.
+  // COM_CHANGE_USER; the client learnt its thread id, which it may KILL later): the
+  // connection is closed when released, never handed to another client.
   void MarkNotReusable() { reusable_ = false; }
 
   // The session on the held connection still has to be reset: it served another client (or
@@ -106,6 +109,7 @@ class BackendLease {
   const std::chrono::milliseconds timeout_;
   std::unique_ptr<pool::BackendConnection> connection_;
   std::uint32_t generation_ = 0;
+  pool::Clock::time_point acquired_at_ = {};
   bool reusable_ = true;
   bool reset_due_ = false;
   // Rare, so it is held apart (idle sessions are many).

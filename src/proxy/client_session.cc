@@ -142,6 +142,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
   state_.Reset();
   client_set_state_tracking_ = false;
   client_wait_timeout_ = std::chrono::seconds(0);
+  revealed_thread_ = false;
   auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
@@ -285,7 +286,9 @@ void ClientSession::LoseBackend(const std::string& why,
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
   auto replace = backend_.Replace(client_.socket().get_executor(), Key(), *secret_, state_,
                                   reads_previous, fatal);
-  co_return co_await std::move(replace);
+  auto refused = co_await std::move(replace);
+  if (backend_.held()) revealed_thread_ = false;  // Another thread id.
+  co_return refused;
 }
 
 net::Awaitable<bool> ClientSession::ServeCommand() {
@@ -347,6 +350,7 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
 
 net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   const auto shape = protocol::ResponseShapeOf(command);
+  if (command == Command::kProcessInfo) processlist_seen_at_ = pool::Clock::now();
   if (!shape) {
     // Replication streams: not through a pool. Drop the packet, answer ERR.
     if (!co_await client_.DropPacket(MaxClientPacket())) co_return Outcome::kClientGone;
@@ -377,15 +381,32 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
       co_return Outcome::kOk;
     }
-    if (scan.kill) {
+    if (scan.kill && command == Command::kQuery) {
       std::optional<KillStatement> kill = ParseKillStatement(text);
-      if (scan.multiple || !kill) kill = KillStatement{};  // Not relayed (kOther).
-      if (kill->target != KillStatement::Target::kUser) {
-        const std::string statement(text);
+      if (scan.multiple || !kill) {
+        // A KILL in a multi-statement query or an executable comment: not relayed.
         client_.in().Consume(size);
-        co_return co_await HandleKill(*kill, statement);
+        co_return co_await RefuseKill(std::string(text));
+      }
+      if (kill->target == KillStatement::Target::kThread ||
+          kill->target == KillStatement::Target::kExpression) {
+        const std::string statement(text);
+        auto handle = HandleKill(*kill, statement);
+        const std::optional<Outcome> handled = co_await std::move(handle);
+        if (handled) {
+          if (client_.has_input()) client_.in().Consume(size);
+          co_return *handled;
+        }
+        // Not one of the proxy's: the server decides, on the statement as written.
       }
     }
+    if (scan.names_connection_id) {
+      // The client learns its backend's thread id, which it may KILL later: that id must
+      // never name another client's session, so the connection serves no other client.
+      revealed_thread_ = true;
+      backend_.MarkNotReusable();
+    }
+    if (scan.names_processlist) processlist_seen_at_ = pool::Clock::now();
     if (command == Command::kQuery) {
       reads_previous = scan.reads_previous;
       state_.OnQuery(text, scan);
@@ -485,7 +506,9 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
 }
 
 net::Awaitable<Outcome> ClientSession::FollowWaitTimeout() {
-  auto row = co_await backend_->QueryRow("SELECT @@session.wait_timeout");
+  const std::string select = "SELECT @@session.wait_timeout";
+  auto query = backend_->QueryRow(select);
+  auto row = co_await std::move(query);
   if (!row.ok()) {
     Log(LogLevel::kWarning, id_, "backend connection {} lost reading @@wait_timeout: {}",
         backend_.thread_id(), row.error().message);
@@ -506,7 +529,9 @@ SessionView ClientSession::View() const {
   return SessionView{.user = user_,
                      .backend_thread = backend_.thread_id(),
                      .backend_generation = backend_.generation(),
-                     .busy = !idle_waiting_};
+                     .busy = !idle_waiting_,
+                     .leased_at = backend_.acquired_at(),
+                     .revealed_thread = revealed_thread_};
 }
 
 void ClientSession::Terminate(std::uint64_t by) {

@@ -106,10 +106,25 @@ class ClientSession {
   // A COM_CHANGE_USER that failed: the session is reset but keeps its user, schema and
   // character set, and `error` is sent after a second, as MariaDB does.
   net::Awaitable<Outcome> RefuseChangeUser(protocol::ErrPacket error, std::uint8_t sequence);
-  // A KILL by number from this client (the COM_QUERY already read; `text` for the log):
-  // KILL [QUERY|CONNECTION] <session id> is carried out on the proxy's terms, the rest is
-  // refused (docs/PROXY.md, "Connection ids and KILL"). In session_kill.cc.
-  net::Awaitable<Outcome> HandleKill(KillStatement kill, std::string text);
+  // A KILL of a thread from this client (its COM_QUERY `text` still unread in the channel):
+  // the number, or the expression's value on the session's backend, names this session, a
+  // proxy session (its greeting id, or the backend thread it holds and the killer could know
+  // of), an idle pooled connection, or none of the proxy's. The proxy answers the first three
+  // itself (then the command is consumed); nullopt: relay the statement as written, the
+  // server decides (docs/PROXY.md, "Connection ids and KILL"). In session_kill.cc.
+  net::Awaitable<std::optional<Outcome>> HandleKill(KillStatement kill, std::string text);
+  // Resolves thread number `number` (see HandleKill). `shown`: the number as the client
+  // sees it in errors.
+  net::Awaitable<std::optional<Outcome>> KillNumber(const KillStatement& kill,
+                                                    std::uint64_t number);
+  // KILL of the session `target_id` (a live session of the proxy's, seen as `view`);
+  // `number` is what the client named it by.
+  net::Awaitable<Outcome> KillSession(const KillStatement& kill, std::uint64_t number,
+                                      std::uint64_t target_id, WorkerSessions* worker,
+                                      SessionView view);
+  // A KILL the proxy does not relay (inside a multi-statement query or an executable
+  // comment): ERR 1095, nothing of the query runs.
+  net::Awaitable<Outcome> RefuseKill(std::string text);
   // Kills the statement that session `target_id` (seen as `target`, on `worker`) runs, if
   // any, through this session's backend: reads the query id its backend thread runs, checks
   // that the target still holds that backend, and kills that query id only, so that a thread
@@ -146,6 +161,10 @@ class ClientSession {
   SessionState state_;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;
+  // This session ran a statement that tells its backend's thread id since it got it.
+  bool revealed_thread_ = false;
+  // When this session last read the process list (ids of other sessions' backends).
+  pool::Clock::time_point processlist_seen_at_ = {};
   // The wait_timeout the client set for its session (zero: none; the server's global
   // wait_timeout is the pool's business, and a client that sets none is never timed out).
   // The sweep closes the client when it idles that long, as the server would.

@@ -1,10 +1,8 @@
 #include "proxy/kill_statement.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <string>
-#include <utility>
-#include <vector>
 
 namespace longlink::proxy {
 
@@ -15,7 +13,36 @@ bool IsWordChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$';
 }
 
+// The word at `pos` (after blanks), uppercased, and where it ends; empty if none starts there.
+std::string_view::size_type NextWord(std::string_view text, std::size_t pos, std::string* word) {
+  while (pos < text.size() && IsBlank(text[pos])) ++pos;
+  word->clear();
+  std::size_t end = pos;
+  while (end < text.size() && IsWordChar(text[end])) {
+    *word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[end])));
+    ++end;
+  }
+  return end;
+}
+
+std::string_view Trim(std::string_view text) {
+  while (!text.empty() && IsBlank(text.front())) text.remove_prefix(1);
+  while (!text.empty() && IsBlank(text.back())) text.remove_suffix(1);
+  if (!text.empty() && text.back() == ';') text.remove_suffix(1);
+  while (!text.empty() && IsBlank(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 }  // namespace
+
+std::string KillStatement::Render(std::uint64_t thread) const {
+  std::string statement = "KILL ";
+  if (strength == Strength::kHard) statement += "HARD ";
+  if (strength == Strength::kSoft) statement += "SOFT ";
+  statement += query_only ? "QUERY " : "CONNECTION ";
+  statement += std::to_string(thread);
+  return statement;
+}
 
 std::optional<KillStatement> ParseKillStatement(std::string_view text) {
   const auto start = text.find_first_not_of(" \t\r\n");
@@ -27,52 +54,44 @@ std::optional<KillStatement> ParseKillStatement(std::string_view text) {
   }
   if (text.size() - start > 4 && IsWordChar(text[start + 4])) return std::nullopt;  // KILLER
 
-  KillStatement other;  // What anything unexpected is.
-  // The leading words, up to the first character that is neither a word's nor a blank.
-  std::vector<std::string> words;
-  std::size_t pos = start;
-  while (pos < text.size() && words.size() < 6) {
-    if (IsBlank(text[pos])) {
-      ++pos;
-      continue;
-    }
-    if (!IsWordChar(text[pos])) break;
-    std::string word;
-    while (pos < text.size() && IsWordChar(text[pos])) {
-      word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[pos])));
-      ++pos;
-    }
-    words.push_back(std::move(word));
-  }
-  // After the words: nothing, or one ';' and blanks.
-  std::string_view rest = text.substr(pos);
-  if (!rest.empty() && rest.front() == ';') rest.remove_prefix(1);
-  const bool rest_is_blank = rest.find_first_not_of(" \t\r\n") == std::string_view::npos;
-
   KillStatement kill;
-  std::size_t i = 1;  // words[0] is KILL.
-  if (i < words.size() && (words[i] == "HARD" || words[i] == "SOFT")) {
+  std::string word;
+  std::size_t pos = start + 4;  // Where the target starts once the keywords are read.
+  std::size_t end = NextWord(text, pos, &word);
+  if (word == "HARD" || word == "SOFT") {
     kill.strength =
-        words[i] == "HARD" ? KillStatement::Strength::kHard : KillStatement::Strength::kSoft;
-    ++i;
+        word == "HARD" ? KillStatement::Strength::kHard : KillStatement::Strength::kSoft;
+    pos = end;
+    end = NextWord(text, pos, &word);
   }
-  if (i < words.size() && (words[i] == "QUERY" || words[i] == "CONNECTION")) {
-    kill.query_only = words[i] == "QUERY";
-    ++i;
+  if (word == "QUERY" || word == "CONNECTION") {
+    kill.query_only = word == "QUERY";
+    pos = end;
+    end = NextWord(text, pos, &word);
   }
-  if (i < words.size() && words[i] == "USER") {  // The server parses the user name.
+  if (word == "USER") {  // The server parses the user name.
     kill.target = KillStatement::Target::kUser;
     return kill;
   }
-  kill.target = KillStatement::Target::kThread;
-  if (kill.query_only && i < words.size() && words[i] == "ID") {
+  if (kill.query_only && word == "ID") {  // The server evaluates the query id.
     kill.target = KillStatement::Target::kQueryId;
-    ++i;
+    return kill;
   }
-  if (i + 1 != words.size() || !rest_is_blank) return other;
-  const std::string& number = words[i];
-  const auto [end, error] = std::from_chars(number.data(), number.data() + number.size(), kill.id);
-  if (error != std::errc() || end != number.data() + number.size()) return other;
+  const std::string_view target = Trim(text.substr(pos));
+  if (target.empty()) return kill;  // kOther.
+  const bool digits = std::all_of(target.begin(), target.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c)) != 0;
+  });
+  if (digits) {
+    const auto [number_end, error] =
+        std::from_chars(target.data(), target.data() + target.size(), kill.id);
+    if (error == std::errc() && number_end == target.data() + target.size()) {
+      kill.target = KillStatement::Target::kThread;
+      return kill;
+    }
+  }
+  kill.target = KillStatement::Target::kExpression;
+  kill.expression = std::string(target);
   return kill;
 }
 

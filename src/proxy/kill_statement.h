@@ -1,28 +1,34 @@
-// KILL statements that name a thread or a query by number, as the proxy sees them in a
-// COM_QUERY: "KILL 12", "KILL QUERY 12", "KILL HARD CONNECTION 12", "KILL QUERY ID 7;".
-// Through a pool such a number does not name what it names on the server: the proxy
-// translates the forms that name a session (the id its greeting gave the client), relays
-// KILL USER, and refuses the rest (PROXY.md, "Connection ids and KILL").
+// KILL statements as the proxy sees them in a COM_QUERY (or a COM_STMT_PREPARE): "KILL 12",
+// "KILL QUERY 12", "KILL HARD CONNECTION 12", "KILL CONNECTION_ID()", "KILL QUERY ID 7;",
+// "KILL USER app". Through a pool a thread id does not name what it names on the server: the
+// proxy resolves the forms that name a connection (ClientSession::HandleKill; docs/PROXY.md,
+// "Connection ids and KILL") and relays those that name a query or a user.
 #pragma once
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace longlink::proxy {
 
 struct KillStatement {
   enum class Target {
-    kThread,   // KILL [CONNECTION|QUERY] n: through the proxy, n is a session id.
-    kQueryId,  // KILL QUERY ID n.
-    kUser,     // KILL [CONNECTION|QUERY] USER name: relayed.
-    kOther,    // An expression, a comment inside, anything else: not relayed.
+    kThread,      // KILL [CONNECTION|QUERY] n: n is a plain decimal number (id).
+    kExpression,  // KILL [CONNECTION|QUERY] <expr>: the server would evaluate `expression`.
+    kQueryId,     // KILL QUERY ID <expr>: names one statement; relayed as written.
+    kUser,        // KILL [CONNECTION|QUERY] USER name: relayed as written.
+    kOther,       // Nothing after the words: not understood, refused.
   };
   enum class Strength { kDefault, kHard, kSoft };
   Target target = Target::kOther;
   Strength strength = Strength::kDefault;
-  bool query_only = false;  // KILL QUERY: the statement, not the connection.
-  std::uint64_t id = 0;     // kThread, kQueryId: the number.
+  bool query_only = false;      // KILL QUERY: the statement, not the connection.
+  std::uint64_t id = 0;         // kThread: the number.
+  std::string expression = {};  // kExpression: the target's text, trimmed, without a final ';'.
+
+  // The statement for `thread` with this one's strength and scope, e.g. "KILL HARD QUERY 12".
+  std::string Render(std::uint64_t thread) const;
 
   bool operator==(const KillStatement&) const = default;
 };

@@ -60,7 +60,10 @@ class ProxyContext {
   void AddWorker(WorkerSessions* sessions) { workers_.push_back(sessions); }
   const std::vector<WorkerSessions*>& workers() const { return workers_; }
 
-  std::uint64_t NextSessionId() { return next_session_id_.fetch_add(1) + 1; }
+  // Session ids (the greeting's connection id) start here, far above the thread ids a server
+  // hands out, so that a number in a KILL names a session or a server thread, never both.
+  static constexpr std::uint64_t kFirstSessionId = 1'000'000'001;
+  std::uint64_t NextSessionId() { return kFirstSessionId + next_session_id_.fetch_add(1); }
   // Counts a client in; false (and not counted) beyond max_client_connections.
   bool AdmitClient();
   void ClientGone() { clients_.fetch_sub(1); }

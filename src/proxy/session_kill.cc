@@ -1,4 +1,6 @@
 // KILL through the proxy (ClientSession::HandleKill): docs/PROXY.md, "Connection ids and KILL".
+#include <charconv>
+
 #include "common/log.h"
 #include "common/log_text.h"
 #include "proxy/client_session.h"
@@ -10,22 +12,74 @@ using protocol::ErrPacket;
 using protocol::MakeErrPacket;
 namespace server_error = protocol::server_error;
 
-net::Awaitable<Outcome> ClientSession::HandleKill(KillStatement kill, std::string text) {
-  using Target = KillStatement::Target;
-  if (kill.target != Target::kThread) {
-    Log(LogLevel::kInfo, id_, "refused {}: not a KILL of one session id", LogQuoted(text));
-    const ErrPacket error_packet = MakeErrPacket(
-        server_error::kKillDenied,
-        kill.target == Target::kQueryId
-            ? "longlink: KILL QUERY ID is not relayed through the pool (the query may be another "
-              "client's); use KILL QUERY <session id>, or run it on the server directly"
-            : "longlink: through the proxy, KILL takes one session id as a plain number (the id "
-              "the client's connection got, mysql_thread_id()), as a statement of its own");
-    if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
-    co_return Outcome::kOk;
-  }
+namespace {
+
+ErrPacket UnknownThread(std::uint64_t number) {
+  return MakeErrPacket(server_error::kNoSuchThread, "Unknown thread id: " + std::to_string(number));
+}
+
+ErrPacket NotOwner(std::uint64_t number) {
+  return MakeErrPacket(server_error::kKillDenied,
+                       "You are not owner of thread " + std::to_string(number));
+}
+
+}  // namespace
+
+net::Awaitable<Outcome> ClientSession::RefuseKill(std::string text) {
+  Log(LogLevel::kInfo, id_, "refused {}: a KILL inside a multi-statement query or a comment",
+      LogQuoted(text));
+  const ErrPacket error_packet =
+      MakeErrPacket(server_error::kKillDenied,
+                    "longlink: a KILL is not relayed inside a multi-statement query or an "
+                    "executable comment (a thread id there would reach the server unresolved); "
+                    "send it as a statement of its own");
+  if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<std::optional<Outcome>> ClientSession::HandleKill(KillStatement kill,
+                                                                 std::string text) {
   Log(LogLevel::kInfo, id_, "{} from the client", LogQuoted(text));
-  if (kill.id == id_) {  // The session kills itself, as on the server.
+  if (!backend_.held()) {
+    bool fatal = false;
+    if (auto refused = co_await Reattach(/*reads_previous=*/false, &fatal)) {
+      co_await client_.SendError(*refused, 1);
+      co_return fatal ? Outcome::kClientError : Outcome::kOk;
+    }
+  }
+  std::uint64_t number = kill.id;
+  if (kill.target == KillStatement::Target::kExpression) {
+    // The server evaluates the target as an integer (Item::val_int): so does the proxy, on
+    // the session's own backend, to see what the number names. If that fails, the KILL goes
+    // to the server as written and fails there the same way.
+    std::optional<ErrPacket> refused;
+    const std::string select = "SELECT CAST((" + kill.expression + "\n) AS SIGNED)";
+    auto evaluate = backend_->QueryRow(select, &refused);
+    auto row = co_await std::move(evaluate);
+    if (!row.ok()) {
+      Log(LogLevel::kWarning, id_, "backend connection lost evaluating a KILL: {}",
+          row.error().message);
+      const ErrPacket error_packet = MakeErrPacket(
+          server_error::kConnectionKilled,
+          "Connection was killed: longlink lost the backend connection evaluating the KILL");
+      co_await client_.SendError(error_packet, 1);
+      co_return Outcome::kBackendGone;
+    }
+    if (refused) co_return std::nullopt;
+    std::int64_t value = 0;
+    if (row->size() == 1 && (*row)[0]) {
+      const std::string& digits = *(*row)[0];
+      std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    }
+    number = static_cast<std::uint64_t>(value);
+  }
+  co_return co_await KillNumber(kill, number);
+}
+
+net::Awaitable<std::optional<Outcome>> ClientSession::KillNumber(const KillStatement& kill,
+                                                                 std::uint64_t number) {
+  if (number == id_ || number == backend_.thread_id()) {
+    // The session kills itself, as on the server.
     if (kill.query_only) {
       const ErrPacket error_packet =
           MakeErrPacket(server_error::kQueryInterrupted, "Query execution was interrupted");
@@ -37,34 +91,68 @@ net::Awaitable<Outcome> ClientSession::HandleKill(KillStatement kill, std::strin
     co_await client_.SendError(error_packet, 1);
     co_return Outcome::kClientError;
   }
-  auto find = WorkerSessions::Find(context_.workers(), kill.id);
-  const auto found = co_await std::move(find);
-  if (!found) {
-    const ErrPacket error_packet =
-        MakeErrPacket(server_error::kNoSuchThread, "Unknown thread id: " + std::to_string(kill.id));
-    if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
-    co_return Outcome::kOk;
+  if (number >= ProxyContext::kFirstSessionId) {  // A greeting's id.
+    auto find = WorkerSessions::Find(context_.workers(), number);
+    const auto found = co_await std::move(find);
+    if (found) co_return co_await KillSession(kill, number, number, found->first, found->second);
   }
-  if (found->second.user != user_) {
-    const ErrPacket error_packet = MakeErrPacket(
-        server_error::kKillDenied, "You are not owner of thread " + std::to_string(kill.id));
-    if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
-    co_return Outcome::kOk;
+  if (number > 0xFFFFFFFFULL) {  // Not a thread id of the proxy's (nor a session's).
+    co_return std::nullopt;
   }
-  if (found->second.busy && found->second.backend_thread != 0) {
-    if (!backend_.held()) {
-      bool fatal = false;
-      if (auto refused = co_await Reattach(/*reads_previous=*/false, &fatal)) {
-        co_await client_.SendError(*refused, 1);
-        co_return fatal ? Outcome::kClientError : Outcome::kOk;
-      }
+  const auto thread = static_cast<std::uint32_t>(number);
+  const std::optional<pool::ConnectionInfo> connection = context_.pools().FindByThread(thread);
+  if (!connection) co_return std::nullopt;  // Not the proxy's: the server decides.
+  if (connection->state == pool::ConnectionState::kActive && connection->session) {
+    auto find = WorkerSessions::Find(context_.workers(), *connection->session);
+    const auto found = co_await std::move(find);
+    // The session holds that thread now; the number names it only if the killer could have
+    // learnt it from this session (it told its thread id, or the killer read the process
+    // list since the session got the connection). Otherwise it is a number from an earlier
+    // holder, which on the server would name a connection that has ended.
+    if (found && found->second.backend_thread == thread &&
+        (found->second.revealed_thread || processlist_seen_at_ >= found->second.leased_at)) {
+      co_return co_await KillSession(kill, number, *connection->session, found->first,
+                                     found->second);
     }
-    if (auto refused = co_await KillRunningQuery(kill, kill.id, found->second)) {
+    Log(LogLevel::kInfo, id_,
+        "KILL {}: that backend connection serves session {} now, which it did not when this "
+        "client could have learnt the id: answered as a connection that has ended",
+        number, *connection->session);
+    if (!co_await client_.SendError(UnknownThread(number), 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  // One of the pool's connections, serving no client (idle, or being checked). The number
+  // names it only if the killer read the process list since it went idle; before, it was an
+  // earlier client's, which on the server would be a connection that has ended.
+  if (processlist_seen_at_ < connection->last_used_at) {
+    if (!co_await client_.SendError(UnknownThread(number), 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (connection->key.user != user_) {
+    if (!co_await client_.SendError(NotOwner(number), 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (!kill.query_only && context_.pools().CloseIdleByThread(thread)) {
+    Log(LogLevel::kInfo, id_, "closed idle pooled backend connection {} (KILL)", number);
+  }
+  if (!co_await client_.SendOk(backend_->state().status_flags, 1)) co_return Outcome::kClientGone;
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<Outcome> ClientSession::KillSession(const KillStatement& kill, std::uint64_t number,
+                                                   std::uint64_t target_id, WorkerSessions* worker,
+                                                   SessionView view) {
+  if (view.user != user_) {
+    if (!co_await client_.SendError(NotOwner(number), 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (view.busy && view.backend_thread != 0) {
+    if (auto refused = co_await KillRunningQuery(kill, target_id, view)) {
       if (!co_await client_.SendError(*refused, 1)) co_return Outcome::kClientGone;
       co_return backend_.held() ? Outcome::kOk : Outcome::kBackendGone;
     }
   }
-  if (!kill.query_only) co_await found->first->Terminate(kill.id, id_);
+  if (!kill.query_only) co_await worker->Terminate(target_id, id_);
   const std::uint16_t status =
       backend_.held() ? backend_->state().status_flags : protocol::status::kAutocommit;
   if (!co_await client_.SendOk(status, 1)) co_return Outcome::kClientGone;

@@ -78,6 +78,8 @@ void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
   if (word == "WAIT_TIMEOUT") scan->names_wait_timeout = true;
   if (word == "PROFILING" || word == "PROFILING_HISTORY_SIZE") scan->names_profiling = true;
   if (word == "SESSION_TRACK_STATE_CHANGE") scan->names_state_change_tracking = true;
+  if (word == "CONNECTION_ID" || word == "PSEUDO_THREAD_ID") scan->names_connection_id = true;
+  if (word == "PROCESSLIST") scan->names_processlist = true;
 }
 
 }  // namespace

@@ -48,6 +48,10 @@ struct StatementScan {
   bool names_wait_timeout = false;
   bool names_profiling = false;
   bool names_state_change_tracking = false;
+  // It can tell the client a server thread id: its own (CONNECTION_ID(), @@pseudo_thread_id)
+  // or others' (the process list). KILL by thread id relies on what a client could know.
+  bool names_connection_id = false;
+  bool names_processlist = false;
 };
 
 // What a SET statement assigns to one session variable.

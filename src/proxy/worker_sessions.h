@@ -33,6 +33,11 @@ struct SessionView {
   std::uint32_t backend_thread = 0;      // CONNECTION_ID() of its backend; 0: it holds none.
   std::uint32_t backend_generation = 0;  // Counts its checkouts: a new backend, a new number.
   bool busy = false;                     // A command is in progress.
+  // When it got its backend; and whether it has since run a statement that tells its thread
+  // id (CONNECTION_ID(), @@pseudo_thread_id). A KILL by thread id acts on the session only if
+  // the killer could know the id names it (WorkerSessions does not decide; HandleKill does).
+  std::chrono::steady_clock::time_point leased_at = {};
+  bool revealed_thread = false;
 };
 
 class WorkerSessions {

@@ -16,11 +16,12 @@ proves the test reproduces it."""
 import subprocess
 import threading
 import time
+import uuid
 
 import pymysql
 import pytest
 
-from client_checks import CLIENT_SIDE_LOSS, assert_closed, error_of, query_one
+from client_checks import CLIENT_SIDE_LOSS, assert_closed, backend_thread, error_of, query_one
 from conftest import WHERE_ALL
 from mariadb_server import APP_USER, MariaDBServer, wait_until
 from proxy_process import ProxyProcess
@@ -49,7 +50,7 @@ def run(conn, *statements):
 
 
 def backend_id(conn):
-    return query_one(conn, "SELECT CONNECTION_ID()")[0]
+    return backend_thread(conn)
 
 
 def assert_killed_error(e):
@@ -174,7 +175,15 @@ def server(own_server):
 # --- 1. the server's wait_timeout -------------------------------------------------------------
 
 IDLE = (3.0, 5.0, 4.0)  # seconds between queries, each past the server's wait_timeout of 2 s
-IDLE_SQL = "SELECT CONNECTION_ID(), @@session.wait_timeout, (SELECT v FROM t WHERE id = 2)"
+def idle_sql():
+    """The thread id (from the process list: the row with this query's own marker), the
+    session's wait_timeout, a row. Not CONNECTION_ID(): through the proxy a session that asks
+    it keeps its backend from later clients, and these rounds check that the pool's
+    connections survive."""
+    marker = f"longlink-idle-{uuid.uuid4().hex}"
+    return ("SELECT (SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE "
+            f"CONCAT(CHAR(37), '{marker}', CHAR(37))), @@session.wait_timeout, "
+            "(SELECT v FROM t WHERE id = 2)")
 IDLE_CLIENTS = [f"{kind}-{transport}-{library}" for kind in ("direct", "proxy")
                 for transport in ("tcp", "unix") for library in ("pymysql", "sqlalchemy")]
 
@@ -187,7 +196,7 @@ def pymysql_idle_rounds(target, idle, record):
     for pause in (0, *idle):
         time.sleep(pause)
         try:
-            record["rows"].append(query_one(conn, IDLE_SQL))
+            record["rows"].append(query_one(conn, idle_sql()))
         except pymysql.err.MySQLError as e:
             record["errors"].append(e.args)
             conn.ping(reconnect=True)
@@ -207,7 +216,7 @@ def sqlalchemy_idle_rounds(target, idle, record):
             time.sleep(pause)
             try:
                 with engine.connect() as conn:
-                    record["rows"].append(tuple(conn.execute(sqlalchemy.text(IDLE_SQL)).one()))
+                    record["rows"].append(tuple(conn.execute(sqlalchemy.text(idle_sql())).one()))
             except sqlalchemy.exc.DBAPIError as e:
                 record["errors"].append(e.orig.args)
     finally:

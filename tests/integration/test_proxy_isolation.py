@@ -1,5 +1,5 @@
 """Each client gets a clean session: through the proxy the next client on the same backend
-connection (pool of one: CONNECTION_ID() proves it is the same) sees nothing the previous one
+connection (pool of one: the process list proves it is the same) sees nothing the previous one
 left: user variables, session variables, temporary tables, an open transaction, GET_LOCK locks,
 SQL prepared statements, SET NAMES, the schema it switched to.
 
@@ -9,6 +9,8 @@ fail), and the same connection after COM_RESET_CONNECTION is clean except for th
 MariaDB's reset does, and why the proxy must restore the schema itself)."""
 import pymysql
 import pytest
+
+from client_checks import backend_thread
 
 from conftest import WHERE_ALL, WHERE_DIRECT
 from mariadb_server import wait_until
@@ -86,8 +88,8 @@ def leftovers(cur, schema="app"):
 
 
 def connection_id(cur):
-    cur.execute("SELECT CONNECTION_ID()")
-    return cur.fetchone()[0]
+    # Not CONNECTION_ID(): a session that asks it keeps its backend from later clients.
+    return backend_thread(cur.connection)
 
 
 def wait_gone(mariadb, thread_id):

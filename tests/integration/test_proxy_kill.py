@@ -1,10 +1,13 @@
 """KILL through the proxy (docs/PROXY.md, "Connection ids and KILL").
 
 The number a client library knows as its connection id (the greeting's, `mysql_thread_id()`,
-what the mariadb CLI's Ctrl-C sends) is the proxy's session id. `KILL [QUERY|CONNECTION] n`
-sent through the proxy acts on proxy session n: its running statement is killed by query id
-after the proxy checked which backend connection runs it, so that a thread id that by then
-serves another client is never hit. Proxy-only: directly, these ids mean server threads."""
+what the mariadb CLI's Ctrl-C sends) is the proxy's session id; the thread ids the server tells
+(CONNECTION_ID(), @@pseudo_thread_id, the process list) name backend connections. A KILL
+through the proxy acts on the session either number names, if the killer could know it names
+that session: its running statement is killed by query id after the proxy checked which
+backend connection runs it, so that a thread id that by then serves another client is never
+hit. Numbers the proxy does not know go to the server. Tests marked direct/proxy run the same
+body against the server, the reference."""
 import os
 import signal
 import subprocess
@@ -14,7 +17,7 @@ import time
 import pymysql
 import pytest
 
-from client_checks import CLIENT_SIDE_LOSS, assert_closed, error_of
+from client_checks import CLIENT_SIDE_LOSS, assert_closed, backend_thread, error_of
 from mariadb_server import APP_PASSWORD, APP_USER, RO_PASSWORD, RO_USER
 
 
@@ -120,32 +123,32 @@ def test_kill_connection_by_session_id(proxy_factory, mariadb):
         conn.close()
 
 
-def test_kill_never_reaches_another_clients_work(proxy_factory):
-    """A victim ends its session; the next client takes over the same backend connection (a
-    pool of one) and runs a long statement. KILL QUERY and KILL with the victim's
-    old id, and with the backend's thread id, leave that statement alone (ERR 1094: no such
-    session), and refused forms get ERR 1095."""
+def test_kill_never_reaches_another_clients_work(proxy_factory, mariadb):
+    """A killer reads the process list while a victim holds the only backend connection (so it
+    knows that thread id legitimately), the victim ends, and the next client takes over the
+    same backend connection (a pool of one) and runs a long statement. KILL QUERY and KILL with
+    the victim's greeting id and with that thread id leave that statement alone: ERR 1094, as
+    the server answers for a connection that has ended. A KILL in a comment is refused."""
     # Two pools of one user (see the killer below), one connection each.
     proxy = proxy_factory(pool__max_connections=1, pool__max_user_connections=2,
                           pool__queue_timeout="5s")
+    # FOUND_ROWS puts the killer in a pool of its own (the key has the capability bits).
+    killer = proxy.tcp.connect(client_flag=pymysql.constants.CLIENT.FOUND_ROWS)
     victim = proxy.unix.connect()
     victim_id = victim.thread_id()
-    backend = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    backend = backend_thread(victim)
+    assert backend in [row[0] for row in execute(killer, "SHOW PROCESSLIST")]
     victim.close()
 
     other = proxy.unix.connect()
-    assert execute(other, "SELECT CONNECTION_ID()")[0][0] == backend
+    assert backend_thread(other) == backend
     running = Running(other, "SELECT SLEEP(1.5), 'finished'")
     time.sleep(0.3)
-    # FOUND_ROWS puts the killer in a pool of its own (the key has the capability bits).
-    killer = proxy.tcp.connect(client_flag=pymysql.constants.CLIENT.FOUND_ROWS)
-    ids = {victim_id, backend} - {other.thread_id(), killer.thread_id()}
-    for number in sorted(ids):
+    for number in (victim_id, backend):
         for statement in (f"KILL QUERY {number}", f"kill {number};",
-                          f"KILL HARD CONNECTION {number}"):
+                          f"KILL HARD CONNECTION {number}", f"KILL QUERY {number} + 0"):
             assert error_code(execute, killer, statement) == 1094, statement
-    for statement in ("KILL QUERY ID 1", f"KILL {other.thread_id()} + 0",
-                      f"KILL 0x{other.thread_id():x}", f"/*!KILL {other.thread_id()} */"):
+    for statement in (f"/*!KILL {backend} */", f"/*M!KILL QUERY {backend} */"):
         assert error_code(execute, killer, statement) == 1095, statement
     rows, error, _ = running.join()
     assert error is None and rows == ((0, "finished"),), (rows, error)
@@ -153,6 +156,121 @@ def test_kill_never_reaches_another_clients_work(proxy_factory):
         (("the killer session still works",),)
     for conn in (other, killer):
         conn.close()
+
+
+@pytest.mark.parametrize("where", ["direct-tcp", "proxy-tcp", "proxy-unix"])
+@pytest.mark.parametrize("learnt_by", ["CONNECTION_ID()", "@@pseudo_thread_id", "processlist"])
+def test_kill_query_by_the_id_the_server_told(make_target, mariadb, where, learnt_by):
+    """An application learns a connection's thread id from the server (CONNECTION_ID() or
+    @@pseudo_thread_id on that connection, or the process list, as pt-kill does) and KILLs its
+    query from another connection: the statement stops, the connection goes on, as direct. A
+    KILL of that id after the session ended gets ERR 1094, as direct."""
+    target = make_target(where, pool__max_connections=4)
+    victim = target.connect()
+    killer = target.connect()
+    marker = f"kill-by-id-{learnt_by[:6]}"
+    if learnt_by == "processlist":
+        running = Running(victim, f"SELECT SLEEP(20), '{marker}'")
+        wait_running(mariadb, marker)
+        ids = [row[0] for row in execute(killer, "SHOW FULL PROCESSLIST")
+               if row[7] and marker in row[7] and "PROCESSLIST" not in row[7]]
+        assert len(ids) == 1, ids
+        thread = ids[0]
+    else:
+        thread = execute(victim, f"SELECT {learnt_by}")[0][0]
+        running = Running(victim, f"SELECT SLEEP(20), '{marker}'")
+        wait_running(mariadb, marker)
+    assert execute(killer, f"KILL QUERY {thread}") == ()
+    rows, error, seconds = running.join()
+    assert seconds < 10, (rows, error, seconds)
+    assert error is None and rows == ((1, marker),) or \
+        (error is not None and error.args[0] == 1317), (rows, error)
+    assert execute(victim, "SELECT 'victim alive'") == (("victim alive",),)
+    victim.close()
+    time.sleep(0.3)
+    assert error_code(execute, killer, f"KILL QUERY {thread}") == 1094
+    assert error_code(execute, killer, f"KILL {thread}") == 1094
+    killer.close()
+
+
+@pytest.mark.parametrize("where", ["direct-tcp", "proxy-unix"])
+def test_kill_connection_by_the_id_the_server_told(make_target, where):
+    """KILL <CONNECTION_ID() of another connection> ends that connection, as direct."""
+    target = make_target(where, pool__max_connections=4)
+    victim, killer = target.connect(), target.connect()
+    thread = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    assert execute(killer, f"KILL {thread}") == ()
+    time.sleep(0.3)
+    assert_closed(victim)
+    assert execute(killer, "SELECT 'killer alive'") == (("killer alive",),)
+    killer.close()
+
+
+@pytest.mark.parametrize("where", ["direct-tcp", "proxy-tcp"])
+def test_kill_of_the_own_connection_id(make_target, where):
+    """KILL QUERY CONNECTION_ID() interrupts the KILL itself (ERR 1317) and the session goes
+    on; KILL CONNECTION_ID() ends it (ERR 1927, then closed): as direct."""
+    target = make_target(where)
+    conn = target.connect()
+    assert error_code(execute, conn, "KILL QUERY CONNECTION_ID()") == 1317
+    assert execute(conn, "SELECT 'alive'") == (("alive",),)
+    thread = execute(conn, "SELECT CONNECTION_ID()")[0][0]
+    assert error_code(execute, conn, f"KILL QUERY {thread}") == 1317
+    assert error_code(execute, conn, "KILL CONNECTION_ID()") == 1927
+    assert_closed(conn)
+
+
+KILL_ANSWERS = ["KILL 'abc'", "KILL NULL", "KILL -1", "KILL 4000000000 + 1", "KILL 0x7fffffff",
+                "KILL QUERY 99999999", "KILL @unset", "KILL (SELECT 4000000007)",
+                "KILL QUERY ID 999999999", "KILL no_such_column", "KILL 1 +", "KILL",
+                "KILL QUERY", "KILL USER nobody_here"]
+
+
+def test_kill_answers_what_the_server_answers(proxy_factory, mariadb):
+    """KILL with an expression, a query id, a user, a malformed target: through the proxy the
+    same answer (OK, or ERR code and message) as direct."""
+    proxy = proxy_factory()
+    direct, through = mariadb.target("tcp").connect(), proxy.tcp.connect()
+    for statement in KILL_ANSWERS:
+        answers = []
+        for conn in (direct, through):
+            e = error_of(execute, conn, statement)
+            answers.append(None if e is None else e.args)
+        assert answers[0] == answers[1], (statement, answers)
+    for conn in (direct, through):
+        assert execute(conn, "SELECT 'alive'") == (("alive",),)
+        conn.close()
+
+
+def test_kill_of_an_idle_pooled_connection_and_of_one_not_the_proxys(proxy_factory, mariadb):
+    """The process list shows a killer the proxy's idle pooled connections and other clients'
+    direct connections. KILL of an idle pooled connection of the same user closes it (OK; the
+    pool opens another); KILL of a direct connection reaches the server, which ends it (OK);
+    of another user's, the server's ERR 1095."""
+    from mariadb_server import RO_PASSWORD, RO_USER
+    proxy = proxy_factory(pool__min_idle=1)
+    first = proxy.unix.connect()
+    pooled = backend_thread(first)
+    first.close()
+    time.sleep(0.3)
+    killer = proxy.tcp.connect(client_flag=pymysql.constants.CLIENT.FOUND_ROWS)  # Own pool.
+    assert pooled in [row[0] for row in execute(killer, "SHOW PROCESSLIST")]
+    assert execute(killer, f"KILL {pooled}") == ()
+    time.sleep(0.3)
+    assert pooled not in [row[0] for row in mariadb.processlist()]
+    later = proxy.unix.connect()
+    assert execute(later, "SELECT 'pool works'") == (("pool works",),)
+    later.close()
+
+    outsider = mariadb.target("tcp").connect()
+    outsider_id = outsider.thread_id()
+    assert execute(killer, f"KILL {outsider_id}") == ()
+    time.sleep(0.3)
+    assert_closed(outsider)
+    stranger = mariadb.target("tcp").connect(user=RO_USER, password=RO_PASSWORD)
+    assert error_code(execute, killer, f"KILL {stranger.thread_id()}") == 1095
+    stranger.close()
+    killer.close()
 
 
 def test_kill_in_a_multi_statement_is_refused(proxy_factory):

@@ -11,6 +11,7 @@ import time
 import pymysql
 import pytest
 
+from client_checks import backend_thread
 from mariadb_server import wait_until
 
 SESSIONS = 1000
@@ -237,13 +238,14 @@ def test_sibling_collation_reuses_an_idle_connection(proxy_factory, mariadb):
     for _ in range(2):  # Twice: the second time after the reset that ended the first session.
         conn = connect_with_charset(proxy.unix, "utf8mb4")
         with conn.cursor() as cur:
-            cur.execute("SELECT @@character_set_client, @@collation_connection, CONNECTION_ID()")
-            assert cur.fetchone() == ("utf8mb4", "utf8mb4_general_ci", only)
+            cur.execute("SELECT @@character_set_client, @@collation_connection")
+            assert cur.fetchone() + (backend_thread(conn),) == \
+                ("utf8mb4", "utf8mb4_general_ci", only)
         conn.close()
     conn = connect_with_charset(proxy.unix, "latin1")
     with conn.cursor() as cur:
-        cur.execute("SELECT @@character_set_client, @@collation_connection, CONNECTION_ID()")
-        assert cur.fetchone() == ("latin1", "latin1_swedish_ci", only)
+        cur.execute("SELECT @@character_set_client, @@collation_connection")
+        assert cur.fetchone() + (backend_thread(conn),) == ("latin1", "latin1_swedish_ci", only)
     conn.close()
 
 

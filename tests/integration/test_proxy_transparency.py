@@ -13,6 +13,7 @@ import time
 import pymysql
 import pytest
 
+from client_checks import backend_thread
 from mariadb_server import wait_until
 
 WHERE = ["direct-tcp", "proxy-tcp", "proxy-unix"]
@@ -102,7 +103,7 @@ def test_profiling_history_is_per_client(make_target, where):
     threads = set()
     for _ in range(3):
         conn = connect(target)
-        threads.add(query(conn, "SELECT CONNECTION_ID()")[0][0])
+        threads.add(backend_thread(conn))
         conn.close()
     if target.is_proxy:
         assert len(threads) == 1, threads
@@ -118,7 +119,7 @@ def test_a_new_session_sees_the_globals_of_now(make_target, server_globals, mari
     this holds whatever schema it logs in with (the pooled one, another, none)."""
     target = make_target(where, pool__max_connections=1, pool__min_idle=1)
     first = connect(target)
-    first_thread = query(first, "SELECT CONNECTION_ID()")[0][0]
+    first_thread = backend_thread(first)
     first.close()
     time.sleep(0.3)  # The proxy takes the connection back.
     server_globals(sql_mode="ANSI_QUOTES", wait_timeout=12345)
@@ -126,7 +127,7 @@ def test_a_new_session_sees_the_globals_of_now(make_target, server_globals, mari
     assert query(second, "SELECT @@session.sql_mode, @@session.wait_timeout, DATABASE()") == \
         (("ANSI_QUOTES", 12345, database),)
     if target.is_proxy:
-        assert query(second, "SELECT CONNECTION_ID()")[0][0] == first_thread
+        assert backend_thread(second) == first_thread
     second.close()
 
 

@@ -15,6 +15,10 @@ KillStatement Kill(Target target, std::uint64_t id, bool query_only = false,
   return KillStatement{.target = target, .strength = strength, .query_only = query_only, .id = id};
 }
 
+KillStatement Expression(const char* text, bool query_only = false) {
+  return KillStatement{.target = Target::kExpression, .query_only = query_only, .expression = text};
+}
+
 TEST(ParseKillStatementTest, Table) {
   const KillStatement other{};
   const struct {
@@ -29,26 +33,29 @@ TEST(ParseKillStatementTest, Table) {
       {"KILL HARD QUERY 12", Kill(Target::kThread, 12, true, Strength::kHard)},
       {"KILL SOFT CONNECTION 12", Kill(Target::kThread, 12, false, Strength::kSoft)},
       {"KILL SOFT 4294967296", Kill(Target::kThread, 4294967296ULL, false, Strength::kSoft)},
-      {"KILL QUERY ID 7", Kill(Target::kQueryId, 7, true)},
-      {"KILL HARD QUERY ID 7;", Kill(Target::kQueryId, 7, true, Strength::kHard)},
+      {"KILL QUERY ID 7", KillStatement{.target = Target::kQueryId, .query_only = true}},
+      {"KILL HARD QUERY ID 7;",
+       KillStatement{.target = Target::kQueryId, .strength = Strength::kHard, .query_only = true}},
+      {"KILL QUERY ID @q", KillStatement{.target = Target::kQueryId, .query_only = true}},
       {"KILL USER app", KillStatement{.target = Target::kUser}},
       {"KILL QUERY USER 'app'@'%'", KillStatement{.target = Target::kUser, .query_only = true}},
-      // Anything the proxy cannot read as one plain number is not relayed.
-      {"KILL 5+7", other},
-      {"KILL 0x10", other},
-      {"KILL -1", other},
-      {"KILL (12)", other},
-      {"KILL 12abc", other},
-      {"KILL 12 13", other},
-      {"KILL 12; KILL 13", other},
-      {"KILL 12 -- comment", other},
-      {"KILL /* c */ 12", other},
+      // Anything else after the keywords is an expression the server would evaluate.
+      {"KILL 5+7", Expression("5+7")},
+      {"KILL 0x10", Expression("0x10")},
+      {"KILL -1", Expression("-1")},
+      {"KILL (12)", Expression("(12)")},
+      {"KILL CONNECTION_ID()", Expression("CONNECTION_ID()")},
+      {"KILL QUERY connection_id() ;", Expression("connection_id()", true)},
+      {"KILL 12 13", Expression("12 13")},
+      {"KILL 12 -- comment", Expression("12 -- comment")},
+      {"KILL /* c */ 12", Expression("/* c */ 12")},
+      {"KILL CONNECTION ID 7", Expression("ID 7")},
+      {"KILL @id", Expression("@id")},
+      {"KILL 'abc'", Expression("'abc'")},
+      {"KILL 99999999999999999999999", Expression("99999999999999999999999")},
       {"KILL", other},
-      {"KILL QUERY", other},
-      {"KILL CONNECTION ID 7", other},
-      {"KILL @id", other},
-      {"KILL 99999999999999999999999", other},
-      // Not KILL statements.
+      {"KILL QUERY", KillStatement{.query_only = true}},
+      {"KILL ;", other},
       {"SELECT 1", std::nullopt},
       {"KILLER", std::nullopt},
       {"KIL", std::nullopt},
@@ -57,6 +64,12 @@ TEST(ParseKillStatementTest, Table) {
   for (const auto& row : rows) {
     EXPECT_EQ(ParseKillStatement(row.text), row.expected) << row.text;
   }
+}
+
+TEST(KillStatementTest, RendersForAThread) {
+  EXPECT_EQ(Kill(Target::kThread, 1).Render(12), "KILL CONNECTION 12");
+  EXPECT_EQ(Kill(Target::kThread, 1, true, Strength::kHard).Render(12), "KILL HARD QUERY 12");
+  EXPECT_EQ(Kill(Target::kThread, 1, false, Strength::kSoft).Render(7), "KILL SOFT CONNECTION 7");
 }
 
 }  // namespace
