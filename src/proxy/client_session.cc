@@ -143,6 +143,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
   client_set_state_tracking_ = false;
   client_wait_timeout_ = std::chrono::seconds(0);
   revealed_thread_ = false;
+  prepared_kills_.reset();
   auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
@@ -191,96 +192,6 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
     }
   }
   co_return true;
-}
-
-void ClientSession::OnSweep(pool::Clock::time_point now) {
-  if (client_.reading_since() != pool::Clock::time_point{} &&
-      now - client_.reading_since() >= context_.config().proxy.net_read_timeout) {
-    static LogRateLimit stalled;
-    if (auto note = stalled.Admit(now); note.write) {
-      Log(LogLevel::kInfo, id_,
-          "closing client {}: it stopped in the middle of a packet for {} ms "
-          "(proxy.net_read_timeout){}",
-          peer_host_, context_.config().proxy.net_read_timeout.count(), note.suffix);
-    }
-    client_.Shutdown();  // The pending read sees the end.
-    return;
-  }
-  if (idle_waiting_ && client_wait_timeout_.count() > 0 &&
-      now - idle_since_ >= client_wait_timeout_) {
-    Log(LogLevel::kInfo, id_, "closing client {}: idle longer than its wait_timeout ({} s)",
-        peer_host_, client_wait_timeout_.count());
-    client_.Abort();  // As the server does; Run's idle wait ends and releases the backend.
-    return;
-  }
-  if (!idle_waiting_ || !backend_.held() || maintenance_due_) return;
-  const pool::BackendState& state = backend_->state();
-  if (now - state.last_alive_at >= context_.pools().KeepaliveInterval(state)) {
-    WakeForMaintenance();
-    return;
-  }
-  if (!backend_watched_ &&
-      now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
-    backend_watched_ = sessions_.Watch(id_, backend_->stream());
-    // Without the watched set (epoll refused), a poll on each pass.
-    if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
-  }
-}
-
-void ClientSession::OnBackendReadable() {
-  StopWatchingBackend();
-  if (idle_waiting_ && backend_.held() && !maintenance_due_) WakeForMaintenance();
-}
-
-void ClientSession::StopWatchingBackend() {
-  if (!backend_watched_) return;
-  sessions_.Unwatch(backend_->stream());
-  backend_watched_ = false;
-}
-
-void ClientSession::WakeForMaintenance() {
-  maintenance_due_ = true;
-  client_.Cancel();  // Ends Run's idle wait; it runs MaintainIdleBackend.
-}
-
-net::Awaitable<void> ClientSession::MaintainIdleBackend() {
-  if (backend_->PeerClosedOrSpoke()) {
-    LoseIdleBackend();
-    co_return;
-  }
-  auto alive = co_await backend_->Ping(context_.config().backend.connect_timeout);
-  if (!alive.ok()) LoseBackend("keepalive ping failed: " + alive.error().message);
-}
-
-void ClientSession::LoseIdleBackend() {
-  const net::ByteStream& stream = backend_->stream();
-  LoseBackend(pool::IdleSocketNews(stream), pool::IdleSocketError(stream),
-              pool::IdleSocketWasReset(stream));
-}
-
-void ClientSession::LoseBackend(const std::string& why,
-                                std::optional<protocol::ErrPacket> server_error, bool reset) {
-  const std::uint32_t thread = backend_.thread_id();
-  const bool said_why = server_error.has_value();
-  backend_.Lose(state_, std::move(server_error));
-  if (backend_.lost_pinned() && !said_why) {
-    Log(LogLevel::kInfo, id_,
-        "backend connection {} lost while the client was idle: {}; its session state is gone: "
-        "{} the client connection, as the server did",
-        thread, why, reset ? "resetting" : "closing");
-    backend_.ForgetLoss();
-    if (reset) {
-      client_.Abort();
-    } else {
-      client_.Shutdown();
-    }
-    return;
-  }
-  Log(LogLevel::kInfo, id_,
-      "backend connection {} lost while the client was idle: {}; session state {}{}", thread, why,
-      backend_.lost_pinned() ? "pinned" : "clean",
-      backend_.lost_pinned() ? ": the next command gets ERR 1927"
-                             : ": a fresh connection takes over at the next command");
 }
 
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
@@ -364,32 +275,33 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   bool reads_previous = false;
   SessionAssignment wait_timeout;  // What the command sets the session's wait_timeout to.
   bool sets_state_tracking = false;
+  std::optional<KillStatement> prepared_kill;  // A COM_STMT_PREPARE of a KILL of a thread.
   const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
   const auto header = *protocol::DecodePacketHeader(client_.in().data());
+  if (prepared_kills_ && (command == Command::kStmtExecute || command == Command::kStmtClose)) {
+    auto handle = HandlePreparedKill(command, header.payload_length);
+    if (const std::optional<Outcome> handled = co_await std::move(handle)) co_return *handled;
+  }
   if (text_command && header.payload_length <= kScanLimit) {
     const std::size_t size = protocol::kPacketHeaderSize + header.payload_length;
     if (!co_await client_.Fill(size)) co_return Outcome::kClientGone;
     const auto text = protocol::AsChars(
         client_.in().data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
     const StatementScan scan = ScanStatement(text);
-    if (scan.kill && command == Command::kStmtPrepare) {
-      // A prepared KILL would run with whatever thread id it is given: not through a pool.
-      client_.in().Consume(size);
-      const ErrPacket error_packet =
-          MakeErrPacket(server_error::kKillDenied,
-                        "longlink: KILL cannot be prepared through the proxy; send it as a query");
-      if (!co_await client_.SendError(error_packet, 1)) co_return Outcome::kClientGone;
-      co_return Outcome::kOk;
-    }
-    if (scan.kill && command == Command::kQuery) {
+    if (scan.kill) {
       std::optional<KillStatement> kill = ParseKillStatement(text);
       if (scan.multiple || !kill) {
         // A KILL in a multi-statement query or an executable comment: not relayed.
         client_.in().Consume(size);
         co_return co_await RefuseKill(std::string(text));
       }
-      if (kill->target == KillStatement::Target::kThread ||
-          kill->target == KillStatement::Target::kExpression) {
+      const bool names_thread = kill->target == KillStatement::Target::kThread ||
+                                kill->target == KillStatement::Target::kExpression;
+      if (names_thread && command == Command::kStmtPrepare) {
+        // The server prepares it (its answer is the client's); each execute is resolved as a
+        // KILL in a query is (HandlePreparedKill).
+        prepared_kill = std::move(kill);
+      } else if (names_thread) {
         const std::string statement(text);
         auto handle = HandleKill(*kill, statement);
         const std::optional<Outcome> handled = co_await std::move(handle);
@@ -482,6 +394,12 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     state_.Reset();
     client_wait_timeout_ = std::chrono::seconds(0);
     client_set_state_tracking_ = false;
+    prepared_kills_.reset();
+  }
+  if (relayed == Outcome::kOk && prepared_kill && relay.prepared()) {
+    if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
+    (*prepared_kills_)[relay.prepared()->statement] =
+        PreparedKill{.kill = std::move(*prepared_kill), .parameters = relay.prepared()->parameters};
   }
   if (relayed == Outcome::kOk && !last_reply_error_ && sets_state_tracking) {
     client_set_state_tracking_ = true;

@@ -37,6 +37,7 @@
 #include "proxy/client_channel.h"
 #include "proxy/command_relay.h"
 #include "proxy/kill_statement.h"
+#include "proxy/prepared_kill.h"
 #include "proxy/proxy_context.h"
 #include "proxy/session_state.h"
 #include "proxy/worker_sessions.h"
@@ -122,6 +123,11 @@ class ClientSession {
   net::Awaitable<Outcome> KillSession(const KillStatement& kill, std::uint64_t number,
                                       std::uint64_t target_id, WorkerSessions* worker,
                                       SessionView view);
+  // A COM_STMT_EXECUTE or COM_STMT_CLOSE (payload `length` bytes) of a prepared KILL
+  // (prepared_kills_): an execute is resolved as HandleKill resolves a KILL in a query, with
+  // its parameters bound; nullopt: relay the command as it is.
+  net::Awaitable<std::optional<Outcome>> HandlePreparedKill(protocol::Command command,
+                                                            std::uint32_t length);
   // A KILL the proxy does not relay (inside a multi-statement query or an executable
   // comment): ERR 1095, nothing of the query runs.
   net::Awaitable<Outcome> RefuseKill(std::string text);
@@ -161,6 +167,9 @@ class ClientSession {
   SessionState state_;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;
+  // KILL statements the client prepared (COM_STMT_PREPARE), by statement id. Rare: held
+  // apart.
+  std::unique_ptr<PreparedKills> prepared_kills_;
   // This session ran a statement that tells its backend's thread id since it got it.
   bool revealed_thread_ = false;
   // When this session last read the process list (ids of other sessions' backends).

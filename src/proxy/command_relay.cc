@@ -220,6 +220,13 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
           }
           co_return Outcome::kBackendError;
         }
+        if (*kind == protocol::ServerPacketKind::kStmtPrepareOk && chunk->payload.size() >= 9) {
+          const ByteView ok = chunk->payload;
+          prepared_ = Prepared{
+              .statement = static_cast<std::uint32_t>(ok[1] | ok[2] << 8 | ok[3] << 16 |
+                                                      static_cast<std::uint32_t>(ok[4]) << 24),
+              .parameters = static_cast<std::uint16_t>(ok[7] | ok[8] << 8)};
+        }
         if (*kind == protocol::ServerPacketKind::kOk ||
             *kind == protocol::ServerPacketKind::kOkAsEof) {
           if (auto replacement = AdaptOk(chunk->payload, chunk->header.sequence_id)) {

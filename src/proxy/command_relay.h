@@ -60,6 +60,12 @@ class CommandRelay {
                                         bool cursor_requested = false);
   // After RelayResponse returned kOk: the code of the ERR that ended the reply, if one did.
   std::optional<std::uint16_t> error_code() const { return error_code_; }
+  // After a COM_STMT_PREPARE's reply: the statement id and parameter count of its PREPARE_OK.
+  struct Prepared {
+    std::uint32_t statement = 0;
+    std::uint16_t parameters = 0;
+  };
+  std::optional<Prepared> prepared() const { return prepared_; }
 
  private:
   // Reads (and drops) the replies to ResetFirst's commands. An ERR is logged: the command
@@ -79,6 +85,7 @@ class CommandRelay {
   protocol::Bytes reset_request_;  // Sent with the command's first bytes (ResetFirst).
   int reset_replies_ = 0;          // Replies to the reset still to read.
   bool hide_state_change_ = false;
+  std::optional<Prepared> prepared_;
 };
 
 }  // namespace longlink::proxy

@@ -201,4 +201,39 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::KillRunningQuery(KillSta
   co_return std::nullopt;
 }
 
+net::Awaitable<std::optional<Outcome>> ClientSession::HandlePreparedKill(protocol::Command command,
+                                                                         std::uint32_t length) {
+  // Queries up to this size are read whole to resolve them.
+  constexpr std::size_t kReadLimit = 16 * 1024 - protocol::kPacketHeaderSize;
+  if (length < 5 || length > kReadLimit) co_return std::nullopt;
+  const std::size_t size = protocol::kPacketHeaderSize + length;
+  if (!co_await client_.Fill(size)) co_return Outcome::kClientGone;
+  const protocol::ByteView payload =
+      client_.in().data().subspan(protocol::kPacketHeaderSize, length);
+  const std::optional<std::uint32_t> statement = StatementIdOf(payload);
+  const auto it = statement ? prepared_kills_->find(*statement) : prepared_kills_->end();
+  if (it == prepared_kills_->end()) co_return std::nullopt;
+  if (command == protocol::Command::kStmtClose) {
+    prepared_kills_->erase(it);
+    co_return std::nullopt;  // The server closes its statement too.
+  }
+  PreparedKill& prepared = it->second;
+  KillStatement kill = prepared.kill;
+  auto literals = ExecuteParametersAsLiterals(payload, prepared.parameters, &prepared.types);
+  if (!literals) co_return std::nullopt;  // Malformed, or a value not rendered: the server's.
+  if (kill.target == KillStatement::Target::kExpression) {
+    auto bound = BindPlaceholders(kill.expression, *literals);
+    if (!bound) co_return std::nullopt;
+    kill.expression = std::move(*bound);
+  }
+  const std::string text =
+      "prepared KILL (statement " + std::to_string(*statement) + "): " +
+      (kill.target == KillStatement::Target::kExpression ? kill.expression
+                                                         : std::to_string(kill.id));
+  auto handle = HandleKill(std::move(kill), text);
+  const std::optional<Outcome> handled = co_await std::move(handle);
+  if (handled && client_.has_input()) client_.in().Consume(size);
+  co_return handled;
+}
+
 }  // namespace longlink::proxy

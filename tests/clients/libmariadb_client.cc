@@ -704,9 +704,21 @@ void CheckPreparedKill() {
   if (stmt == nullptr) Fail(kCheck, "mysql_stmt_init");
   constexpr std::string_view kSql = "KILL QUERY ?";
   const bool prepared = mysql_stmt_prepare(stmt, kSql.data(), kSql.size()) == 0;
-  const std::string detail = prepared ? std::string("prepared")
-                                      : "refused " + std::to_string(mysql_stmt_errno(stmt)) + " (" +
-                                            mysql_stmt_sqlstate(stmt) + ")";
+  std::string detail = prepared ? std::string("prepared")
+                                : "refused " + std::to_string(mysql_stmt_errno(stmt)) + " (" +
+                                      mysql_stmt_sqlstate(stmt) + ")";
+  if (prepared) {
+    // Executed with a thread id no connection has: the server's answer, 1094.
+    long long unknown = 99999999;
+    MYSQL_BIND bind = {};
+    bind.buffer_type = MYSQL_TYPE_LONGLONG;
+    bind.buffer = &unknown;
+    if (mysql_stmt_bind_param(stmt, &bind) != 0) Fail(kCheck, "mysql_stmt_bind_param");
+    const bool executed = mysql_stmt_execute(stmt) == 0;
+    detail += executed ? std::string("; executed")
+                       : "; execute: " + std::to_string(mysql_stmt_errno(stmt)) + " (" +
+                             mysql_stmt_sqlstate(stmt) + ") " + mysql_stmt_error(stmt);
+  }
   mysql_stmt_close(stmt);
   const std::string one = QueryValue(kCheck, "SELECT 1");
   Expect(one == "1", kCheck, "SELECT 1 afterwards gave " + one);

@@ -330,3 +330,52 @@ def test_mariadb_cli_ctrl_c_kills_the_query(proxy_factory):
     assert "Ctrl-C -- query killed" in output, output
     assert "Query execution was interrupted" in output, output
     assert "after ctrl-c" in output, output
+
+
+def execute_with_integer(raw, statement, value):
+    """COM_STMT_EXECUTE of `statement` with one LONGLONG parameter; the reply's packets."""
+    import struct
+    raw.command(b"\x17" + struct.pack("<IBI", statement, 0, 1) + b"\x00\x01\x08\x00" +
+                struct.pack("<q", value))
+    return raw.response()
+
+
+def err_of(packets):
+    """(code, message) of a reply that is one ERR packet, or None for an OK."""
+    first = packets[0]
+    if first[:1] == b"\x00":
+        return None
+    assert first[:1] == b"\xff", packets
+    return int.from_bytes(first[1:3], "little"), first[9:].decode()
+
+
+@pytest.mark.parametrize("where", ["direct-tcp", "proxy-tcp", "proxy-unix"])
+def test_prepared_kill_is_the_servers(make_target, mariadb, where):
+    """KILL prepared with COM_STMT_PREPARE (as Connector/J with server prepares, PDO and
+    libmariadb send it) gets the server's answers: `KILL ?` of an unknown id ERR 1094, `KILL
+    QUERY ?` of another connection's CONNECTION_ID() interrupts its statement (OK), `KILL
+    99999999` ERR 1094, and the statement can be executed again."""
+    from raw_client import RawClient
+    target = make_target(where, pool__max_connections=4)
+    raw = RawClient(target)
+    unknown = raw.prepare("KILL ?")
+    assert err_of(execute_with_integer(raw, unknown, 99999999)) == \
+        (1094, "Unknown thread id: 99999999")
+    assert err_of(execute_with_integer(raw, unknown, 99999998)) == \
+        (1094, "Unknown thread id: 99999998")
+    fixed = raw.prepare("KILL 99999999")
+    assert err_of(raw.execute(fixed)) == (1094, "Unknown thread id: 99999999")
+
+    victim = target.connect()
+    thread = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    running = Running(victim, "SELECT SLEEP(20), 'prepared-kill-marker'")
+    wait_running(mariadb, "prepared-kill-marker")
+    query_kill = raw.prepare("KILL QUERY ?")
+    assert err_of(execute_with_integer(raw, query_kill, thread)) is None
+    rows, error, seconds = running.join()
+    assert seconds < 10, (rows, error, seconds)
+    assert error is None and rows == ((1, "prepared-kill-marker"),) or \
+        (error is not None and error.args[0] == 1317), (rows, error)
+    assert execute(victim, "SELECT 'victim alive'") == (("victim alive",),)
+    victim.close()
+    raw.close()
