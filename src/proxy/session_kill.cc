@@ -78,7 +78,7 @@ net::Awaitable<std::optional<Outcome>> ClientSession::HandleKill(KillStatement k
 
 net::Awaitable<std::optional<Outcome>> ClientSession::KillNumber(const KillStatement& kill,
                                                                  std::uint64_t number) {
-  if (number == id_ || number == backend_.thread_id()) {
+  if (number == id_ || (backend_.held() && number == backend_.thread_id())) {
     // The session kills itself, as on the server.
     if (kill.query_only) {
       const ErrPacket error_packet =
