@@ -144,6 +144,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
   client_wait_timeout_ = std::chrono::seconds(0);
   revealed_thread_ = false;
   prepared_kills_.reset();
+  sql_prepared_kills_.reset();
   auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
@@ -275,7 +276,9 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   bool reads_previous = false;
   SessionAssignment wait_timeout;  // What the command sets the session's wait_timeout to.
   bool sets_state_tracking = false;
-  std::optional<KillStatement> prepared_kill;  // A COM_STMT_PREPARE of a KILL of a thread.
+  std::optional<KillStatement> prepared_kill;      // A COM_STMT_PREPARE of a KILL of a thread.
+  std::optional<SqlPrepareStatement> sql_prepare;  // PREPARE, EXECUTE, DEALLOCATE of a name.
+  std::optional<KillStatement> sql_prepared_kill;  // What PREPARE prepares, if a KILL.
   const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
   const auto header = *protocol::DecodePacketHeader(client_.in().data());
   if (prepared_kills_ && (command == Command::kStmtExecute || command == Command::kStmtClose)) {
@@ -310,6 +313,41 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
           co_return *handled;
         }
         // Not one of the proxy's: the server decides, on the statement as written.
+      }
+    }
+    if (command == Command::kQuery && !scan.multiple &&
+        (scan.first_keyword == "PREPARE" || scan.first_keyword == "EXECUTE" ||
+         scan.first_keyword == "DEALLOCATE" || scan.first_keyword == "DROP")) {
+      sql_prepare = ParseSqlPrepareStatement(text);
+      using Kind = SqlPrepareStatement::Kind;
+      if (sql_prepare && sql_prepare->kind == Kind::kPrepare && sql_prepare->text) {
+        std::optional<KillStatement> kill = ParseKillStatement(*sql_prepare->text);
+        if (kill && (kill->target == KillStatement::Target::kThread ||
+                     kill->target == KillStatement::Target::kExpression)) {
+          sql_prepared_kill = std::move(kill);
+        }
+      }
+      if (sql_prepare && sql_prepare->kind == Kind::kExecute && sql_prepared_kills_) {
+        const auto it = sql_prepared_kills_->find(sql_prepare->name);
+        if (it != sql_prepared_kills_->end()) {
+          KillStatement kill = it->second;
+          std::optional<std::string> bound = kill.expression;
+          if (kill.target == KillStatement::Target::kExpression) {
+            bound = BindPlaceholders(kill.expression, sql_prepare->using_variables);
+          } else if (!sql_prepare->using_variables.empty()) {
+            bound.reset();  // The server refuses the count; nothing to resolve.
+          }
+          if (bound) {
+            kill.expression = std::move(*bound);
+            const std::string statement(text);
+            auto handle = HandleKill(std::move(kill), statement);
+            const std::optional<Outcome> handled = co_await std::move(handle);
+            if (handled) {
+              if (client_.has_input()) client_.in().Consume(size);
+              co_return *handled;
+            }
+          }
+        }
       }
     }
     if (scan.names_connection_id) {
@@ -395,11 +433,22 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     client_wait_timeout_ = std::chrono::seconds(0);
     client_set_state_tracking_ = false;
     prepared_kills_.reset();
+    sql_prepared_kills_.reset();
   }
   if (relayed == Outcome::kOk && prepared_kill && relay.prepared()) {
     if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
     (*prepared_kills_)[relay.prepared()->statement] =
         PreparedKill{.kill = std::move(*prepared_kill), .parameters = relay.prepared()->parameters};
+  }
+  if (relayed == Outcome::kOk && !last_reply_error_ && sql_prepare &&
+      sql_prepare->kind != SqlPrepareStatement::Kind::kExecute) {
+    // A PREPARE replaces what the name held; DEALLOCATE ends it.
+    if (sql_prepared_kill) {
+      if (!sql_prepared_kills_) sql_prepared_kills_ = std::make_unique<SqlPreparedKills>();
+      (*sql_prepared_kills_)[sql_prepare->name] = std::move(*sql_prepared_kill);
+    } else if (sql_prepared_kills_) {
+      sql_prepared_kills_->erase(sql_prepare->name);
+    }
   }
   if (relayed == Outcome::kOk && !last_reply_error_ && sets_state_tracking) {
     client_set_state_tracking_ = true;

@@ -170,6 +170,8 @@ class ClientSession {
   // KILL statements the client prepared (COM_STMT_PREPARE), by statement id. Rare: held
   // apart.
   std::unique_ptr<PreparedKills> prepared_kills_;
+  // KILL statements the client prepared with SQL PREPARE, by name.
+  std::unique_ptr<SqlPreparedKills> sql_prepared_kills_;
   // This session ran a statement that tells its backend's thread id since it got it.
   bool revealed_thread_ = false;
   // When this session last read the process list (ids of other sessions' backends).

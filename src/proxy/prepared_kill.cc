@@ -1,6 +1,7 @@
 #include "proxy/prepared_kill.h"
 
 #include <bit>
+#include <cctype>
 #include <cstdio>
 
 namespace longlink::proxy {
@@ -179,6 +180,170 @@ std::optional<std::string> BindPlaceholders(std::string_view expression,
   }
   if (next != literals.size()) return std::nullopt;
   return out;
+}
+
+namespace {
+
+// A little lexer for the statements above: words, quoted identifiers, literals, @variables.
+class Lexer {
+ public:
+  explicit Lexer(std::string_view text) : text_(text) {}
+
+  void SkipBlanks() {
+    for (;;) {
+      while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_])) != 0) {
+        ++pos_;
+      }
+      if (text_.substr(pos_, 2) == "/*" && text_.substr(pos_, 3) != "/*!" &&
+          text_.substr(pos_, 4) != "/*M!") {
+        const auto end = text_.find("*/", pos_ + 2);
+        pos_ = end == std::string_view::npos ? text_.size() : end + 2;
+        continue;
+      }
+      return;
+    }
+  }
+  // The next word (letters, digits, '_', '$'), lowercased; empty if none.
+  std::string Word() {
+    SkipBlanks();
+    std::string word;
+    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 ||
+                                   text_[pos_] == '_' || text_[pos_] == '$')) {
+      word += static_cast<char>(std::tolower(static_cast<unsigned char>(text_[pos_])));
+      ++pos_;
+    }
+    return word;
+  }
+  // A name: a word or a `quoted` identifier, lowercased.
+  std::optional<std::string> Name() {
+    SkipBlanks();
+    if (pos_ < text_.size() && text_[pos_] == '`') {
+      std::string name;
+      for (++pos_; pos_ < text_.size(); ++pos_) {
+        if (text_[pos_] == '`') {
+          if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '`') {
+            name += '`';
+            ++pos_;
+            continue;
+          }
+          ++pos_;
+          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          return name;
+        }
+        name += text_[pos_];
+      }
+      return std::nullopt;
+    }
+    std::string word = Word();
+    if (word.empty()) return std::nullopt;
+    return word;
+  }
+  // A '...' or "..." literal, unescaped; nullopt if there is none here.
+  std::optional<std::string> Literal() {
+    SkipBlanks();
+    if (pos_ >= text_.size() || (text_[pos_] != '\'' && text_[pos_] != '"')) return std::nullopt;
+    const char quote = text_[pos_++];
+    std::string out;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_++];
+      if (c == '\\' && pos_ < text_.size()) {
+        const char next = text_[pos_++];
+        out += next == 'n' ? '\n' : next == 't' ? '\t' : next == '0' ? '\0' : next;
+        continue;
+      }
+      if (c == quote) {
+        if (pos_ < text_.size() && text_[pos_] == quote) {
+          out += quote;
+          ++pos_;
+          continue;
+        }
+        return out;
+      }
+      out += c;
+    }
+    return std::nullopt;
+  }
+  // An @variable (with its '@'), as written; nullopt if there is none here.
+  std::optional<std::string> Variable() {
+    SkipBlanks();
+    if (pos_ >= text_.size() || text_[pos_] != '@' ||
+        (pos_ + 1 < text_.size() && text_[pos_ + 1] == '@')) {
+      return std::nullopt;
+    }
+    const std::size_t start = pos_++;
+    if (pos_ < text_.size() && (text_[pos_] == '`' || text_[pos_] == '\'' || text_[pos_] == '"')) {
+      const char quote = text_[pos_++];
+      while (pos_ < text_.size() && text_[pos_] != quote) ++pos_;
+      if (pos_ >= text_.size()) return std::nullopt;
+      ++pos_;
+    } else {
+      while (pos_ < text_.size() &&
+             (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 || text_[pos_] == '_' ||
+              text_[pos_] == '$' || text_[pos_] == '.')) {
+        ++pos_;
+      }
+    }
+    return std::string(text_.substr(start, pos_ - start));
+  }
+  bool Consume(char c) {
+    SkipBlanks();
+    if (pos_ < text_.size() && text_[pos_] == c) {
+      ++pos_;
+      return true;
+    }
+    return false;
+  }
+  // Nothing but blanks, comments and one ';' left.
+  bool AtEnd() {
+    Consume(';');
+    SkipBlanks();
+    return pos_ == text_.size();
+  }
+
+ private:
+  std::string_view text_;
+  std::size_t pos_ = 0;
+};
+
+}  // namespace
+
+std::optional<SqlPrepareStatement> ParseSqlPrepareStatement(std::string_view text) {
+  using Kind = SqlPrepareStatement::Kind;
+  Lexer lexer(text);
+  SqlPrepareStatement statement;
+  const std::string first = lexer.Word();
+  if (first == "prepare") {
+    statement.kind = Kind::kPrepare;
+    auto name = lexer.Name();
+    if (!name || lexer.Word() != "from") return std::nullopt;
+    statement.name = std::move(*name);
+    statement.text = lexer.Literal();
+    if (!statement.text && !lexer.Variable()) return std::nullopt;
+  } else if (first == "execute") {
+    statement.kind = Kind::kExecute;
+    auto name = lexer.Name();
+    if (!name) return std::nullopt;
+    statement.name = std::move(*name);
+    Lexer after = lexer;
+    if (after.Word() == "using") {
+      lexer = after;
+      do {
+        auto variable = lexer.Variable();
+        if (!variable) return std::nullopt;
+        statement.using_variables.push_back(std::move(*variable));
+      } while (lexer.Consume(','));
+    }
+  } else if (first == "deallocate" || first == "drop") {
+    statement.kind = Kind::kDeallocate;
+    if (lexer.Word() != "prepare") return std::nullopt;
+    auto name = lexer.Name();
+    if (!name) return std::nullopt;
+    statement.name = std::move(*name);
+  } else {
+    return std::nullopt;
+  }
+  if (!lexer.AtEnd()) return std::nullopt;
+  return statement;
 }
 
 }  // namespace longlink::proxy

@@ -1,9 +1,10 @@
-// A KILL prepared with COM_STMT_PREPARE ("KILL ?", "KILL QUERY 12", "KILL CONNECTION_ID()"):
-// the proxy lets the server prepare it (so that the server's answer, its statement id and its
-// errors are the client's), remembers it by statement id, and resolves each COM_STMT_EXECUTE of
-// it the way it resolves a KILL in a query (ClientSession::HandleKill): the parameters are
-// bound into the statement's target as SQL literals, which the proxy then evaluates as the
-// server would.
+// A prepared KILL: with COM_STMT_PREPARE ("KILL ?", "KILL QUERY 12", "KILL CONNECTION_ID()"),
+// or with SQL (PREPARE s FROM 'KILL QUERY ?'; EXECUTE s USING @id). The proxy lets the server
+// prepare it (so that the server's answer, its statement id and its errors are the client's),
+// remembers it by statement id or name, and resolves each execute the way it resolves a KILL
+// in a query (ClientSession::HandleKill): the parameters are bound into the statement's target
+// (as SQL literals, or the user variables of EXECUTE ... USING), which the proxy then evaluates
+// as the server would.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,21 @@ struct PreparedKill {
 };
 
 using PreparedKills = std::unordered_map<std::uint32_t, PreparedKill>;
+// KILLs prepared with SQL PREPARE, by statement name (lowercase).
+using SqlPreparedKills = std::unordered_map<std::string, KillStatement>;
+
+// What SQL PREPARE, EXECUTE and DEALLOCATE PREPARE / DROP PREPARE statements name.
+struct SqlPrepareStatement {
+  enum class Kind { kPrepare, kExecute, kDeallocate };
+  Kind kind = Kind::kPrepare;
+  std::string name = {};  // Lowercase (the server compares statement names without case).
+  // kPrepare from a string literal: its text (unescaped); nullopt for PREPARE ... FROM @var.
+  std::optional<std::string> text = {};
+  std::vector<std::string> using_variables = {};  // kExecute: "@a", "@b".
+};
+
+// Parses `text` as one of those statements; nullopt for anything else (or more than one).
+std::optional<SqlPrepareStatement> ParseSqlPrepareStatement(std::string_view text);
 
 // The statement id of a COM_STMT_EXECUTE or COM_STMT_CLOSE payload (command byte first), or
 // nullopt if it is too short.

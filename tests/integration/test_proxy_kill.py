@@ -379,3 +379,30 @@ def test_prepared_kill_is_the_servers(make_target, mariadb, where):
     assert execute(victim, "SELECT 'victim alive'") == (("victim alive",),)
     victim.close()
     raw.close()
+
+
+@pytest.mark.parametrize("where", ["direct-tcp", "proxy-tcp"])
+def test_sql_prepared_kill_is_the_servers(make_target, mariadb, where):
+    """KILL prepared with SQL (PREPARE s FROM 'KILL QUERY ?'; EXECUTE s USING @id) answers as
+    the server does: an unknown id ERR 1094, another connection's CONNECTION_ID() interrupts
+    its statement; after DEALLOCATE, EXECUTE gets the server's ERR 1243."""
+    target = make_target(where, pool__max_connections=4)
+    killer = target.connect()
+    execute(killer, "PREPARE unknown_kill FROM 'KILL ?'")
+    execute(killer, "SET @nobody = 99999999")
+    e = error_of(execute, killer, "EXECUTE unknown_kill USING @nobody")
+    assert e is not None and e.args == (1094, "Unknown thread id: 99999999"), e
+    victim = target.connect()
+    thread = execute(victim, "SELECT CONNECTION_ID()")[0][0]
+    running = Running(victim, "SELECT SLEEP(20), 'sql-prepared-kill'")
+    wait_running(mariadb, "sql-prepared-kill")
+    execute(killer, "PREPARE query_kill FROM 'KILL QUERY ?'")
+    execute(killer, f"SET @victim = {thread}")
+    assert execute(killer, "EXECUTE query_kill USING @victim") == ()
+    rows, error, seconds = running.join()
+    assert seconds < 10, (rows, error, seconds)
+    assert execute(victim, "SELECT 'victim alive'") == (("victim alive",),)
+    execute(killer, "DEALLOCATE PREPARE query_kill")
+    assert error_code(execute, killer, "EXECUTE query_kill USING @victim") == 1243
+    for conn in (victim, killer):
+        conn.close()

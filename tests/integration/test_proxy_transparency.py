@@ -70,6 +70,18 @@ def test_wait_timeout_default_gives_the_timeout_back(make_target, where):
 
 
 @pytest.mark.parametrize("where", WHERE)
+def test_a_session_interactive_timeout_changes_nothing_now(make_target, where):
+    """SET SESSION interactive_timeout only matters at login (it becomes wait_timeout for an
+    INTERACTIVE client then): a client that sets it short and idles longer keeps its connection,
+    direct and through the proxy."""
+    target = make_target(where)
+    conn = connect(target)
+    query(conn, "SET SESSION interactive_timeout = 1")
+    time.sleep(2.5)
+    assert gone_code(conn) is None
+
+
+@pytest.mark.parametrize("where", WHERE)
 def test_idle_transaction_timeout_closes_the_client_as_the_server_does(make_target, where):
     """The server ends a session left idle in a transaction (idle_transaction_timeout): direct,
     it resets the connection and the next command fails with 2006/2013; through the proxy the

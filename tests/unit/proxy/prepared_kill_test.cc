@@ -93,5 +93,44 @@ TEST(PreparedKillTest, BindPlaceholders) {
   EXPECT_EQ(BindPlaceholders("12", {"1"}), std::nullopt);
 }
 
+TEST(PreparedKillTest, SqlPrepareStatements) {
+  using Kind = SqlPrepareStatement::Kind;
+  struct Row {
+    const char* text;
+    std::optional<SqlPrepareStatement> expected;
+  };
+  const Row rows[] = {
+      {"PREPARE s FROM 'KILL QUERY ?'",
+       SqlPrepareStatement{.kind = Kind::kPrepare, .name = "s", .text = "KILL QUERY ?"}},
+      {"prepare `My S` from \"KILL 'it''s' \\\" x\";",
+       SqlPrepareStatement{.kind = Kind::kPrepare, .name = "my s", .text = "KILL 'it''s' \" x"}},
+      {"PREPARE s FROM 'it''s'",
+       SqlPrepareStatement{.kind = Kind::kPrepare, .name = "s", .text = "it's"}},
+      {"PREPARE s FROM @text", SqlPrepareStatement{.kind = Kind::kPrepare, .name = "s"}},
+      {"EXECUTE S", SqlPrepareStatement{.kind = Kind::kExecute, .name = "s"}},
+      {"EXECUTE s USING @a, @`b c` ;",
+       SqlPrepareStatement{
+           .kind = Kind::kExecute, .name = "s", .using_variables = {"@a", "@`b c`"}}},
+      {"DEALLOCATE PREPARE s", SqlPrepareStatement{.kind = Kind::kDeallocate, .name = "s"}},
+      {"DROP PREPARE /* c */ s", SqlPrepareStatement{.kind = Kind::kDeallocate, .name = "s"}},
+      {"EXECUTE s USING 5", std::nullopt},
+      {"EXECUTE s USING @@global.x", std::nullopt},
+      {"PREPARE s FROM 'x'; SELECT 1", std::nullopt},
+      {"PREPARE s 'x'", std::nullopt},
+      {"SELECT 1", std::nullopt},
+      {"DEALLOCATE s", std::nullopt},
+  };
+  for (const Row& row : rows) {
+    SCOPED_TRACE(row.text);
+    const auto parsed = ParseSqlPrepareStatement(row.text);
+    ASSERT_EQ(parsed.has_value(), row.expected.has_value());
+    if (!parsed) continue;
+    EXPECT_EQ(parsed->kind, row.expected->kind);
+    EXPECT_EQ(parsed->name, row.expected->name);
+    EXPECT_EQ(parsed->text, row.expected->text);
+    EXPECT_EQ(parsed->using_variables, row.expected->using_variables);
+  }
+}
+
 }  // namespace
 }  // namespace longlink::proxy
