@@ -150,6 +150,10 @@ def test_kill_never_reaches_another_clients_work(proxy_factory, mariadb):
             assert error_code(execute, killer, statement) == 1094, statement
     for statement in (f"/*!KILL {backend} */", f"/*M!KILL QUERY {backend} */"):
         assert error_code(execute, killer, statement) == 1095, statement
+    # The same through a statement prepared with SQL, which the server would run as written.
+    execute(killer, "PREPARE stale_kill FROM 'KILL QUERY ?'")
+    execute(killer, f"SET @stale = {backend}")
+    assert error_code(execute, killer, "EXECUTE stale_kill USING @stale") == 1094
     rows, error, _ = running.join()
     assert error is None and rows == ((0, "finished"),), (rows, error)
     assert execute(killer, "SELECT 'the killer session still works'") == \
