@@ -10,6 +10,7 @@
 #include "common/log_text.h"
 #include "protocol/frame.h"
 #include "protocol/session_track.h"
+#include "protocol/wire.h"
 #include "proxy/proxy_errors.h"
 
 namespace longlink::proxy {
@@ -220,12 +221,15 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
           }
           co_return Outcome::kBackendError;
         }
-        if (*kind == protocol::ServerPacketKind::kStmtPrepareOk && chunk->payload.size() >= 9) {
-          const ByteView ok = chunk->payload;
-          prepared_ = Prepared{
-              .statement = static_cast<std::uint32_t>(ok[1] | ok[2] << 8 | ok[3] << 16 |
-                                                      static_cast<std::uint32_t>(ok[4]) << 24),
-              .parameters = static_cast<std::uint16_t>(ok[7] | ok[8] << 8)};
+        if (*kind == protocol::ServerPacketKind::kStmtPrepareOk) {
+          // 0x00, statement id <4>, columns <2>, parameters <2>.
+          protocol::Reader ok(chunk->payload.subspan(1));
+          const auto statement = ok.ReadU32();
+          const auto columns = ok.ReadU16();
+          const auto parameters = ok.ReadU16();
+          if (statement && columns && parameters) {
+            prepared_ = Prepared{.statement = *statement, .parameters = *parameters};
+          }
         }
         if (*kind == protocol::ServerPacketKind::kOk ||
             *kind == protocol::ServerPacketKind::kOkAsEof) {
