@@ -333,25 +333,15 @@ std::string FreshSessionStatement(const PoolKey& key) {
 }
 
 net::Awaitable<Status> BackendConnection::Reset(std::chrono::milliseconds timeout) {
-  Exchange exchange{*this};
-  net::Deadline deadline(stream_.lowest_layer(), timeout);
-  // The reset turns the tracker off and forgets what the handshake's flags set; the SET that
-  // restores both goes in the same round trip.
-  const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
-  const Bytes track = protocol::Encode(protocol::Query{FreshSessionStatement(state_.key)});
-  const Bytes both = Pipeline({reset, track});
-  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(both), net::kNoThrow);
-  if (error) co_return Error{net::ErrorText(error)};
-  const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
-  auto reset_ok = co_await ReadOk(nullptr);
-  if (!reset_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : reset_ok;
-  auto track_ok = co_await ReadOk(nullptr);
-  if (!track_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : track_ok;
-  state_.last_used_at = state_.last_alive_at = Clock::now();
-  co_return Status();
+  auto reset = ResetSession(timeout, nullptr, nullptr);
+  auto done = co_await std::move(reset);
+  if (done.ok()) state_.last_used_at = state_.last_alive_at;
+  co_return done;
 }
 
 protocol::Bytes BackendConnection::ResetRequest() const {
+  // The reset turns the tracker off and forgets what the handshake's flags set; the SET that
+  // restores both goes in the same write.
   const Bytes reset = protocol::EncodeCommand(protocol::Command::kResetConnection);
   const Bytes track = protocol::Encode(protocol::Query{FreshSessionStatement(state_.key)});
   return Pipeline({reset, track});
@@ -360,11 +350,20 @@ protocol::Bytes BackendConnection::ResetRequest() const {
 net::Awaitable<Status> BackendConnection::ResetAndInitDb(
     std::chrono::milliseconds timeout, std::string schema,
     std::optional<protocol::ErrPacket>* server_error) {
+  auto reset = ResetSession(timeout, &schema, server_error);
+  co_return co_await std::move(reset);
+}
+
+net::Awaitable<Status> BackendConnection::ResetSession(
+    std::chrono::milliseconds timeout, const std::string* schema,
+    std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   net::Deadline deadline(stream_.lowest_layer(), timeout);
   Bytes all = ResetRequest();
-  const Bytes init = protocol::Frame(protocol::Encode(protocol::InitDb{schema}), 0);
-  all.insert(all.end(), init.begin(), init.end());
+  if (schema != nullptr) {
+    const Bytes init = protocol::Frame(protocol::Encode(protocol::InitDb{*schema}), 0);
+    all.insert(all.end(), init.begin(), init.end());
+  }
   auto [error, written] = co_await asio::async_write(stream_, asio::buffer(all), net::kNoThrow);
   if (error) co_return Error{net::ErrorText(error)};
   const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
@@ -372,9 +371,11 @@ net::Awaitable<Status> BackendConnection::ResetAndInitDb(
     auto ok = co_await ReadOk(nullptr);
     if (!ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : ok;
   }
-  auto init_ok = co_await ReadOk(server_error);
-  if (!init_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : init_ok;
-  if (!server_error->has_value()) state_.schema = schema;
+  if (schema != nullptr) {
+    auto init_ok = co_await ReadOk(server_error);
+    if (!init_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : init_ok;
+    if (!server_error->has_value()) state_.schema = *schema;
+  }
   state_.last_alive_at = Clock::now();
   co_return Status();
 }

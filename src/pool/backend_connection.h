@@ -213,6 +213,9 @@ class BackendConnection {
       const std::string& sql, std::optional<protocol::ErrPacket>* server_error = nullptr);
 
  private:
+  // Reset, followed by COM_INIT_DB `*schema` if `schema` is given (its ERR in `*server_error`).
+  net::Awaitable<Status> ResetSession(std::chrono::milliseconds timeout, const std::string* schema,
+                                      std::optional<protocol::ErrPacket>* server_error);
   // Reads the reply to a command that answers OK or ERR; updates status flags.
   net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
   // Reads a text result set and returns the first row's values.

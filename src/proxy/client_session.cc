@@ -139,12 +139,8 @@ net::Awaitable<bool> ClientSession::LogIn() {
 
 net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
                                                   std::uint8_t sequence) {
-  state_.Reset();
-  client_set_state_tracking_ = false;
-  client_wait_timeout_ = std::chrono::seconds(0);
+  ForgetSessionState();
   revealed_thread_ = false;
-  prepared_kills_.reset();
-  sql_prepared_kills_.reset();
   auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
@@ -274,11 +270,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     co_return Outcome::kOk;
   }
   bool reads_previous = false;
-  SessionAssignment wait_timeout;  // What the command sets the session's wait_timeout to.
-  bool sets_state_tracking = false;
-  std::optional<KillStatement> prepared_kill;      // A COM_STMT_PREPARE of a KILL of a thread.
-  std::optional<SqlPrepareStatement> sql_prepare;  // PREPARE, EXECUTE, DEALLOCATE of a name.
-  std::optional<KillStatement> sql_prepared_kill;  // What PREPARE prepares, if a KILL.
+  CommandEffects effects;
   const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
   const auto header = *protocol::DecodePacketHeader(client_.in().data());
   if (prepared_kills_ && (command == Command::kStmtExecute || command == Command::kStmtClose)) {
@@ -298,56 +290,23 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
         client_.in().Consume(size);
         co_return co_await RefuseKill(std::string(text));
       }
-      const bool names_thread = kill->target == KillStatement::Target::kThread ||
-                                kill->target == KillStatement::Target::kExpression;
-      if (names_thread && command == Command::kStmtPrepare) {
+      if (kill->NamesThread() && command == Command::kStmtPrepare) {
         // The server prepares it (its answer is the client's); each execute is resolved as a
         // KILL in a query is (HandlePreparedKill).
-        prepared_kill = std::move(kill);
-      } else if (names_thread) {
-        const std::string statement(text);
-        auto handle = HandleKill(*kill, statement);
-        const std::optional<Outcome> handled = co_await std::move(handle);
-        if (handled) {
-          if (client_.has_input()) client_.in().Consume(size);
-          co_return *handled;
-        }
+        effects.prepared_kill = std::move(kill);
+      } else if (kill->NamesThread()) {
+        auto handle = HandleKill(std::move(*kill), std::string(text), size);
+        if (const std::optional<Outcome> handled = co_await std::move(handle)) co_return *handled;
         // Not one of the proxy's: the server decides, on the statement as written.
       }
     }
     if (command == Command::kQuery && !scan.multiple &&
         (scan.first_keyword == "PREPARE" || scan.first_keyword == "EXECUTE" ||
          scan.first_keyword == "DEALLOCATE" || scan.first_keyword == "DROP")) {
-      sql_prepare = ParseSqlPrepareStatement(text);
-      using Kind = SqlPrepareStatement::Kind;
-      if (sql_prepare && sql_prepare->kind == Kind::kPrepare && sql_prepare->text) {
-        std::optional<KillStatement> kill = ParseKillStatement(*sql_prepare->text);
-        if (kill && (kill->target == KillStatement::Target::kThread ||
-                     kill->target == KillStatement::Target::kExpression)) {
-          sql_prepared_kill = std::move(kill);
-        }
-      }
-      if (sql_prepare && sql_prepare->kind == Kind::kExecute && sql_prepared_kills_) {
-        const auto it = sql_prepared_kills_->find(sql_prepare->name);
-        if (it != sql_prepared_kills_->end()) {
-          KillStatement kill = it->second;
-          std::optional<std::string> bound = kill.expression;
-          if (kill.target == KillStatement::Target::kExpression) {
-            bound = BindPlaceholders(kill.expression, sql_prepare->using_variables);
-          } else if (!sql_prepare->using_variables.empty()) {
-            bound.reset();  // The server refuses the count; nothing to resolve.
-          }
-          if (bound) {
-            kill.expression = std::move(*bound);
-            const std::string statement(text);
-            auto handle = HandleKill(std::move(kill), statement);
-            const std::optional<Outcome> handled = co_await std::move(handle);
-            if (handled) {
-              if (client_.has_input()) client_.in().Consume(size);
-              co_return *handled;
-            }
-          }
-        }
+      effects.sql_prepare = ParseSqlPrepareStatement(text);
+      if (effects.sql_prepare) {
+        auto handle = HandleSqlPrepare(&effects, std::string(text), size);
+        if (const std::optional<Outcome> handled = co_await std::move(handle)) co_return *handled;
       }
     }
     if (scan.names_connection_id) {
@@ -362,13 +321,13 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       state_.OnQuery(text, scan);
       const bool set = scan.first_keyword == "SET";
       if (set && scan.names_wait_timeout && !scan.multiple) {
-        wait_timeout = FindSessionAssignment(text, "wait_timeout");
-        wait_timeout.value = {};  // Points into the command, which is about to be forwarded.
+        effects.wait_timeout = FindSessionAssignment(text, "wait_timeout");
+        effects.wait_timeout.value = {};  // Points into the command, about to be forwarded.
       }
       // The server keeps the profiling history until the connection ends (measured: neither
       // COM_RESET_CONNECTION nor COM_CHANGE_USER clears it): such a connection is not reused.
       if (set && scan.names_profiling) backend_.MarkNotReusable();
-      sets_state_tracking = set && scan.names_state_change_tracking;
+      effects.sets_state_tracking = set && scan.names_state_change_tracking;
     } else {
       state_.OnCommand(command);
     }
@@ -407,7 +366,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     backend_.ResetDone();
   }
   // A SET of the tracker is answered as the tracker it sets would answer: not hidden.
-  if (!client_set_state_tracking_ && !sets_state_tracking &&
+  if (!client_set_state_tracking_ && !effects.sets_state_tracking &&
       !backend_->state().global_tracks_state_change) {
     relay.HideStateChangeTracking();
   }
@@ -425,51 +384,58 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
         backend_->state().thread_id, *last_reply_error_);
     co_return Outcome::kBackendGone;
   }
-  if (relayed == Outcome::kOk && command == Command::kResetConnection && !last_reply_error_) {
+  if (relayed != Outcome::kOk) co_return relayed;
+  if (last_reply_error_) co_return Outcome::kOk;
+  co_return co_await AfterCommand(command, relay.prepared(), std::move(effects));
+}
+
+net::Awaitable<Outcome> ClientSession::AfterCommand(Command command,
+                                                    std::optional<CommandRelay::Prepared> prepared,
+                                                    CommandEffects effects) {
+  if (command == Command::kResetConnection) {
     // The reset turned the state tracker off and cleared the session.
     auto tracking = co_await backend_->TrackStateChanges();
     if (!tracking.ok()) co_return Outcome::kBackendGone;
-    state_.Reset();
-    client_wait_timeout_ = std::chrono::seconds(0);
-    client_set_state_tracking_ = false;
-    prepared_kills_.reset();
-    sql_prepared_kills_.reset();
+    ForgetSessionState();
   }
-  if (relayed == Outcome::kOk && prepared_kill && relay.prepared()) {
+  if (effects.prepared_kill && prepared) {
     if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
-    (*prepared_kills_)[relay.prepared()->statement] =
-        PreparedKill{.kill = std::move(*prepared_kill), .parameters = relay.prepared()->parameters};
+    (*prepared_kills_)[prepared->statement] =
+        PreparedKill{.kill = std::move(*effects.prepared_kill), .parameters = prepared->parameters};
   }
-  if (relayed == Outcome::kOk && !last_reply_error_ && sql_prepare &&
-      sql_prepare->kind != SqlPrepareStatement::Kind::kExecute) {
+  if (effects.sql_prepare && effects.sql_prepare->kind != SqlPrepareStatement::Kind::kExecute) {
     // A PREPARE replaces what the name held; DEALLOCATE ends it.
-    if (sql_prepared_kill) {
+    if (effects.sql_prepared_kill) {
       if (!sql_prepared_kills_) sql_prepared_kills_ = std::make_unique<SqlPreparedKills>();
-      (*sql_prepared_kills_)[sql_prepare->name] = std::move(*sql_prepared_kill);
+      (*sql_prepared_kills_)[effects.sql_prepare->name] = std::move(*effects.sql_prepared_kill);
     } else if (sql_prepared_kills_) {
-      sql_prepared_kills_->erase(sql_prepare->name);
+      sql_prepared_kills_->erase(effects.sql_prepare->name);
     }
   }
-  if (relayed == Outcome::kOk && !last_reply_error_ && sets_state_tracking) {
-    client_set_state_tracking_ = true;
+  if (effects.sets_state_tracking) client_set_state_tracking_ = true;
+  using Kind = SessionAssignment::Kind;
+  switch (effects.wait_timeout.kind) {
+    case Kind::kNone:
+      break;
+    case Kind::kNumber:  // The server's range: 1 s to a year.
+      client_wait_timeout_ =
+          std::chrono::seconds(std::clamp<std::int64_t>(effects.wait_timeout.number, 1, 31536000));
+      break;
+    case Kind::kDefault:  // The global: the pool's business.
+      client_wait_timeout_ = std::chrono::seconds(0);
+      break;
+    case Kind::kOther:
+      co_return co_await FollowWaitTimeout();
   }
-  if (relayed == Outcome::kOk && !last_reply_error_) {
-    using Kind = SessionAssignment::Kind;
-    switch (wait_timeout.kind) {
-      case Kind::kNone:
-        break;
-      case Kind::kNumber:  // The server's range: 1 s to a year.
-        client_wait_timeout_ =
-            std::chrono::seconds(std::clamp<std::int64_t>(wait_timeout.number, 1, 31536000));
-        break;
-      case Kind::kDefault:  // The global: the pool's business.
-        client_wait_timeout_ = std::chrono::seconds(0);
-        break;
-      case Kind::kOther:
-        co_return co_await FollowWaitTimeout();
-    }
-  }
-  co_return relayed;
+  co_return Outcome::kOk;
+}
+
+void ClientSession::ForgetSessionState() {
+  state_.Reset();
+  client_wait_timeout_ = std::chrono::seconds(0);
+  client_set_state_tracking_ = false;
+  prepared_kills_.reset();
+  sql_prepared_kills_.reset();
 }
 
 net::Awaitable<Outcome> ClientSession::FollowWaitTimeout() {
@@ -553,9 +519,7 @@ net::Awaitable<Outcome> ClientSession::RefuseChangeUser(ErrPacket error, std::ui
   // keeps the old user, schema and handshake character set, and answers after a second (to
   // slow down guessing). A COM_RESET_CONNECTION leaves the backend in that state.
   ++failed_change_users_;
-  state_.Reset();
-  client_set_state_tracking_ = false;
-  client_wait_timeout_ = std::chrono::seconds(0);
+  ForgetSessionState();
   if (backend_.held()) {
     auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
     if (!reset.ok()) LoseBackend("reset after a failed COM_CHANGE_USER: " + reset.error().message);

@@ -107,13 +107,17 @@ class ClientSession {
   // A COM_CHANGE_USER that failed: the session is reset but keeps its user, schema and
   // character set, and `error` is sent after a second, as MariaDB does.
   net::Awaitable<Outcome> RefuseChangeUser(protocol::ErrPacket error, std::uint8_t sequence);
-  // A KILL of a thread from this client (its COM_QUERY `text` still unread in the channel):
+  // A KILL of a thread from this client (its command, `size` bytes, still in the channel):
   // the number, or the expression's value on the session's backend, names this session, a
   // proxy session (its greeting id, or the backend thread it holds and the killer could know
   // of), an idle pooled connection, or none of the proxy's. The proxy answers the first three
   // itself (then the command is consumed); nullopt: relay the statement as written, the
-  // server decides (docs/PROXY.md, "Connection ids and KILL"). In session_kill.cc.
-  net::Awaitable<std::optional<Outcome>> HandleKill(KillStatement kill, std::string text);
+  // server decides (docs/PROXY.md, "Connection ids and KILL"). `text` is for the log. In
+  // session_kill.cc.
+  net::Awaitable<std::optional<Outcome>> HandleKill(KillStatement kill, std::string text,
+                                                    std::size_t size);
+  // HandleKill without consuming the command.
+  net::Awaitable<std::optional<Outcome>> ResolveKill(KillStatement kill, std::string text);
   // Resolves thread number `number` (see HandleKill). `shown`: the number as the client
   // sees it in errors.
   net::Awaitable<std::optional<Outcome>> KillNumber(const KillStatement& kill,
@@ -143,6 +147,27 @@ class ClientSession {
   // enforces it if it is not the one the pool's sessions start with. (A plain number or
   // DEFAULT is read from the statement: a query would clear the SET's warnings.)
   net::Awaitable<Outcome> FollowWaitTimeout();
+  // What a query or prepare changes of the session, learnt before it runs, that takes effect
+  // only if it succeeds (AfterCommand).
+  struct CommandEffects {
+    SessionAssignment wait_timeout = {};              // The session's wait_timeout, if it sets it.
+    bool sets_state_tracking = false;                 // It sets session_track_state_change.
+    std::optional<KillStatement> prepared_kill = {};  // COM_STMT_PREPARE of a KILL.
+    std::optional<SqlPrepareStatement> sql_prepare = {};  // SQL PREPARE/EXECUTE/DEALLOCATE.
+    std::optional<KillStatement> sql_prepared_kill = {};  // What that PREPARE prepares.
+  };
+  // A command succeeded (no ERR): its effects on what the proxy follows of the session.
+  net::Awaitable<Outcome> AfterCommand(protocol::Command command,
+                                       std::optional<CommandRelay::Prepared> prepared,
+                                       CommandEffects effects);
+  // The session on the backend was reset (COM_RESET_CONNECTION, a failed COM_CHANGE_USER, a
+  // new lease): forgets what the proxy followed of it.
+  void ForgetSessionState();
+  // SQL PREPARE / EXECUTE / DEALLOCATE (`effects->sql_prepare`; the query `text`, `size` bytes
+  // in the channel): a PREPARE of a KILL is noted in `effects`, an EXECUTE of one is resolved
+  // as HandleKill resolves a KILL in a query. In session_kill.cc.
+  net::Awaitable<std::optional<Outcome>> HandleSqlPrepare(CommandEffects* effects, std::string text,
+                                                          std::size_t size);
   // Serves one command that goes to the backend (CommandRelay).
   net::Awaitable<Outcome> Relay(protocol::Command command);
   // Before a command, with no backend after LoseBackend: a fresh one with the same state, or

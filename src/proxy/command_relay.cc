@@ -91,6 +91,20 @@ net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence
   }
 }
 
+net::Awaitable<std::error_code> CommandRelay::ReadFromBackend() {
+  // Room for a whole chunk, so that the next one can be relayed in one piece.
+  if (auto header = protocol::DecodePacketHeader(out_->data())) {
+    out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
+  }
+  auto room = out_->Room();
+  auto [error, n] = co_await backend_.stream().async_read_some(
+      asio::buffer(room.data(), room.size()), net::kNoThrow);
+  if (error) co_return error;
+  if (n == 0) co_return asio::error::eof;
+  out_->Commit(n);
+  co_return std::error_code();
+}
+
 void CommandRelay::ResetFirst() {
   reset_request_ = backend_.ResetRequest();
   reset_replies_ = pool::BackendConnection::kResetReplies;
@@ -100,15 +114,9 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
   while (reset_replies_ > 0) {
     auto chunk = protocol::PeekChunk(out_->data());
     if (!chunk) {
-      if (auto header = protocol::DecodePacketHeader(out_->data())) {
-        out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
-      }
-      auto room = out_->Room();
-      auto [error, n] = co_await backend_.stream().async_read_some(
-          asio::buffer(room.data(), room.size()), net::kNoThrow);
-      if (error || n == 0) {
+      if (const std::error_code error = co_await ReadFromBackend()) {
         Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
-            backend_.state().thread_id, net::ErrorText(error ? error : asio::error::eof));
+            backend_.state().thread_id, net::ErrorText(error));
         const ErrPacket error_packet = MakeErrPacket(
             server_error::kConnectionKilled,
             "Connection was killed: longlink lost the backend connection before the command "
@@ -116,7 +124,6 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
         co_await client_.SendError(error_packet, 1);
         co_return Outcome::kBackendGone;
       }
-      out_->Commit(n);
       continue;
     }
     if (chunk->continues() || chunk->payload.empty() ||
@@ -271,16 +278,9 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
       // The server's OK or ERR follows; the tracker clears awaiting_client when it comes.
     }
 
-    // Need more bytes: make room for a whole chunk.
-    if (auto header = protocol::DecodePacketHeader(out_->data())) {
-      out_->Reserve(protocol::kPacketHeaderSize + header->payload_length);
-    }
-    auto room = out_->Room();
-    auto [error, n] = co_await backend_.stream().async_read_some(
-        asio::buffer(room.data(), room.size()), net::kNoThrow);
-    if (error || n == 0) {
+    if (const std::error_code error = co_await ReadFromBackend()) {
       Log(LogLevel::kWarning, session_, "backend connection {} lost during a command: {}",
-          backend_.state().thread_id, net::ErrorText(error ? error : asio::error::eof));
+          backend_.state().thread_id, net::ErrorText(error));
       // Between packets the client can still read an ERR (in place of the next row); in the
       // middle of a split packet it can only see the close.
       if (!continuation) {
@@ -293,7 +293,6 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
       }
       co_return Outcome::kBackendGone;
     }
-    out_->Commit(n);
   }
   if (!out_->empty()) {
     Log(LogLevel::kWarning, session_, "backend sent {} bytes after the end of a reply",

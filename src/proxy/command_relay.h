@@ -68,6 +68,9 @@ class CommandRelay {
   std::optional<Prepared> prepared() const { return prepared_; }
 
  private:
+  // Reads what the backend has into out_ (with room for the next whole chunk); the error, or
+  // eof, if the connection failed.
+  net::Awaitable<std::error_code> ReadFromBackend();
   // Reads (and drops) the replies to ResetFirst's commands. An ERR is logged: the command
   // still ran.
   net::Awaitable<Outcome> ReadResetReplies();

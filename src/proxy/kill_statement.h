@@ -27,6 +27,8 @@ struct KillStatement {
   std::uint64_t id = 0;         // kThread: the number.
   std::string expression = {};  // kExpression: the target's text, trimmed, without a final ';'.
 
+  // It names a thread (a number or an expression): the proxy resolves it (HandleKill).
+  bool NamesThread() const { return target == Target::kThread || target == Target::kExpression; }
   // The statement for `thread` with this one's strength and scope, e.g. "KILL HARD QUERY 12".
   std::string Render(std::uint64_t thread) const;
 

@@ -38,7 +38,16 @@ net::Awaitable<Outcome> ClientSession::RefuseKill(std::string text) {
 }
 
 net::Awaitable<std::optional<Outcome>> ClientSession::HandleKill(KillStatement kill,
-                                                                 std::string text) {
+                                                                 std::string text,
+                                                                 std::size_t size) {
+  auto resolve = ResolveKill(std::move(kill), std::move(text));
+  const std::optional<Outcome> handled = co_await std::move(resolve);
+  if (handled && client_.has_input()) client_.in().Consume(size);
+  co_return handled;
+}
+
+net::Awaitable<std::optional<Outcome>> ClientSession::ResolveKill(KillStatement kill,
+                                                                  std::string text) {
   Log(LogLevel::kInfo, id_, "{} from the client", LogQuoted(text));
   if (!backend_.held()) {
     bool fatal = false;
@@ -230,10 +239,34 @@ net::Awaitable<std::optional<Outcome>> ClientSession::HandlePreparedKill(protoco
       "prepared KILL (statement " + std::to_string(*statement) + "): " +
       (kill.target == KillStatement::Target::kExpression ? kill.expression
                                                          : std::to_string(kill.id));
-  auto handle = HandleKill(std::move(kill), text);
-  const std::optional<Outcome> handled = co_await std::move(handle);
-  if (handled && client_.has_input()) client_.in().Consume(size);
-  co_return handled;
+  auto handle = HandleKill(std::move(kill), text, size);
+  co_return co_await std::move(handle);
+}
+
+net::Awaitable<std::optional<Outcome>> ClientSession::HandleSqlPrepare(CommandEffects* effects,
+                                                                       std::string text,
+                                                                       std::size_t size) {
+  const SqlPrepareStatement& statement = *effects->sql_prepare;
+  if (statement.kind == SqlPrepareStatement::Kind::kPrepare && statement.text) {
+    std::optional<KillStatement> kill = ParseKillStatement(*statement.text);
+    if (kill && kill->NamesThread()) effects->sql_prepared_kill = std::move(kill);
+    co_return std::nullopt;
+  }
+  if (statement.kind != SqlPrepareStatement::Kind::kExecute || !sql_prepared_kills_) {
+    co_return std::nullopt;
+  }
+  const auto it = sql_prepared_kills_->find(statement.name);
+  if (it == sql_prepared_kills_->end()) co_return std::nullopt;
+  KillStatement kill = it->second;
+  if (kill.target == KillStatement::Target::kExpression) {
+    auto bound = BindPlaceholders(kill.expression, statement.using_variables);
+    if (!bound) co_return std::nullopt;  // The server refuses the count.
+    kill.expression = std::move(*bound);
+  } else if (!statement.using_variables.empty()) {
+    co_return std::nullopt;  // The server refuses the count; nothing to resolve.
+  }
+  auto handle = HandleKill(std::move(kill), std::move(text), size);
+  co_return co_await std::move(handle);
 }
 
 }  // namespace longlink::proxy
