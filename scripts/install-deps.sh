@@ -7,12 +7,14 @@ packages=(
   # build
   cmake ninja-build g++ ccache pkg-config clang-format
   libcli11-dev libfmt-dev nlohmann-json3-dev libasio-dev libtomlplusplus-dev
-  libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
   # diagnose: namespaces, reference tools for tests and benchmarks
   iproute2 net-tools procps hyperfine
   # proxy: a real server and real clients for integration tests and the demo
   mariadb-server mariadb-client libmariadb-dev
   python3 python3-pytest python3-pymysql python3-mysqldb python3-sqlalchemy python3-django
+  # PyMySQL's caching_sha2_password RSA exchange and client_ed25519
+  python3-cryptography python3-nacl
   sysbench
   # fuzzing (tests/fuzz, scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev

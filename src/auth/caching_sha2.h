@@ -9,7 +9,9 @@
 //
 // The server keeps SHA256(SHA256(pw)) in memory after one full authentication, and stores on
 // disk "$A$" + 3-digit iteration count in thousands + "$" + 20-byte salt + 43 characters of
-// SHA-256-crypt (Drepper's algorithm, the salt allowed 20 bytes). A proxy that learns the
+// SHA-256-crypt (Drepper's algorithm, the salt allowed 20 bytes; auth/sha256_crypt.h). The
+// count is hexadecimal ("005" is 5,000 rounds, "00A" 10,000; MySQL 8 reads it with base 16),
+// and an account without a password stores "" instead. A proxy that learns the
 // password by full authentication can check it against that stored form, and answer any
 // later fast-path token itself.
 //
@@ -50,14 +52,21 @@ std::vector<std::uint8_t> XorPasswordWithNonce(std::span<const std::uint8_t> pas
                                                std::span<const std::uint8_t> nonce);
 
 // Checks `password` against MySQL's stored caching_sha2_password form
-// ("$A$005$<20 bytes salt><43 chars>"). An error if `stored` is not of that form.
+// ("$A$005$<20 bytes salt><43 chars>"), in constant time once the digest is computed. "" (no
+// password) matches only the empty password. A password longer than 256 bytes never matches
+// (MySQL refuses those before hashing). An error if `stored` is neither "" nor of that form
+// (among others for MySQL 9's "$B$", PBKDF2-SHA512, which is not supported).
 Result<bool> VerifyCachingSha2Stored(std::string_view password, std::string_view stored);
-// The stored form of `password` with `salt` (20 bytes, from the crypt alphabet as MySQL makes
-// them) and `iterations_thousands` (MySQL's default 5): for tests and for tools.
+// The stored form of `password` with `salt` and `iterations_thousands` (MySQL's default 5):
+// for tests and for tools. "" for the empty password, as MySQL stores it.
+// REQUIRES: salt.size() == 20 (MySQL's salts are printable ASCII other than '$'; like MySQL,
+// the hash uses the salt only up to a '$' or NUL), 1 <= iterations_thousands <= 0xFFF.
 std::string FormatCachingSha2Stored(std::string_view password, std::string_view salt,
                                     int iterations_thousands = 5);
 
 // An RSA key pair for the full-authentication exchange, made at start (2048 bits).
+// Const member functions are safe to call from several threads. REQUIRES of every member
+// function: the object was not moved from.
 class RsaKeyPair {
  public:
   static Result<RsaKeyPair> Generate(int bits = 2048);

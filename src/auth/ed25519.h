@@ -36,13 +36,17 @@ Ed25519PublicKey Ed25519PublicKeyOf(std::string_view password);
 // The signature client_ed25519 sends: `password`'s key signing `message` (the nonce).
 Ed25519Signature Ed25519Sign(std::string_view password, std::span<const std::uint8_t> message);
 // True if `signature` (any length; not 64 bytes is false) signs `message` under `key`.
+// libsodium's checks, stricter than the server's ref10 only for signatures no honest signer
+// makes: S must be reduced modulo L, and neither R nor the key may be a point of small order.
 bool Ed25519Verify(const Ed25519PublicKey& key, std::span<const std::uint8_t> message,
                    std::span<const std::uint8_t> signature);
 
 // The stored form: base64 of the key, 43 characters, no padding (as mysql.global_priv holds
-// it, e.g. for password "secret" ...; see the unit test for vectors read from MariaDB 10.11).
+// it, e.g. "ZIgUREUg5PVgQ6LskhXmO+eZLS0nC8be6HPjYWR4YJY" for password "secret"; see the unit
+// test for vectors read from MariaDB 10.11).
 std::string FormatEd25519Stored(const Ed25519PublicKey& key);
-// Parses the stored form (43 base64 characters, or 44 with one '='). Errors say what is wrong.
+// Parses the stored form (43 base64 characters, or 44 with one '='). Like MariaDB, ignores the
+// last character's two bits beyond the 32 bytes. Errors say what is wrong.
 Result<Ed25519PublicKey> ParseEd25519Stored(std::string_view stored);
 
 }  // namespace longlink::auth

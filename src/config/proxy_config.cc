@@ -312,7 +312,7 @@ class Loader {
 // Types and formats; the rules on values are FindProblem's, shared with configs from flags.
 Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   ProxyConfig config;
-  if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "users"}); !s.ok()) {
+  if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "auth", "users"}); !s.ok()) {
     return s.error();
   }
   auto table_of = [&](std::string_view name) -> Result<const toml::table*> {
@@ -458,6 +458,26 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
         LL_TRY(v, load.Duration(*n, std::string("pool.") + name));
         *field = *v;
       }
+    }
+  }
+
+  LL_TRY(auth, table_of("auth"));
+  if (*auth != nullptr) {
+    const toml::table& t = **auth;
+    if (auto s = load.CheckKeys(t, "auth", {"user", "password", "cache_ttl"}); !s.ok()) {
+      return s.error();
+    }
+    if (auto* n = t.get("user")) {
+      LL_TRY(v, load.String(*n, "auth.user"));
+      config.auth.user = *v;
+    }
+    if (auto* n = t.get("password")) {
+      LL_TRY(v, load.String(*n, "auth.password"));
+      config.auth.password = *v;
+    }
+    if (auto* n = t.get("cache_ttl")) {
+      LL_TRY(v, load.Duration(*n, "auth.cache_ttl"));
+      config.auth.cache_ttl = *v;
     }
   }
 
@@ -615,9 +635,13 @@ std::optional<Problem> CheckPool(const PoolSettings& pool) {
   return std::nullopt;
 }
 
-std::optional<Problem> CheckUsers(const std::vector<UserSettings>& users) {
-  if (users.empty())
-    return Problem{"users", "no [[users]] entry: list the users clients log in as"};
+std::optional<Problem> CheckUsers(const std::vector<UserSettings>& users,
+                                  const AuthSettings& auth) {
+  if (users.empty() && auth.user.empty()) {
+    return Problem{"users",
+                   "no [[users]] entry and no [auth] user: list the users clients log in as, or "
+                   "name an account to read them from the server with"};
+  }
   std::set<std::string> names;
   for (std::size_t i = 0; i < users.size(); ++i) {
     const UserSettings& user = users[i];
@@ -656,7 +680,10 @@ std::optional<Problem> FindProblem(const ProxyConfig& config) {
                                         " is more than backend.max_connections (" +
                                         std::to_string(config.backend.max_connections) + ")"};
   }
-  return CheckUsers(config.users);
+  if (config.auth.cache_ttl.count() < 0) {
+    return Problem{"auth.cache_ttl", "must not be negative"};
+  }
+  return CheckUsers(config.users, config.auth);
 }
 
 // The node a problem is about, or its nearest enclosing one that has a line.

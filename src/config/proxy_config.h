@@ -116,12 +116,26 @@ struct UserSettings {
   friend bool operator==(const UserSettings&, const UserSettings&) = default;
 };
 
+// [auth]: the account longlink reads credentials with, for clients whose user [[users]] does
+// not list (MariaDB: mysql.global_priv; MySQL: mysql.user). It needs SELECT on that table
+// and nothing else; docs/PROXY.md gives the GRANT.
+struct AuthSettings {
+  std::string user = {};                     // Empty: no lookups; only [[users]] log in.
+  std::string password = {};                 // Plaintext ("" is the empty password).
+  // A user's account as read is trusted this long; a failed login re-reads it sooner
+  // (AccountDirectory). 0: read at every login.
+  Milliseconds cache_ttl{1000};
+  friend bool operator==(const AuthSettings&, const AuthSettings&) = default;
+};
+
 struct ProxyConfig {
   ProxySettings proxy = {};
   ListenSettings listen = {};
   BackendSettings backend = {};
   PoolSettings pool = {};
-  std::vector<UserSettings> users = {};  // At least one; names unique.
+  AuthSettings auth = {};
+  // Names unique. Empty only with an [auth] user (then every account is read from the server).
+  std::vector<UserSettings> users = {};
   friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;
 };
 

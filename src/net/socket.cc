@@ -7,6 +7,7 @@
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <cstring>
 
 namespace longlink::net {
 
@@ -81,6 +82,43 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
   }
   if (error) co_return Error{"cannot connect to " + name + ": " + error.message()};
   co_return std::move(socket);
+}
+
+bool IsUnixSocket(const Socket& socket) {
+  std::error_code error;
+  const auto endpoint = socket.local_endpoint(error);
+  return !error && endpoint.protocol().family() == AF_UNIX;
+}
+
+bool IsLocalConnection(const Socket& socket) {
+  std::error_code error;
+  const auto endpoint = socket.remote_endpoint(error);
+  if (error) return false;
+  if (endpoint.protocol().family() == AF_UNIX) return true;
+  asio::ip::tcp::endpoint tcp;
+  if (endpoint.size() > tcp.capacity()) return false;
+  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
+  tcp.resize(endpoint.size());
+  const auto address = tcp.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
+  }
+  return address.is_loopback();
+}
+
+std::string LocalIpAddress(const Socket& socket) {
+  std::error_code error;
+  const auto endpoint = socket.local_endpoint(error);
+  if (error || endpoint.protocol().family() == AF_UNIX) return "";
+  asio::ip::tcp::endpoint tcp;
+  if (endpoint.size() > tcp.capacity()) return "";
+  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
+  tcp.resize(endpoint.size());
+  const auto address = tcp.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
+  }
+  return address.to_string();
 }
 
 }  // namespace longlink::net

@@ -57,4 +57,13 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
 // "Connection refused", "timed out", ...: the text of an error code for messages.
 std::string ErrorText(const std::error_code& error);
 
+// True if `socket` is a Unix-domain socket.
+bool IsUnixSocket(const Socket& socket);
+// True if the bytes `socket` carries never leave this host: a Unix-domain socket, or TCP
+// whose peer is a loopback address.
+bool IsLocalConnection(const Socket& socket);
+// The IP address of this end of a TCP socket as text ("127.0.0.1", "::1"; an IPv4-mapped
+// IPv6 address as IPv4), or "" for a Unix socket or on error.
+std::string LocalIpAddress(const Socket& socket);
+
 }  // namespace longlink::net

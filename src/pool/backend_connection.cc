@@ -26,6 +26,11 @@ namespace {
 
 // Packets the proxy reads for itself are small; results it relays are streamed elsewhere.
 constexpr std::size_t kControlPacketLimit = 1 << 20;
+// Packets the server may send before its OK or ERR ends a login: a switch, and
+// caching_sha2_password's fast-auth result, public key and full authentication.
+constexpr int kMaxAuthRounds = 6;
+// ER_MUST_CHANGE_PASSWORD: a statement other than SET PASSWORD in a sandboxed session.
+constexpr std::uint16_t kMustChangePassword = 1820;
 
 // Always requested from the backend, when it offers them.
 constexpr Capabilities kAlwaysRequested =
@@ -51,12 +56,6 @@ Bytes Pipeline(std::initializer_list<ByteView> commands) {
 bool IsRetryableServerError(std::uint16_t code) {
   return code == 1040 /* ER_CON_COUNT_ERROR */ || code == 1053 /* ER_SERVER_SHUTDOWN */ ||
          code == 1203 /* ER_TOO_MANY_USER_CONNECTIONS */ || code == 1927 /* killed */;
-}
-
-std::string AuthResponseFor(const auth::PasswordSecret& secret, std::string_view scramble) {
-  auto token = secret.AuthResponse(
-      std::span(reinterpret_cast<const std::uint8_t*>(scramble.data()), scramble.size()));
-  return std::string(token.begin(), token.end());
 }
 
 }  // namespace
@@ -153,7 +152,7 @@ IdleBackend BackendConnection::Detach() && {
 net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,
                                                    const config::SocketAddress& address,
                                                    const PoolKey& key,
-                                                   const auth::PasswordSecret& secret,
+                                                   const auth::LoginSecret& secret,
                                                    std::chrono::milliseconds timeout) {
   OpenResult result;
   const std::string where = address.ToString();
@@ -199,6 +198,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 
   const bool mariadb = !(greeting->capabilities & cap::kClientMysql);
   Capabilities wanted = (key.capabilities & key_capability::kMask) | kAlwaysRequested;
+  if (key.expired_password) wanted |= key.capabilities & cap::kCanHandleExpiredPasswords;
   // Of MariaDB's extended capabilities only EXTENDED_METADATA, when the client asked for it.
   wanted &= greeting->capabilities & ~(cap::kMariadbExtendedMask & ~cap::kMariadbExtendedMetadata);
   if (!mariadb) wanted |= cap::kClientMysql;  // CLIENT_LONG_PASSWORD for MySQL.
@@ -209,8 +209,10 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   login.max_packet_size = 1U << 30;
   login.character_set = key.collation;
   login.username = key.user;
-  login.auth_response = AuthResponseFor(secret, state.scramble.view());
-  login.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+  state.secure_transport = address.kind == config::SocketAddress::Kind::kUnix;
+  BackendAuth auth(secret, key.user, state.secure_transport);
+  login.auth_response = auth.FirstResponse(state.scramble.view());
+  login.auth_plugin_name = auth.plugin_name();
   login.attributes = {{"_client_name", "longlink"},
                       {"_client_version", kVersion},
                       {"program_name", "longlink proxy"}};
@@ -219,7 +221,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   auto written = co_await net::WritePacket(connection->stream_, login_bytes, next);
   if (!written.ok()) co_return fail("sending the login: " + written.error().message);
 
-  auto authenticated = co_await connection->FinishAuthentication(secret, &result.server_error);
+  auto authenticated = co_await connection->FinishAuthentication(auth, &result.server_error);
   if (!authenticated.ok()) {
     if (result.server_error) result.retryable = IsRetryableServerError(result.server_error->code);
     co_return fail(authenticated.error().message);
@@ -236,8 +238,17 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   result.retryable = false;
   auto tracking = co_await connection->ReadOk(nullptr);
   if (!tracking.ok()) co_return fail("turning on the state tracker: " + tracking.error().message);
-  auto row = co_await connection->ReadRow();
-  if (!row.ok()) co_return fail("reading session variables: " + row.error().message);
+  std::optional<protocol::ErrPacket> refused;
+  auto rows = co_await connection->ReadRows(1, &refused);
+  if (!rows.ok()) co_return fail("reading session variables: " + rows.error().message);
+  // An account whose password has expired may only change it (ER_MUST_CHANGE_PASSWORD): the
+  // session keeps the server's defaults.
+  if (refused && refused->code == kMustChangePassword) state.sandboxed = true;
+  if (refused && !state.sandboxed) {
+    co_return fail("reading session variables: " + ServerErrorText(*refused));
+  }
+  const Row no_row;
+  const Row* row = rows->empty() ? &no_row : &rows->front();
   auto number = [](const std::optional<std::string>& text) -> std::uint64_t {
     std::uint64_t value = 0;
     if (text) std::from_chars(text->data(), text->data() + text->size(), value);
@@ -257,45 +268,31 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
 }
 
 net::Awaitable<Status> BackendConnection::FinishAuthentication(
-    const auth::PasswordSecret& secret, std::optional<protocol::ErrPacket>* server_error) {
-  for (int round = 0; round < 4; ++round) {
+    BackendAuth& auth, std::optional<protocol::ErrPacket>* server_error) {
+  for (int round = 0; round < kMaxAuthRounds; ++round) {
     auto reply = co_await net::ReadPacket(stream_, Buffer(), kControlPacketLimit);
     if (!reply.ok()) co_return Error{"during login: " + reply.error};
     const Bytes& payload = reply.packet.payload;
     if (payload.empty()) co_return Error{"empty packet during login"};
-    switch (payload[0]) {
-      case protocol::header::kOk: {
-        auto ok = protocol::Decode<protocol::OkPacket>(payload, state_.capabilities);
-        if (!ok.ok()) co_return Error{"bad OK during login: " + ok.error().message};
-        state_.status_flags = ok->status_flags;
-        co_return Status();
-      }
-      case protocol::header::kErr: {
-        auto err = protocol::Decode<protocol::ErrPacket>(payload, state_.capabilities);
-        if (!err.ok()) co_return Error{"bad ERR during login"};
-        *server_error = *err;
-        co_return Error{ServerErrorText(*err)};
-      }
-      case protocol::header::kEof: {
-        auto request = protocol::Decode<protocol::AuthSwitchRequest>(payload);
-        if (!request.ok()) co_return Error{"bad auth switch: " + request.error().message};
-        if (request->plugin_name != protocol::auth_plugin::kNativePassword) {
-          co_return Error{"the server asks for auth plugin '" + request->plugin_name +
-                          "'; longlink logs in with mysql_native_password only"};
-        }
-        const std::string scramble(protocol::ScrambleOf(*request));
-        const std::string token = AuthResponseFor(secret, scramble);
-        const ByteView token_bytes = protocol::AsBytes(token);
-        auto sent = co_await net::WritePacket(
-            stream_, token_bytes, static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1));
-        if (!sent.ok()) co_return Error{"during login: " + sent.error().message};
-        break;
-      }
-      default:
-        co_return Error{
-            "unexpected packet during login (plugin data for a plugin longlink "
-            "does not speak)"};
+    if (payload[0] == protocol::header::kOk) {
+      auto ok = protocol::Decode<protocol::OkPacket>(payload, state_.capabilities);
+      if (!ok.ok()) co_return Error{"bad OK during login: " + ok.error().message};
+      state_.status_flags = ok->status_flags;
+      co_return Status();
     }
+    if (payload[0] == protocol::header::kErr) {
+      auto err = protocol::Decode<protocol::ErrPacket>(payload, state_.capabilities);
+      if (!err.ok()) co_return Error{"bad ERR during login"};
+      *server_error = *err;
+      co_return Error{ServerErrorText(*err)};
+    }
+    auto answer = auth.Answer(payload);
+    if (!answer.ok()) co_return answer.error();
+    if (!answer->has_value()) continue;
+    const ByteView answer_bytes = protocol::AsBytes(**answer);
+    auto sent = co_await net::WritePacket(
+        stream_, answer_bytes, static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1));
+    if (!sent.ok()) co_return Error{"during login: " + sent.error().message};
   }
   co_return Error{"too many authentication rounds"};
 }
@@ -418,21 +415,22 @@ net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
   co_return ok;
 }
 
-net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret& secret,
+net::Awaitable<Status> BackendConnection::ChangeUser(const auth::LoginSecret& secret,
                                                      std::uint8_t collation) {
   Status done;
   {
     Exchange exchange{*this};
     protocol::ChangeUser change;
     change.username = state_.key.user;
-    change.auth_response = AuthResponseFor(secret, state_.scramble.view());
+    BackendAuth auth(secret, change.username, state_.secure_transport);
+    change.auth_response = auth.FirstResponse(state_.scramble.view());
     change.character_set = collation;
-    change.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
+    change.auth_plugin_name = auth.plugin_name();
     const Bytes command = protocol::Encode(change, state_.capabilities);
     auto sent = co_await net::WritePacket(stream_, command, 0);
     if (!sent.ok()) co_return Error{sent.error().message};
     std::optional<protocol::ErrPacket> server_error;
-    done = co_await FinishAuthentication(secret, &server_error);
+    done = co_await FinishAuthentication(auth, &server_error);
   }
   if (!done.ok()) co_return done;
   state_.schema.clear();
@@ -444,46 +442,53 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::PasswordSecret&
 
 net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::QueryRow(
     const std::string& sql, std::optional<protocol::ErrPacket>* server_error) {
+  auto rows = co_await QueryRows(sql, 1, server_error);
+  if (!rows.ok()) co_return rows.error();
+  if (rows->empty()) co_return std::vector<std::optional<std::string>>{};
+  co_return std::move(rows->front());
+}
+
+net::Awaitable<Result<std::vector<Row>>> BackendConnection::QueryRows(
+    const std::string& sql, std::size_t max_rows,
+    std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{sql});
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
-  co_return co_await ReadRow(server_error);
+  co_return co_await ReadRows(max_rows, server_error);
 }
 
-net::Awaitable<Result<std::vector<std::optional<std::string>>>> BackendConnection::ReadRow(
-    std::optional<protocol::ErrPacket>* server_error) {
+net::Awaitable<Result<std::vector<Row>>> BackendConnection::ReadRows(
+    std::size_t max_rows, std::optional<protocol::ErrPacket>* server_error) {
   protocol::ResponseTracker tracker(protocol::ResponseShape::kQuery, state_.capabilities);
-  std::vector<std::optional<std::string>> values;
-  bool have_row = false;
+  std::vector<Row> rows;
   while (!tracker.complete()) {
     auto packet = co_await net::ReadPacket(stream_, Buffer(), kControlPacketLimit);
     if (!packet.ok()) co_return Error{packet.error};
     auto kind = tracker.OnServerPacket(packet.packet.payload);
     if (!kind.ok()) co_return Error{kind.error().message};
-    if (*kind == protocol::ServerPacketKind::kRow && !have_row) {
-      have_row = true;
-      protocol::Reader reader(ByteView(packet.packet.payload));
-      while (!reader.empty()) {
-        auto value = reader.ReadNullableLenencInt();
-        if (!value) co_return Error{"bad row"};
-        if (value->is_null) {
-          values.emplace_back(std::nullopt);
-          continue;
-        }
-        auto text = reader.ReadString(static_cast<std::size_t>(value->value));
-        if (!text) co_return Error{"bad row"};
-        values.emplace_back(std::string(*text));
+    if (*kind != protocol::ServerPacketKind::kRow || rows.size() >= max_rows) continue;
+    Row& values = rows.emplace_back();
+    protocol::Reader reader(ByteView(packet.packet.payload));
+    while (!reader.empty()) {
+      auto value = reader.ReadNullableLenencInt();
+      if (!value) co_return Error{"bad row"};
+      if (value->is_null) {
+        values.emplace_back(std::nullopt);
+        continue;
       }
+      auto text = reader.ReadString(static_cast<std::size_t>(value->value));
+      if (!text) co_return Error{"bad row"};
+      values.emplace_back(std::string(*text));
     }
   }
   if (tracker.ended_with_error()) {
     if (server_error == nullptr) co_return Error{ServerErrorText(*tracker.error())};
     *server_error = *tracker.error();
-    co_return std::vector<std::optional<std::string>>{};
+    co_return std::vector<Row>{};
   }
   state_.status_flags = tracker.status_flags();
-  co_return values;
+  co_return rows;
 }
 
 }  // namespace longlink::pool

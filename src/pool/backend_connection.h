@@ -12,16 +12,20 @@
 #include <string>
 #include <vector>
 
-#include "auth/native_password.h"
+#include "auth/login_secret.h"
 #include "config/proxy_config.h"
 #include "net/byte_stream.h"
 #include "net/io_buffer.h"
 #include "net/socket.h"
+#include "pool/backend_auth.h"
 #include "pool/pool_key.h"
 #include "protocol/handshake.h"
 #include "protocol/packets.h"
 
 namespace longlink::pool {
+
+// A row of a text result: each value, NULL as nullopt.
+using Row = std::vector<std::optional<std::string>>;
 
 using Clock = std::chrono::steady_clock;
 
@@ -70,6 +74,11 @@ struct BackendState {
   // @@global.session_track_state_change when the connection was opened: what a client's
   // session starts with (the proxy turns the tracker on for its own use regardless).
   bool global_tracks_state_change = false;
+  // A Unix socket: a password may travel in clear (caching_sha2_password full authentication).
+  bool secure_transport = false;
+  // Logged in to an account whose password has expired: the server answers only SET
+  // PASSWORD / ALTER USER (and SETs) until the password is changed. Never shared.
+  bool sandboxed = false;
   Clock::time_point created_at = {};
   Clock::time_point last_used_at = {};   // Last released to the pool (or opened).
   Clock::time_point last_alive_at = {};  // Last reply from the server (command, ping, reset).
@@ -150,7 +159,7 @@ class BackendConnection {
   // @@wait_timeout. The whole exchange is bounded by `timeout`.
   static net::Awaitable<OpenResult> Open(asio::any_io_executor executor,
                                          const config::SocketAddress& address, const PoolKey& key,
-                                         const auth::PasswordSecret& secret,
+                                         const auth::LoginSecret& secret,
                                          std::chrono::milliseconds timeout);
 
   // Binds an idle connection to `executor`'s thread. Null if its stream cannot be attached
@@ -206,11 +215,15 @@ class BackendConnection {
   // `collation`: a reset that also clears the schema and makes `collation` what later resets
   // restore (so the connection can serve the pool of that collation: key.collation is set).
   // The tracker is turned on again.
-  net::Awaitable<Status> ChangeUser(const auth::PasswordSecret& secret, std::uint8_t collation);
+  net::Awaitable<Status> ChangeUser(const auth::LoginSecret& secret, std::uint8_t collation);
   // Sends one query and returns the first row's values (NULL as nullopt).
   // With `server_error`, a server ERR is returned there with an ok status and no values.
   net::Awaitable<Result<std::vector<std::optional<std::string>>>> QueryRow(
       const std::string& sql, std::optional<protocol::ErrPacket>* server_error = nullptr);
+  // Sends one query and returns up to `max_rows` rows (the rest are read and dropped).
+  net::Awaitable<Result<std::vector<Row>>> QueryRows(
+      const std::string& sql, std::size_t max_rows,
+      std::optional<protocol::ErrPacket>* server_error = nullptr);
 
  private:
   // Reset, followed by COM_INIT_DB `*schema` if `schema` is given (its ERR in `*server_error`).
@@ -218,11 +231,11 @@ class BackendConnection {
                                       std::optional<protocol::ErrPacket>* server_error);
   // Reads the reply to a command that answers OK or ERR; updates status flags.
   net::Awaitable<Status> ReadOk(std::optional<protocol::ErrPacket>* server_error);
-  // Reads a text result set and returns the first row's values.
-  net::Awaitable<Result<std::vector<std::optional<std::string>>>> ReadRow(
-      std::optional<protocol::ErrPacket>* server_error = nullptr);
+  // Reads a text result set and returns up to `max_rows` rows.
+  net::Awaitable<Result<std::vector<Row>>> ReadRows(
+      std::size_t max_rows, std::optional<protocol::ErrPacket>* server_error = nullptr);
   // Answers auth switches until OK or ERR (login and CHANGE_USER).
-  net::Awaitable<Status> FinishAuthentication(const auth::PasswordSecret& secret,
+  net::Awaitable<Status> FinishAuthentication(BackendAuth& auth,
                                               std::optional<protocol::ErrPacket>* server_error);
 
   net::ByteStream stream_;

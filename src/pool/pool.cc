@@ -212,7 +212,7 @@ bool Pools::CloseIdleByThread(std::uint32_t thread_id) {
 }
 
 net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const PoolKey& key,
-                                           const auth::PasswordSecret& secret) {
+                                           const auth::LoginSecret& secret) {
   OpenResult opened = co_await BackendConnection::Open(executor, backend_.address, key, secret,
                                                        backend_.connect_timeout);
   if (opened.connection) {
@@ -224,7 +224,7 @@ net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const
 }
 
 net::Awaitable<Checkout> Pools::OpenNew(asio::any_io_executor executor, const PoolKey& key,
-                                        const auth::PasswordSecret& secret, std::uint64_t session,
+                                        const auth::LoginSecret& secret, std::uint64_t session,
                                         ConnectionId slot) {
   const auto give_up_at = Clock::now() + backend_.retry_timeout;
   OpenResult opened;
@@ -279,7 +279,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
     } else if (move) {
       // From a sibling pool: COM_CHANGE_USER with this pool's collation (a round trip that
       // also proves the connection alive).
-      std::optional<auth::PasswordSecret> secret;
+      std::optional<auth::LoginSecret> secret;
       {
         std::lock_guard lock(mutex_);
         if (auto it = secrets_.find(key); it != secrets_.end()) secret = it->second;
@@ -313,7 +313,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
 }
 
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
-                                        const auth::PasswordSecret& secret, std::uint64_t session) {
+                                        const auth::LoginSecret& secret, std::uint64_t session) {
   using Limit = ConnectionBudget::Limit;
   for (;;) {
     std::optional<IdleBackend> idle;
@@ -374,9 +374,11 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
 
 net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
                                     std::uint64_t session) {
-  if (Clock::now() - connection->state().created_at >= settings_.max_lifetime) {
-    Log(LogLevel::kDebug, session, "retiring backend connection {}: older than max_lifetime",
-        connection->state().thread_id);
+  const bool too_old = Clock::now() - connection->state().created_at >= settings_.max_lifetime;
+  if (too_old || connection->state().sandboxed) {
+    Log(LogLevel::kDebug, session, "retiring backend connection {}: {}",
+        connection->state().thread_id,
+        too_old ? "older than max_lifetime" : "its account's password had expired");
     const ConnectionId id = connection->registry_id();
     std::move(*connection).Detach().QuitAndClose();
     std::lock_guard lock(mutex_);
@@ -441,7 +443,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
   using State = ConnectionState;
   const auto now = Clock::now();
   std::vector<IdleBackend> to_ping;
-  std::vector<std::tuple<ConnectionId, PoolKey, auth::PasswordSecret>> to_open;
+  std::vector<std::tuple<ConnectionId, PoolKey, auth::LoginSecret>> to_open;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [key, secret] : secrets_) {
@@ -512,7 +514,8 @@ void Pools::Maintain(asio::any_io_executor executor) {
 std::string PoolKey::ToString() const {
   char caps[32];
   std::snprintf(caps, sizeof caps, "%llx", static_cast<unsigned long long>(capabilities));
-  return LogQuoted(user) + "/collation=" + std::to_string(collation) + "/caps=0x" + caps;
+  return LogQuoted(user) + "/collation=" + std::to_string(collation) + "/caps=0x" + caps +
+         (expired_password ? "/expired-password" : "");
 }
 
 }  // namespace longlink::pool

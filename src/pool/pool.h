@@ -37,7 +37,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "auth/native_password.h"
+#include "auth/login_secret.h"
 #include "config/proxy_config.h"
 #include "net/socket.h"
 #include "pool/backend_connection.h"
@@ -80,7 +80,7 @@ class Pools {
   // The connection returned is registered as active for `session` (REQUIRES: not 0) until it
   // comes back through Release or Discard.
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
-                                   const auth::PasswordSecret& secret, std::uint64_t session);
+                                   const auth::LoginSecret& secret, std::uint64_t session);
   // Resets the connection (COM_RESET_CONNECTION) and returns it to its pool, or closes it if
   // the reset fails. REQUIRES: the connection is between commands (its state is known), and
   // came from Acquire.
@@ -127,7 +127,7 @@ class Pools {
   // backoff until retry_timeout. On failure the slot is given back; on success the connection
   // is active for `session`.
   net::Awaitable<Checkout> OpenNew(asio::any_io_executor executor, const PoolKey& key,
-                                   const auth::PasswordSecret& secret, std::uint64_t session,
+                                   const auth::LoginSecret& secret, std::uint64_t session,
                                    ConnectionId slot);
   // Binds a connection taken from a pool (checking or moving for `key` already) to `executor`,
   // checks it if it was idle longer than check_delay, and moves it to `key`'s collation if it
@@ -137,7 +137,7 @@ class Pools {
                                                                std::uint64_t session);
   // One attempt to open a connection, reported to health_.
   net::Awaitable<OpenResult> OpenOnce(asio::any_io_executor executor, const PoolKey& key,
-                                      const auth::PasswordSecret& secret);
+                                      const auth::LoginSecret& secret);
   // Under mutex_: the budget check for one more connection of `key` (without connection
   // `excluding` if not 0).
   ConnectionBudget::Limit CheckLocked(const PoolKey& key, ConnectionId excluding = 0) const;
@@ -187,7 +187,7 @@ class Pools {
   mutable std::mutex mutex_;
   // Under mutex_: every pool used since start, with the secret to log in with (for the
   // janitor and moves between keys).
-  std::unordered_map<PoolKey, auth::PasswordSecret, PoolKeyHash> secrets_;
+  std::unordered_map<PoolKey, auth::LoginSecret, PoolKeyHash> secrets_;
   ConnectionRegistry registry_;  // Under mutex_: every connection's state.
   IdleMap idle_;                 // Under mutex_: the sockets of the idle connections.
   std::list<std::shared_ptr<Waiter>> waiters_;  // Under mutex_; every pool's, in arrival order.

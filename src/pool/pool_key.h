@@ -29,6 +29,11 @@ struct PoolKey {
   std::string user = {};
   protocol::Capabilities capabilities = 0;  // Only bits of key_capability::kMask.
   std::uint8_t collation = 0;               // The handshake's character set (collation id).
+  // The account's password has expired: the server decides at each login whether the client
+  // gets a sandboxed session or ER_MUST_CHANGE_PASSWORD_LOGIN, so each client gets a
+  // connection logged in for it (with its CAN_HANDLE_EXPIRED_PASSWORDS bit, kept in
+  // `capabilities`), never one opened before, and none is pooled after.
+  bool expired_password = false;
   friend bool operator==(const PoolKey&, const PoolKey&) = default;
   // "app/utf8mb4(45)/caps=0x1a0002" for logs.
   std::string ToString() const;
@@ -38,7 +43,7 @@ struct PoolKey {
 // the same user and capabilities (those are fixed at login), another collation.
 inline bool CanMoveTo(const PoolKey& from, const PoolKey& to) {
   return from.user == to.user && from.capabilities == to.capabilities &&
-         from.collation != to.collation;
+         from.expired_password == to.expired_password && from.collation != to.collation;
 }
 
 struct PoolKeyHash {
@@ -46,6 +51,7 @@ struct PoolKeyHash {
     std::size_t h = std::hash<std::string>()(key.user);
     h ^= std::hash<std::uint64_t>()(key.capabilities) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     h ^= std::hash<std::uint8_t>()(key.collation) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    h ^= static_cast<std::size_t>(key.expired_password);
     return h;
   }
 };

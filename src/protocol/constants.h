@@ -221,6 +221,7 @@ inline constexpr ServerError kNetReadInterrupted{1159, "08S01"};      // Read ti
 inline constexpr ServerError kNetErrorOnWrite{1160, "08S01"};         // Write failed.
 inline constexpr ServerError kNetWriteInterrupted{1161, "08S01"};     // Write timed out.
 inline constexpr ServerError kTooManyUserConnections{1203, "42000"};  // Per-user limit.
+inline constexpr ServerError kUserLimitReached{1226, "42000"};        // max_user_connections.
 inline constexpr ServerError kNotSupportedYet{1235, "42000"};         // Feature not supported.
 inline constexpr ServerError kUnknownStmtHandler{1243, "HY000"};      // Unknown statement id.
 inline constexpr ServerError kNotSupportedAuthMode{1251, "08004"};    // Auth plugin refused.
@@ -230,6 +231,7 @@ inline constexpr ServerError kMalformedPacket{1835, "HY000"};         // Malform
 // SQLSTATE 70100 is unverified (PROTOCOL.md marks it "verify"): check against MariaDB 10.11.
 inline constexpr ServerError kConnectionKilled{1927, "70100"};  // Connection was killed.
 inline constexpr ServerError kNoSuchQuery{1957, "HY000"};       // KILL QUERY ID: unknown id.
+inline constexpr ServerError kAccountLocked{4151, "HY000"};     // ACCOUNT LOCK.
 }  // namespace server_error
 
 // The error code of a MariaDB progress report (0xFF 0xFFFF ...), which is not an error.

@@ -18,7 +18,7 @@ BackendLease::~BackendLease() { Discard(); }
 
 net::Awaitable<std::optional<ErrPacket>> BackendLease::Acquire(asio::any_io_executor executor,
                                                                pool::PoolKey key,
-                                                               const auth::PasswordSecret& secret) {
+                                                               const auth::LoginSecret& secret) {
   const pool::Clock::time_point started = pool::Clock::now();
   auto checkout = co_await pools_.Acquire(executor, key, secret, session_);
   if (!checkout.connection) {
@@ -81,7 +81,7 @@ void BackendLease::UnpinLost() {
 
 net::Awaitable<std::optional<ErrPacket>> BackendLease::Replace(asio::any_io_executor executor,
                                                                pool::PoolKey key,
-                                                               const auth::PasswordSecret& secret,
+                                                               const auth::LoginSecret& secret,
                                                                const SessionState& state,
                                                                bool reads_previous, bool* fatal) {
   *fatal = true;

@@ -17,7 +17,7 @@
 #include <optional>
 #include <string>
 
-#include "auth/native_password.h"
+#include "auth/login_secret.h"
 #include "pool/backend_connection.h"
 #include "pool/pool.h"
 #include "protocol/packets.h"
@@ -51,7 +51,7 @@ class BackendLease {
   // is forgotten. On failure, the ERR for the client (and a loss is still remembered).
   net::Awaitable<std::optional<protocol::ErrPacket>> Acquire(asio::any_io_executor executor,
                                                              pool::PoolKey key,
-                                                             const auth::PasswordSecret& secret);
+                                                             const auth::LoginSecret& secret);
   // Gives the connection back to its pool to be reset, or closes it if `clean` is false or
   // the session changed its options (COM_SET_OPTION). No-op if none is held.
   net::Awaitable<void> Release(bool clean);
@@ -92,7 +92,7 @@ class BackendLease {
   // connection's last statement left).
   net::Awaitable<std::optional<protocol::ErrPacket>> Replace(asio::any_io_executor executor,
                                                              pool::PoolKey key,
-                                                             const auth::PasswordSecret& secret,
+                                                             const auth::LoginSecret& secret,
                                                              const SessionState& state,
                                                              bool reads_previous, bool* fatal);
 

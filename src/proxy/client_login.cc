@@ -5,6 +5,8 @@
 #include "common/log_text.h"
 #include "net/packet_io.h"
 #include "protocol/handshake.h"
+#include "proxy/client_auth_exchange.h"
+#include "proxy/proxy_errors.h"
 
 namespace longlink::proxy {
 
@@ -18,7 +20,8 @@ ClientLogin::ClientLogin(ProxyContext& context, ClientChannel& client, std::uint
                          const std::string& peer_host)
     : context_(context), client_(client), session_(session), peer_host_(peer_host) {}
 
-net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(bool admitted) {
+net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
+    bool admitted, Admission* admission) {
   net::Deadline deadline(client_.socket(), context_.config().proxy.handshake_timeout);
   LoginRequest login;
 
@@ -101,60 +104,150 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(bo
       (client_.capabilities() & cap::kPluginAuth) && !response->auth_plugin_name.empty()
           ? response->auth_plugin_name
           : std::string(protocol::auth_plugin::kNativePassword);
-  std::optional<auth::PasswordSecret> secret;
-  if (!co_await Authenticate(login.user, response->auth_response, plugin, &sequence, login.scramble,
-                             &secret)) {
-    co_return std::nullopt;
-  }
-  login.secret = std::move(*secret);
+  auto authenticate =
+      Authenticate(login.user, response->auth_response, plugin, &sequence, login.scramble);
+  std::optional<Admission> admitted_as = co_await std::move(authenticate);
+  if (!admitted_as) co_return std::nullopt;
+  *admission = std::move(*admitted_as);
   login.sequence = sequence;
   co_return login;
 }
 
-net::Awaitable<bool> ClientLogin::Authenticate(const std::string& user,
-                                               const std::string& first_token,
-                                               const std::string& plugin, std::uint8_t* sequence,
-                                               const auth::Scramble& scramble,
-                                               std::optional<auth::PasswordSecret>* secret,
-                                               std::optional<ErrPacket>* rejection) {
-  std::string token = first_token;
-  std::string current_scramble(scramble.begin(), scramble.end());
-  if (plugin != protocol::auth_plugin::kNativePassword) {
-    // Ask the client to restart with mysql_native_password (and a fresh scramble).
-    const auto fresh = auth::GenerateScramble();
-    current_scramble.assign(fresh.begin(), fresh.end());
-    protocol::AuthSwitchRequest request{
-        .plugin_name = std::string(protocol::auth_plugin::kNativePassword),
-        .plugin_data = current_scramble + std::string(1, '\0')};
-    const Bytes request_bytes = protocol::Encode(request);
-    if (!co_await client_.Send(request_bytes, *sequence)) co_return false;
-    auto reply = co_await client_.ReadPacket(kPacketLimit);
-    if (!reply.ok()) co_return false;
-    *sequence = static_cast<std::uint8_t>(reply.packet.last_sequence_id + 1);
-    token.assign(reply.packet.payload.begin(), reply.packet.payload.end());
+namespace {
+
+// The exchange for the first credential from `from` on that longlink can check, and that
+// credential's index; nullopt if none is a password longlink can check.
+struct Choice {
+  ExchangeKind kind;
+  std::size_t index;
+};
+std::optional<Choice> ChooseExchange(const std::vector<auth::AccountCredential>& credentials,
+                                     const std::optional<std::string>& known_password,
+                                     std::string_view client_plugin, std::size_t from = 0) {
+  namespace server_plugin = auth::server_plugin;
+  for (std::size_t i = from; i < credentials.size(); ++i) {
+    const auth::AccountCredential& credential = credentials[i];
+    if (credential.plugin.empty() || credential.plugin == server_plugin::kNativePassword) {
+      // With the password known, a client that started with another plugin may keep it.
+      if (known_password && client_plugin == protocol::auth_plugin::kCachingSha2Password) {
+        return Choice{ExchangeKind::kCachingSha2Fast, i};
+      }
+      if (known_password && client_plugin == protocol::auth_plugin::kEd25519) {
+        return Choice{ExchangeKind::kEd25519, i};
+      }
+      return Choice{ExchangeKind::kNative, i};
+    }
+    const bool known = known_password && auth::PasswordMatches(credential, *known_password);
+    if (credential.plugin == server_plugin::kEd25519) {
+      return Choice{known ? ExchangeKind::kEd25519 : ExchangeKind::kCachingSha2Full, i};
+    }
+    if (credential.plugin == server_plugin::kCachingSha2Password) {
+      return Choice{known ? ExchangeKind::kCachingSha2Fast : ExchangeKind::kCachingSha2Full, i};
+    }
   }
-  const auth::NativePasswordCredential* credential = context_.FindUser(user);
-  // An unknown user takes the same path as a wrong password (the decoy never matches).
-  std::optional<auth::PasswordSecret> verified =
-      (credential != nullptr ? *credential : context_.decoy_credential())
-          .Verify(protocol::AsBytes(token), protocol::AsBytes(current_scramble));
-  if (credential == nullptr) verified.reset();
-  if (!verified) {
+  return std::nullopt;
+}
+
+ErrPacket UnsupportedPluginError(const std::string& user, const std::string& plugin) {
+  return MakeErrPacket(
+      server_error::kNotSupportedAuthMode,
+      "longlink: user '" + user + "' logs in with auth plugin '" + plugin +
+          "', which longlink cannot check; give the account a password plugin "
+          "(mysql_native_password, ed25519 or caching_sha2_password) or connect directly");
+}
+
+}  // namespace
+
+net::Awaitable<void> ClientLogin::Refuse(const ErrPacket& error, std::uint8_t sequence,
+                                         std::optional<ErrPacket>* rejection) {
+  if (rejection != nullptr) {
+    *rejection = error;
+  } else {
+    co_await client_.SendError(error, sequence);
+  }
+}
+
+net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
+    const std::string& user, const std::string& first_token, const std::string& plugin,
+    std::uint8_t* sequence, const auth::Scramble& scramble, std::optional<ErrPacket>* rejection) {
+  AccountDirectory& accounts = context_.accounts();
+  auto find = accounts.Find(user, /*refresh=*/false);
+  AccountLookup found = co_await std::move(find);
+  if (found.status == AccountLookup::Status::kUnavailable) {
+    static LogRateLimit failures;
+    if (auto note = failures.Admit(); note.write) {
+      Log(LogLevel::kWarning, session_, "cannot read the account of user {}: {}{}",
+          LogQuoted(user), found.error, note.suffix);
+    }
+    const ErrPacket error = BackendUnavailable("cannot read the account: " + found.error);
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
+  }
+  // An unknown user goes through the motions of a native account whose password no one has.
+  const bool exists = found.status == AccountLookup::Status::kFound;
+  const std::vector<auth::AccountCredential>& credentials =
+      exists ? found.view->account.credentials : context_.decoy_credentials();
+  const std::optional<std::string> known_password =
+      exists ? found.view->known_password : std::nullopt;
+  std::optional<Choice> choice = ChooseExchange(credentials, known_password, plugin);
+  if (!choice) {
+    const ErrPacket error = UnsupportedPluginError(user, credentials.front().plugin);
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
+  }
+  // As MariaDB with IDENTIFIED VIA a OR b: when the proof for one credential fails, the client
+  // is switched to the plugin of the next one that needs another exchange.
+  ClientAuthExchange exchange(context_, client_, sequence);
+  std::optional<auth::ClientProof> proof;
+  auth::ProofCheck check;
+  std::string client_plugin = plugin;
+  while (choice) {
+    auto run = exchange.Run(choice->kind, client_plugin, first_token, scramble, known_password);
+    proof = co_await std::move(run);
+    if (!proof) co_return std::nullopt;
+    if (exists) check = auth::CheckProof(credentials, *proof, known_password);
+    if (check.secret || proof->kind == auth::ClientProof::Kind::kPassword) break;
+    const ExchangeKind tried = choice->kind;
+    do {
+      choice = ChooseExchange(credentials, known_password, "", choice->index + 1);
+    } while (choice && choice->kind == tried);
+    client_plugin.clear();  // Each further exchange starts with a switch.
+  }
+  if (!check.secret && !(exists && found.view->listed) && accounts.lookups_enabled()) {
+    // The account may have changed since it was read (a new password, a new account).
+    auto refind = accounts.Find(user, /*refresh=*/true);
+    AccountLookup again = co_await std::move(refind);
+    if (again.status == AccountLookup::Status::kFound) {
+      found = std::move(again);
+      check = auth::CheckProof(found.view->account.credentials, *proof,
+                               found.view->known_password);
+    }
+  }
+  if (!check.secret) {
+    const std::uint64_t failures = context_.login_failures().Record(user, peer_host_);
     static LogRateLimit denials;
     if (auto note = denials.Admit(); note.write) {
-      Log(LogLevel::kInfo, session_, "access denied for user {} from {}{}{}", LogQuoted(user),
-          peer_host_, credential == nullptr ? " (unknown user)" : "", note.suffix);
+      Log(LogLevel::kInfo, session_, "access denied for user {} from {} (failure {} of it from there){}{}",
+          LogQuoted(user), peer_host_, failures,
+          found.status == AccountLookup::Status::kFound ? "" : " (unknown user)", note.suffix);
     }
-    const ErrPacket error_packet = protocol::AccessDeniedError(user, peer_host_, !token.empty());
-    if (rejection != nullptr) {
-      *rejection = error_packet;
-    } else {
-      co_await client_.SendError(error_packet, *sequence);
-    }
-    co_return false;
+    const bool used_password =
+        !(proof->kind != auth::ClientProof::Kind::kInvalid && proof->data.empty());
+    const ErrPacket error = protocol::AccessDeniedError(user, peer_host_, used_password);
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
   }
-  *secret = std::move(verified);
-  co_return true;
+  const auth::Account& account = found.view->account;
+  if (check.password && !found.view->listed) accounts.RememberPassword(account, *check.password);
+  if (account.locked) {
+    const ErrPacket error =
+        MakeErrPacket(server_error::kAccountLocked, "Access denied, this account is locked");
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
+  }
+  co_return Admission{.secret = std::move(*check.secret),
+                      .password_expired = account.password_expired,
+                      .max_user_connections = account.max_user_connections};
 }
 
 }  // namespace longlink::proxy

@@ -67,6 +67,7 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
 ClientSession::~ClientSession() {
   if (backend_.held()) StopWatchingBackend();
   sessions_.Remove(id_);
+  if (counted_user_) context_.UserGone(*counted_user_);
   if (admitted_) context_.ClientGone();
 }
 
@@ -115,20 +116,48 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
   client_.Close();
 }
 
+bool ClientSession::CountUser(const std::string& user, std::uint32_t limit) {
+  // A session counts once, as its current user (COM_CHANGE_USER moves it).
+  const bool same = counted_user_ == user;
+  if (same) return true;
+  if (!context_.AdmitUser(user, limit)) return false;
+  if (counted_user_) context_.UserGone(*counted_user_);
+  counted_user_ = user;
+  return true;
+}
+
+ErrPacket ClientSession::UserLimitError(const std::string& user, std::uint32_t limit) {
+  return MakeErrPacket(server_error::kUserLimitReached,
+                       "User '" + user + "' has exceeded the 'max_user_connections' resource " +
+                           "(current value: " + std::to_string(limit) + ")");
+}
+
 pool::PoolKey ClientSession::Key() const {
+  protocol::Capabilities capabilities = client_.capabilities() & pool::key_capability::kMask;
+  if (expired_password_) {
+    capabilities |= client_.capabilities() & protocol::capability::kCanHandleExpiredPasswords;
+  }
   return pool::PoolKey{.user = user_,
-                       .capabilities = client_.capabilities() & pool::key_capability::kMask,
-                       .collation = collation_};
+                       .capabilities = capabilities,
+                       .collation = collation_,
+                       .expired_password = expired_password_};
 }
 
 net::Awaitable<bool> ClientSession::LogIn() {
   ClientLogin login(context_, client_, id_, peer_host_);
-  auto request = co_await login.GreetAndAuthenticate(admitted_);
+  Admission admission;
+  auto request = co_await login.GreetAndAuthenticate(admitted_, &admission);
   if (!request) co_return false;
+  if (!CountUser(request->user, admission.max_user_connections)) {
+    const ErrPacket error_packet = UserLimitError(request->user, admission.max_user_connections);
+    co_await client_.SendError(error_packet, request->sequence);
+    co_return false;
+  }
   user_ = std::move(request->user);
   collation_ = request->collation;
   scramble_ = request->scramble;
-  secret_ = std::move(request->secret);
+  secret_ = std::move(admission.secret);
+  expired_password_ = admission.password_expired;
   if (!co_await AttachBackend(request->schema, request->sequence)) co_return false;
   if (!co_await client_.SendOk(backend_->state().status_flags, request->sequence)) {
     co_return false;
@@ -485,7 +514,7 @@ net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
     };
     co_return Outcome::kClientError;
   }
-  std::optional<auth::PasswordSecret> secret;
+  std::optional<Admission> admission;
   std::optional<ErrPacket> rejection;
   if (failed_change_users_ >= kMaxFailedChangeUsers) {
     // As the server: after three failures it does not even try.
@@ -495,16 +524,20 @@ net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
                                    ? std::string(protocol::auth_plugin::kNativePassword)
                                    : change->auth_plugin_name;
     ClientLogin login(context_, client_, id_, peer_host_);
-    if (!co_await login.Authenticate(change->username, change->auth_response, plugin, &sequence,
-                                     scramble_, &secret, &rejection)) {
-      if (!rejection) co_return Outcome::kClientGone;
+    auto authenticate = login.Authenticate(change->username, change->auth_response, plugin,
+                                           &sequence, scramble_, &rejection);
+    admission = co_await std::move(authenticate);
+    if (!admission && !rejection) co_return Outcome::kClientGone;
+    if (admission && !CountUser(change->username, admission->max_user_connections)) {
+      rejection = UserLimitError(change->username, admission->max_user_connections);
     }
   }
   if (rejection) co_return co_await RefuseChangeUser(*rejection, sequence);
   // The old session ends: its backend goes back reset; the new user gets one of its own pool.
   co_await backend_.Release(/*clean=*/true);
   user_ = change->username;
-  secret_ = std::move(secret);
+  secret_ = std::move(admission->secret);
+  expired_password_ = admission->password_expired;
   if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
   if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
   if (!co_await client_.SendOk(backend_->state().status_flags, sequence)) {

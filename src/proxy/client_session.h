@@ -83,6 +83,10 @@ class ClientSession {
   // Acquires a backend for the current pool key and applies the wanted schema. On failure
   // the client has been sent an ERR with `sequence`.
   net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
+  // Counts the session as `user` (max_user_connections `limit`, 0: none); false if the
+  // limit is reached (the session stays counted as before).
+  bool CountUser(const std::string& user, std::uint32_t limit);
+  static protocol::ErrPacket UserLimitError(const std::string& user, std::uint32_t limit);
   pool::PoolKey Key() const;
   // Reads and serves one command; false when the session ends (QUIT, client gone, a fatal
   // error already answered).
@@ -187,7 +191,12 @@ class ClientSession {
   std::string user_;
   std::uint8_t collation_ = 0;
   auth::Scramble scramble_ = {};  // From the greeting; COM_CHANGE_USER tokens use it.
-  std::optional<auth::PasswordSecret> secret_;
+  std::optional<auth::LoginSecret> secret_;
+  // The account's password has expired: the session gets connections of its own, which the
+  // server sandboxes (PoolKey::expired_password).
+  bool expired_password_ = false;
+  // The user counted by ProxyContext::AdmitUser (max_user_connections), if any.
+  std::optional<std::string> counted_user_;
   BackendLease backend_;
   SessionState state_;
   // The code of the ERR that ended the last relayed reply, if one did.

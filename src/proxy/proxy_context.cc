@@ -1,31 +1,56 @@
 #include "proxy/proxy_context.h"
 
+#include "common/log.h"
+
 namespace longlink::proxy {
 
 namespace {
 
-auth::NativePasswordCredential CredentialOf(const config::UserSettings& user) {
-  if (user.password) return auth::NativePasswordCredential::FromPassword(*user.password);
-  // Validated at load: the hash parses.
-  auto parsed = auth::NativePasswordCredential::FromHash(user.password_hash.value_or(""));
-  return parsed.ok() ? *parsed : auth::NativePasswordCredential::FromPassword("");
+std::vector<auth::AccountCredential> DecoyCredentials() {
+  const auth::Scramble random = auth::GenerateScramble();
+  const std::string password(random.begin(), random.end());
+  return {auth::AccountCredential{
+      .plugin = std::string(auth::server_plugin::kNativePassword),
+      .auth_string = auth::NativePasswordCredential::FromPassword(password).HashString()}};
 }
 
 }  // namespace
 
 ProxyContext::ProxyContext(config::ProxyConfig config)
     : config_(std::move(config)),
-      decoy_(auth::NativePasswordCredential::FromPassword([] {
-        const auth::Scramble random = auth::GenerateScramble();
-        return std::string(random.begin(), random.end());
-      }())),
-      pools_(config_.backend, config_.pool) {
-  for (const auto& user : config_.users) users_.emplace(user.name, CredentialOf(user));
+      accounts_(config_),
+      decoy_(DecoyCredentials()),
+      pools_(config_.backend, config_.pool) {}
+
+const auth::RsaKeyPair* ProxyContext::rsa_key() {
+  std::call_once(rsa_once_, [this] {
+    auto made = auth::RsaKeyPair::Generate();
+    if (made.ok()) {
+      rsa_key_.emplace(std::move(*made));
+    } else {
+      Log(LogLevel::kError, 0, "cannot make the RSA key for caching_sha2_password: {}",
+          made.error().message);
+    }
+  });
+  return rsa_key_ ? &*rsa_key_ : nullptr;
 }
 
-const auth::NativePasswordCredential* ProxyContext::FindUser(const std::string& name) const {
-  auto it = users_.find(name);
-  return it == users_.end() ? nullptr : &it->second;
+bool ProxyContext::AdmitUser(const std::string& user, std::uint32_t limit) {
+  std::lock_guard lock(user_sessions_mutex_);
+  std::uint32_t& sessions = user_sessions_[user];
+  if (limit != 0 && sessions >= limit) {
+    if (sessions == 0) user_sessions_.erase(user);
+    return false;
+  }
+  ++sessions;
+  return true;
+}
+
+void ProxyContext::UserGone(const std::string& user) {
+  std::lock_guard lock(user_sessions_mutex_);
+  auto it = user_sessions_.find(user);
+  if (it == user_sessions_.end()) return;
+  if (--it->second == 0) user_sessions_.erase(it);
 }
 
 pool::ServerIdentity ProxyContext::ServerIdentity() const {

@@ -11,11 +11,14 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/caching_sha2.h"
 #include "auth/native_password.h"
 #include "config/proxy_config.h"
 #include "pool/backend_connection.h"
 #include "pool/pool.h"
 #include "protocol/constants.h"
+#include "proxy/account_directory.h"
+#include "proxy/login_failures.h"
 
 namespace longlink::proxy {
 
@@ -32,7 +35,7 @@ inline constexpr protocol::Capabilities kRelayableCapabilities = [] {
          cap::kInteractive | cap::kTransactions | cap::kSecureConnection | cap::kMultiStatements |
          cap::kMultiResults | cap::kPsMultiResults | cap::kPluginAuth | cap::kConnectAttrs |
          cap::kPluginAuthLenencClientData | cap::kSessionTrack | cap::kDeprecateEof |
-         cap::kMariadbExtendedMetadata;
+         cap::kCanHandleExpiredPasswords | cap::kMariadbExtendedMetadata;
 }();
 
 class ProxyContext {
@@ -42,12 +45,21 @@ class ProxyContext {
   const config::ProxyConfig& config() const { return config_; }
   pool::Pools& pools() { return pools_; }
 
-  // The user's configured credential, or nullptr.
-  const auth::NativePasswordCredential* FindUser(const std::string& name) const;
-  // A credential no login matches (a random password made at start): an unknown user's token
-  // is checked against it, so that the answer takes as long as for a wrong password and its
+  // The accounts clients log in to: [[users]], and the server's through [auth].
+  AccountDirectory& accounts() { return accounts_; }
+  // Credentials no login matches (a random password made at start): an unknown user's proof
+  // is checked against them, so that the answer takes as long as for a wrong password and its
   // timing does not tell which users exist.
-  const auth::NativePasswordCredential& decoy_credential() const { return decoy_; }
+  const std::vector<auth::AccountCredential>& decoy_credentials() const { return decoy_; }
+  // The key of caching_sha2_password's RSA exchange, made on first use; nullptr if that failed
+  // (logged).
+  const auth::RsaKeyPair* rsa_key();
+  LoginFailures& login_failures() { return login_failures_; }
+
+  // Counts a session of `user` in, unless `limit` (the account's max_user_connections; 0: none)
+  // sessions of it are already in. Every admitted session is counted out by UserGone.
+  bool AdmitUser(const std::string& user, std::uint32_t limit);
+  void UserGone(const std::string& user);
 
   // What the proxy announces to clients: the backend's version and capabilities once known
   // (from the first backend greeting), a MariaDB-like default before.
@@ -70,8 +82,13 @@ class ProxyContext {
 
  private:
   const config::ProxyConfig config_;
-  std::unordered_map<std::string, auth::NativePasswordCredential> users_;
-  const auth::NativePasswordCredential decoy_;
+  AccountDirectory accounts_;
+  const std::vector<auth::AccountCredential> decoy_;
+  std::once_flag rsa_once_;
+  std::optional<auth::RsaKeyPair> rsa_key_;
+  LoginFailures login_failures_;
+  std::mutex user_sessions_mutex_;
+  std::unordered_map<std::string, std::uint32_t> user_sessions_;
   pool::Pools pools_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;

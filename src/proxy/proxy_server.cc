@@ -303,6 +303,7 @@ int RunProxy(const config::ProxyConfig& config) {
     worker.sessions.Start(worker.io.get_executor());
     context.AddWorker(&worker.sessions);
   }
+  context.accounts().Start(workers[0]->io.get_executor());
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
   asio::co_spawn(workers[0]->io, ReturnFreeMemory(), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());
@@ -329,6 +330,7 @@ int RunProxy(const config::ProxyConfig& config) {
   }
   main_io.run();  // Until a signal.
   for (auto& worker : workers) worker->thread.join();
+  context.accounts().Stop();  // The lookup connection's loop has stopped.
   // Sessions still suspended are destroyed with their io_context, before the pools.
   acceptors.clear();
   workers.clear();

@@ -34,6 +34,10 @@ struct Options {
   std::string user;
   std::string password;
   std::string database;
+  // --login-only: log in, print CURRENT_USER(), optionally COM_CHANGE_USER, and stop.
+  bool login_only = false;
+  std::string default_auth;      // --default-auth PLUGIN: the plugin of the first packet.
+  std::string change_user;       // --change-user USER:PASSWORD (login-only).
 };
 
 // The connection every check uses; Fail() reads its error. Null before mysql_init().
@@ -725,10 +729,58 @@ void CheckPreparedKill() {
   Info(kCheck, detail);
 }
 
+// --login-only: the login (with the auth plugins libmariadb loads), CURRENT_USER(), and an
+// optional mysql_change_user; each step prints "ok STEP: ..." or "FAIL STEP: ... (error N
+// [SQLSTATE]: text)". After a failed change_user, the user the connection is left as.
+int LoginOnly(const Options& options) {
+  g_mysql = mysql_init(nullptr);
+  if (g_mysql == nullptr) FailWith("login", "mysql_init", 0, "", "out of memory");
+  unsigned int timeout = 30;
+  mysql_optionsv(g_mysql, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  mysql_optionsv(g_mysql, MYSQL_OPT_READ_TIMEOUT, &timeout);
+  if (!options.default_auth.empty()) {
+    mysql_optionsv(g_mysql, MYSQL_DEFAULT_AUTH, options.default_auth.c_str());
+  }
+  const char* host = options.socket.empty() ? options.host.c_str() : "localhost";
+  const char* socket = options.socket.empty() ? nullptr : options.socket.c_str();
+  const char* database = options.database.empty() ? nullptr : options.database.c_str();
+  if (mysql_real_connect(g_mysql, host, options.user.c_str(), options.password.c_str(), database,
+                         options.port, socket, 0) == nullptr) {
+    Fail("login", "mysql_real_connect");
+  }
+  Ok("login", QueryValue("login", "SELECT CURRENT_USER()"));
+  if (!options.change_user.empty()) {
+    const auto colon = options.change_user.find(':');
+    const std::string user = options.change_user.substr(0, colon);
+    const std::string password =
+        colon == std::string::npos ? "" : options.change_user.substr(colon + 1);
+    if (mysql_change_user(g_mysql, user.c_str(), password.c_str(), nullptr) != 0) {
+      std::printf("FAIL change_user: mysql_change_user (error %u [%s]: %s)\n",
+                  mysql_errno(g_mysql), mysql_sqlstate(g_mysql), mysql_error(g_mysql));
+      std::fflush(stdout);
+      if (mysql_query(g_mysql, "SELECT CURRENT_USER()") != 0) {
+        std::printf("info after: error %u\n", mysql_errno(g_mysql));
+      } else {
+        MYSQL_RES* result = mysql_store_result(g_mysql);
+        MYSQL_ROW row = result ? mysql_fetch_row(result) : nullptr;
+        std::printf("info after: %s\n", row && row[0] ? row[0] : "NULL");
+        if (result) mysql_free_result(result);
+      }
+      return 1;
+    }
+    Ok("change_user", QueryValue("change_user", "SELECT CURRENT_USER()"));
+  }
+  mysql_close(g_mysql);
+  g_mysql = nullptr;
+  return 0;
+}
+
 int Usage(const char* message) {
   std::fprintf(stderr,
                "libmariadb_client: %s\nusage: libmariadb_client (--host HOST --port PORT | "
-               "--socket PATH) --user USER --password PASSWORD --database DATABASE\n",
+               "--socket PATH) --user USER --password PASSWORD --database DATABASE\n"
+               "       libmariadb_client ... --login-only 1 [--default-auth PLUGIN] "
+               "[--change-user USER:PASSWORD]\n",
                message);
   return kUsageError;
 }
@@ -753,6 +805,12 @@ int main(int argc, char** argv) {
       options.password = value;
     } else if (flag == "--database") {
       options.database = value;
+    } else if (flag == "--login-only") {
+      options.login_only = std::string_view(value) == "1";
+    } else if (flag == "--default-auth") {
+      options.default_auth = value;
+    } else if (flag == "--change-user") {
+      options.change_user = value;
     } else {
       return Usage("unknown flag");
     }
@@ -760,11 +818,11 @@ int main(int argc, char** argv) {
   if (options.socket.empty() == (options.host.empty() || options.port == 0)) {
     return Usage("give either --host and --port or --socket");
   }
-  if (options.user.empty() || options.database.empty()) return Usage("--user and --database");
-
   if (mysql_library_init(0, nullptr, nullptr) != 0) {
     FailWith("connect", "mysql_library_init", 0, "", "");
   }
+  if (options.login_only) return LoginOnly(options);
+  if (options.user.empty() || options.database.empty()) return Usage("--user and --database");
   Connect(options);
   CheckServer();
   CheckTextQueries();

@@ -199,6 +199,15 @@ TEST(ConfigTest, ValidFiles) {
        [](ProxyConfig* c) { c->proxy.net_read_timeout = Milliseconds(120000); }},
       {"net_read_timeout integer seconds", "[proxy]\nnet_read_timeout = 5\n",
        [](ProxyConfig* c) { c->proxy.net_read_timeout = Milliseconds(5000); }},
+      {"accounts from the server",
+       "[auth]\nuser = \"longlink_lookup\"\npassword = \"s3cret\"\ncache_ttl = \"250ms\"\n",
+       [](ProxyConfig* c) {
+         c->auth = {.user = "longlink_lookup",
+                    .password = "s3cret",
+                    .cache_ttl = Milliseconds(250)};
+       }},
+      {"lookups read at every login", "[auth]\nuser = \"lookup\"\ncache_ttl = 0\n",
+       [](ProxyConfig* c) { c->auth = {.user = "lookup", .cache_ttl = Milliseconds(0)}; }},
       {"comments and quoting", "# a comment\n[proxy] # trailing\nserver_version = '8.0.36'\n",
        [](ProxyConfig* c) { c->proxy.server_version = "8.0.36"; }},
   };
@@ -243,9 +252,9 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:3: backend.max_conections: unknown key; expected one of address, "
        "max_connections, connect_timeout, retry_timeout"},
       {"unknown table", backend + "[pools]\n" + users,
-       "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, users"},
+       "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, auth, users"},
       {"unknown top-level key", "verbose = true\n" + backend + users,
-       "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, users"},
+       "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, auth, users"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
        "t.toml:4: pool.zz: unknown key; expected one of max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
@@ -331,7 +340,13 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:4: users.name: must not be empty"},
       {"duplicate user", backend + users + users,
        "t.toml:7: users.name: user 'app' is listed twice"},
-      {"no users", backend, "t.toml: users: no [[users]] entry: list the users clients log in as"},
+      {"no users", backend,
+       "t.toml: users: no [[users]] entry and no [auth] user: list the users clients log in "
+       "as, or name an account to read them from the server with"},
+      {"unknown auth key", backend + "[auth]\nuser = \"lookup\"\npasswd = \"x\"\n" + users,
+       "t.toml:5: auth.passwd: unknown key; expected one of user, password, cache_ttl"},
+      {"negative cache_ttl", backend + "[auth]\nuser = \"lookup\"\ncache_ttl = -1\n" + users,
+       "t.toml:5: auth.cache_ttl: must not be negative"},
       {"min_idle above max", backend + "[pool]\nmax_connections = 2\nmin_idle = 3\n" + users,
        "t.toml:5: pool.min_idle: 3 is more than pool.max_connections (2)"},
       {"zero backend connections", backend + "max_connections = 0\n" + users,
@@ -385,7 +400,8 @@ TEST(ConfigTest, ValidateChecksConfigsFromFlags) {
        [](ProxyConfig* c) { c->listen.unix_socket = "/" + std::string(107, 'x'); },
        "listen.unix_socket: '/" + std::string(107, 'x') + "' is longer than 107 bytes"},
       {"no users", [](ProxyConfig* c) { c->users.clear(); },
-       "users: no [[users]] entry: list the users clients log in as"},
+       "users: no [[users]] entry and no [auth] user: list the users clients log in as, or "
+       "name an account to read them from the server with"},
       {"empty name", [](ProxyConfig* c) { c->users[0].name = ""; },
        "users.name: must not be empty"},
       {"duplicate", [](ProxyConfig* c) { c->users.push_back({.name = "app", .password = "y"}); },
@@ -451,6 +467,17 @@ struct OverlayRow {
   ConfigOverlay overlay;
   std::function<void(ProxyConfig*)> change;  // To MinimalConfig().
 };
+
+TEST(ConfigTest, AnAuthUserStandsInForTheUserList) {
+  ProxyConfig config = MinimalConfig();
+  config.users.clear();
+  config.auth.user = "longlink_lookup";
+  EXPECT_TRUE(ValidateProxyConfig(config).ok());
+  auto parsed = ParseProxyConfig(kBackend + std::string("[auth]\nuser = \"lookup\"\n"), "t.toml");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_TRUE(parsed->users.empty());
+  EXPECT_EQ(parsed->auth.cache_ttl, Milliseconds(1000));
+}
 
 TEST(ConfigTest, OverlayIsLaidOverTheFileBeforeDefaultsAndValidation) {
   const std::string users = kUser;

@@ -1,0 +1,121 @@
+// Who may log in at the proxy, and with what credentials: the users [[users]] lists (they
+// win), and, with an [auth] user configured, any account the server knows, read from it when a
+// client logs in as a user the config does not list.
+//
+// Lookups run on one connection of the [auth] user (opened on first use, reopened when lost),
+// on one worker's loop, one query at a time: a login storm costs the server at most one
+// connection and one query in flight. Concurrent logins of one user share one lookup. The
+// rows of the user name and of the anonymous user are read (MariaDB: mysql.global_priv; MySQL:
+// mysql.user), and the one the server applies to the proxy's own connection is picked
+// (auth::MatchAccount, with the proxy's address as the server sees it).
+//
+// Cache: an account read (or found missing) is trusted for [auth] cache_ttl; a login that
+// fails against it re-reads it (logins failing together share one read). So a new account or
+// password works at once, and an old password or a dropped or locked account is refused at
+// most cache_ttl after the change. The cache holds at most kMaxEntries users.
+//
+// Passwords: an account whose plugin needs the password itself at the backend (ed25519,
+// caching_sha2_password) can only be served once a client sent it (caching_sha2_password full
+// authentication); the proxy then keeps it in memory, for that account's credential as it was
+// read, to check later logins by the account's own plugin. It is dropped when the account's
+// stored credential changes.
+#pragma once
+
+#include <asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "auth/account.h"
+#include "auth/account_match.h"
+#include "config/proxy_config.h"
+#include "net/socket.h"
+#include "pool/backend_connection.h"
+
+namespace longlink::proxy {
+
+// An account as a login sees it.
+struct AccountView {
+  auth::Account account = {};
+  // The password the proxy believes the account has: the configured one, or one a client
+  // proved earlier. Unconfirmed: a login checks it against the account's credentials.
+  std::optional<std::string> known_password = {};
+  bool listed = false;  // From [[users]] (never re-read).
+};
+
+struct AccountLookup {
+  enum class Status {
+    kFound,
+    kNoAccount,    // The server has no account that matches (or lookups are off).
+    kUnavailable,  // The lookup failed (error says why); the login cannot be decided.
+  };
+  Status status = Status::kNoAccount;
+  std::optional<AccountView> view = {};
+  std::string error = {};
+};
+
+class AccountDirectory {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr std::size_t kMaxEntries = 10000;
+  // Distinct users whose lookups may wait for the connection; beyond, lookups fail at once.
+  static constexpr std::size_t kMaxWaitingLookups = 256;
+
+  explicit AccountDirectory(const config::ProxyConfig& config);
+  ~AccountDirectory();
+  AccountDirectory(const AccountDirectory&) = delete;
+  AccountDirectory& operator=(const AccountDirectory&) = delete;
+
+  bool lookups_enabled() const { return !config_.auth.user.empty(); }
+
+  // Where lookups run (one worker's loop). Call once, before any Find.
+  void Start(asio::any_io_executor executor) { executor_ = executor; }
+  // Closes the lookup connection. Call on the lookup executor's thread, or after it stopped.
+  void Stop();
+
+  // The account `user` logs in to. `refresh`: a login against the cached account failed, so
+  // re-read it. Thread-safe; any executor.
+  net::Awaitable<AccountLookup> Find(std::string user, bool refresh);
+
+  // A login of `account` proved `password`: keep it for that account as read.
+  void RememberPassword(const auth::Account& account, const std::string& password);
+
+ private:
+  struct Entry {
+    Clock::time_point read_at = {};
+    std::optional<auth::Account> account = {};   // nullopt: no account matched.
+    std::optional<std::string> password = {};  // Proved for `account` as read.
+  };
+  struct Flight;
+
+  // On executor_: reads `user`'s account (one lookup at a time), or joins a lookup of it
+  // already under way.
+  net::Awaitable<AccountLookup> Fetch(std::string user);
+  net::Awaitable<AccountLookup> Query(const std::string& user);
+  net::Awaitable<longlink::Status> Connect();
+  AccountLookup Store(const std::string& user, std::optional<auth::Account> account);
+  AccountLookup ViewOf(const Entry& entry) const;
+
+  const config::ProxyConfig& config_;
+  std::unordered_map<std::string, AccountView> listed_;
+  asio::any_io_executor executor_;
+
+  mutable std::mutex mutex_;  // Guards entries_.
+  std::unordered_map<std::string, Entry> entries_;
+
+  // On executor_ only.
+  std::unique_ptr<pool::BackendConnection> connection_;
+  auth::ConnectionOrigin origin_;
+  bool mariadb_ = true;
+  bool busy_ = false;
+  std::deque<std::shared_ptr<Flight>> queue_;  // Waiting for the connection, in order.
+  std::map<std::string, std::shared_ptr<Flight>> flights_;  // By user.
+};
+
+}  // namespace longlink::proxy
