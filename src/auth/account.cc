@@ -82,8 +82,8 @@ Result<std::optional<Account>> AccountFromGlobalPriv(std::string user, std::stri
   auto limit = IntegerField(json, "max_user_connections");
   if (!limit.ok()) return limit.error();
   if (limit->value_or(0) > 0) {
-    account.max_user_connections = static_cast<std::uint32_t>(std::min<std::int64_t>(
-        **limit, std::numeric_limits<std::uint32_t>::max()));
+    account.max_user_connections = static_cast<std::uint32_t>(
+        std::min<std::int64_t>(**limit, std::numeric_limits<std::uint32_t>::max()));
   }
   return std::optional(std::move(account));
 }

@@ -57,7 +57,10 @@ Result<std::optional<Account>> AccountFromGlobalPriv(std::string user, std::stri
 // An account from MySQL's mysql.user columns (account_locked and password_expired 'Y'/'N',
 // password_last_changed as UNIX time, password_lifetime in days or empty for the default).
 struct MysqlUserRow {
-  std::string user, host, plugin, auth_string;
+  std::string user = {};
+  std::string host = {};
+  std::string plugin = {};
+  std::string auth_string = {};
   bool locked = false;
   bool password_expired = false;
   std::optional<std::int64_t> password_last_changed = {};

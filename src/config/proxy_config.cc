@@ -312,7 +312,8 @@ class Loader {
 // Types and formats; the rules on values are FindProblem's, shared with configs from flags.
 Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   ProxyConfig config;
-  if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "auth", "users"}); !s.ok()) {
+  if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "auth", "users"});
+      !s.ok()) {
     return s.error();
   }
   auto table_of = [&](std::string_view name) -> Result<const toml::table*> {

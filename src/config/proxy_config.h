@@ -120,8 +120,8 @@ struct UserSettings {
 // not list (MariaDB: mysql.global_priv; MySQL: mysql.user). It needs SELECT on that table
 // and nothing else; docs/PROXY.md gives the GRANT.
 struct AuthSettings {
-  std::string user = {};                     // Empty: no lookups; only [[users]] log in.
-  std::string password = {};                 // Plaintext ("" is the empty password).
+  std::string user = {};      // Empty: no lookups; only [[users]] log in.
+  std::string password = {};  // Plaintext ("" is the empty password).
   // A user's account as read is trusted this long; a failed login re-reads it sooner
   // (AccountDirectory). 0: read at every login.
   Milliseconds cache_ttl{1000};

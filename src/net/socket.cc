@@ -84,6 +84,19 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
   co_return std::move(socket);
 }
 
+std::optional<asio::ip::address> IpAddressOf(const Socket::endpoint_type& endpoint) {
+  if (endpoint.protocol().family() == AF_UNIX) return std::nullopt;
+  asio::ip::tcp::endpoint tcp;
+  if (endpoint.size() > tcp.capacity()) return std::nullopt;
+  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
+  tcp.resize(endpoint.size());
+  const asio::ip::address address = tcp.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 bool IsUnixSocket(const Socket& socket) {
   std::error_code error;
   const auto endpoint = socket.local_endpoint(error);
@@ -95,30 +108,16 @@ bool IsLocalConnection(const Socket& socket) {
   const auto endpoint = socket.remote_endpoint(error);
   if (error) return false;
   if (endpoint.protocol().family() == AF_UNIX) return true;
-  asio::ip::tcp::endpoint tcp;
-  if (endpoint.size() > tcp.capacity()) return false;
-  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
-  tcp.resize(endpoint.size());
-  const auto address = tcp.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).is_loopback();
-  }
-  return address.is_loopback();
+  const auto address = IpAddressOf(endpoint);
+  return address && address->is_loopback();
 }
 
 std::string LocalIpAddress(const Socket& socket) {
   std::error_code error;
   const auto endpoint = socket.local_endpoint(error);
-  if (error || endpoint.protocol().family() == AF_UNIX) return "";
-  asio::ip::tcp::endpoint tcp;
-  if (endpoint.size() > tcp.capacity()) return "";
-  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
-  tcp.resize(endpoint.size());
-  const auto address = tcp.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
-  }
-  return address.to_string();
+  if (error) return "";
+  const auto address = IpAddressOf(endpoint);
+  return address ? address->to_string() : "";
 }
 
 }  // namespace longlink::net

@@ -8,10 +8,12 @@
 #include <asio/basic_socket_acceptor.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/generic/stream_protocol.hpp>
+#include <asio/ip/address.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -57,6 +59,9 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
 // "Connection refused", "timed out", ...: the text of an error code for messages.
 std::string ErrorText(const std::error_code& error);
 
+// The IP address of a TCP endpoint (an IPv4-mapped IPv6 address as IPv4); nullopt for a Unix
+// socket.
+std::optional<asio::ip::address> IpAddressOf(const Socket::endpoint_type& endpoint);
 // True if `socket` is a Unix-domain socket.
 bool IsUnixSocket(const Socket& socket);
 // True if the bytes `socket` carries never leave this host: a Unix-domain socket, or TCP

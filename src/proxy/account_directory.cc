@@ -49,7 +49,8 @@ AccountView ListedView(const config::UserSettings& user) {
   view.account.host = "%";
   auth::AccountCredential credential{.plugin = std::string(auth::server_plugin::kNativePassword)};
   if (user.password) {
-    credential.auth_string = auth::NativePasswordCredential::FromPassword(*user.password).HashString();
+    credential.auth_string =
+        auth::NativePasswordCredential::FromPassword(*user.password).HashString();
     view.known_password = *user.password;
   } else {
     credential.auth_string = user.password_hash.value_or("");
@@ -95,6 +96,11 @@ net::Awaitable<AccountLookup> AccountDirectory::Find(std::string user, bool refr
   }
   auto fetch = asio::co_spawn(executor_, Fetch(std::move(user)), asio::use_awaitable);
   co_return co_await std::move(fetch);
+}
+
+void AccountDirectory::Forget() {
+  std::lock_guard lock(mutex_);
+  entries_.clear();
 }
 
 void AccountDirectory::RememberPassword(const auth::Account& account, const std::string& password) {
@@ -205,15 +211,14 @@ net::Awaitable<AccountLookup> AccountDirectory::Query(const std::string& user) {
     }
     // The server is known once connected.
     const std::string query =
-        mariadb_
-            ? "SELECT User, Host, Priv, UNIX_TIMESTAMP(), @@global.default_password_lifetime "
-              "FROM mysql.global_priv WHERE User IN " +
-                  names
-            : "SELECT User, Host, plugin, authentication_string, account_locked, "
-              "password_expired, UNIX_TIMESTAMP(password_last_changed), password_lifetime, "
-              "max_user_connections, UNIX_TIMESTAMP(), @@global.default_password_lifetime "
-              "FROM mysql.user WHERE User IN " +
-                  names;
+        mariadb_ ? "SELECT User, Host, Priv, UNIX_TIMESTAMP(), @@global.default_password_lifetime "
+                   "FROM mysql.global_priv WHERE User IN " +
+                       names
+                 : "SELECT User, Host, plugin, authentication_string, account_locked, "
+                   "password_expired, UNIX_TIMESTAMP(password_last_changed), password_lifetime, "
+                   "max_user_connections, UNIX_TIMESTAMP(), @@global.default_password_lifetime "
+                   "FROM mysql.user WHERE User IN " +
+                       names;
     rows = co_await connection_->QueryRows(query, kMaxRows, &refused);
     if (rows.ok()) break;
     connection_.reset();  // Lost (wait_timeout, restart): once more on a new one.

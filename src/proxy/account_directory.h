@@ -12,7 +12,8 @@
 // Cache: an account read (or found missing) is trusted for [auth] cache_ttl; a login that
 // fails against it re-reads it (logins failing together share one read). So a new account or
 // password works at once, and an old password or a dropped or locked account is refused at
-// most cache_ttl after the change. The cache holds at most kMaxEntries users.
+// most cache_ttl after the change, or at once after Forget (SIGHUP). The cache holds at most
+// kMaxEntries users.
 //
 // Passwords: an account whose plugin needs the password itself at the backend (ed25519,
 // caching_sha2_password) can only be served once a client sent it (caching_sha2_password full
@@ -83,14 +84,17 @@ class AccountDirectory {
   // re-read it. Thread-safe; any executor.
   net::Awaitable<AccountLookup> Find(std::string user, bool refresh);
 
+  // Forgets every account read (SIGHUP): each is read again at its next login.
+  void Forget();
+
   // A login of `account` proved `password`: keep it for that account as read.
   void RememberPassword(const auth::Account& account, const std::string& password);
 
  private:
   struct Entry {
     Clock::time_point read_at = {};
-    std::optional<auth::Account> account = {};   // nullopt: no account matched.
-    std::optional<std::string> password = {};  // Proved for `account` as read.
+    std::optional<auth::Account> account = {};  // nullopt: no account matched.
+    std::optional<std::string> password = {};   // Proved for `account` as read.
   };
   struct Flight;
 
@@ -114,7 +118,7 @@ class AccountDirectory {
   auth::ConnectionOrigin origin_;
   bool mariadb_ = true;
   bool busy_ = false;
-  std::deque<std::shared_ptr<Flight>> queue_;  // Waiting for the connection, in order.
+  std::deque<std::shared_ptr<Flight>> queue_;               // Waiting for the connection, in order.
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // By user.
 };
 

@@ -29,7 +29,9 @@ std::string Nonce(std::size_t length) {
   return nonce;
 }
 
-Bytes MoreData(std::string data) { return protocol::Encode(protocol::AuthMoreData{std::move(data)}); }
+Bytes MoreData(std::string data) {
+  return protocol::Encode(protocol::AuthMoreData{std::move(data)});
+}
 
 }  // namespace
 

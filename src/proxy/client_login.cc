@@ -176,8 +176,8 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
   if (found.status == AccountLookup::Status::kUnavailable) {
     static LogRateLimit failures;
     if (auto note = failures.Admit(); note.write) {
-      Log(LogLevel::kWarning, session_, "cannot read the account of user {}: {}{}",
-          LogQuoted(user), found.error, note.suffix);
+      Log(LogLevel::kWarning, session_, "cannot read the account of user {}: {}{}", LogQuoted(user),
+          found.error, note.suffix);
     }
     const ErrPacket error = BackendUnavailable("cannot read the account: " + found.error);
     co_await Refuse(error, *sequence, rejection);
@@ -219,16 +219,16 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
     AccountLookup again = co_await std::move(refind);
     if (again.status == AccountLookup::Status::kFound) {
       found = std::move(again);
-      check = auth::CheckProof(found.view->account.credentials, *proof,
-                               found.view->known_password);
+      check = auth::CheckProof(found.view->account.credentials, *proof, found.view->known_password);
     }
   }
   if (!check.secret) {
     const std::uint64_t failures = context_.login_failures().Record(user, peer_host_);
     static LogRateLimit denials;
     if (auto note = denials.Admit(); note.write) {
-      Log(LogLevel::kInfo, session_, "access denied for user {} from {} (failure {} of it from there){}{}",
-          LogQuoted(user), peer_host_, failures,
+      Log(LogLevel::kInfo, session_,
+          "access denied for user {} from {} (failure {} of it from there){}{}", LogQuoted(user),
+          peer_host_, failures,
           found.status == AccountLookup::Status::kFound ? "" : " (unknown user)", note.suffix);
     }
     const bool used_password =

@@ -37,7 +37,7 @@ struct LoginRequest {
   std::string schema = {};  // Empty: none.
   std::uint8_t collation = 0;
   auth::Scramble scramble = {};  // From the greeting; COM_CHANGE_USER tokens use it.
-  std::uint8_t sequence = 0;  // For the proxy's next packet (the OK or ERR that ends login).
+  std::uint8_t sequence = 0;     // For the proxy's next packet (the OK or ERR that ends login).
 };
 
 // What a login that succeeded brings.

@@ -14,6 +14,7 @@
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -119,18 +120,9 @@ std::string PeerHost(const net::Socket& socket) {
   const auto endpoint = socket.remote_endpoint(error);
   if (error) return "unknown";
   if (endpoint.protocol().family() == AF_UNIX) return "localhost";
-  asio::ip::tcp::endpoint tcp;
-  if (endpoint.size() <= tcp.capacity()) {
-    std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
-    tcp.resize(endpoint.size());
-    const auto address = tcp.address();
-    if (address.is_loopback()) return "localhost";
-    if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-      return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string();
-    }
-    return address.to_string();
-  }
-  return "unknown";
+  const auto address = net::IpAddressOf(endpoint);
+  if (!address) return "unknown";
+  return address->is_loopback() ? "localhost" : address->to_string();
 }
 
 net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acceptor& acceptor,
@@ -309,10 +301,22 @@ int RunProxy(const config::ProxyConfig& config) {
   context.pools().Start(workers[0]->io.get_executor());
 
   asio::io_context main_io(1);
+  // SIGHUP: forget the accounts read from the server (as FLUSH PRIVILEGES does for the server's
+  // own cache); each is read again at its next login.
+  asio::signal_set reloads(main_io, SIGHUP);
+  std::function<void(const std::error_code&, int)> on_reload = [&](const std::error_code& error,
+                                                                   int) {
+    if (error) return;
+    context.accounts().Forget();
+    Log(LogLevel::kInfo, 0, "SIGHUP: accounts are read again from the server at their next login");
+    reloads.async_wait(on_reload);
+  };
+  reloads.async_wait(on_reload);
   asio::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& error, int number) {
     if (error) return;
     Log(LogLevel::kInfo, 0, "stopping on signal {}", number);
+    reloads.cancel();
     for (auto& worker : workers) worker->io.stop();
   });
   ::signal(SIGPIPE, SIG_IGN);

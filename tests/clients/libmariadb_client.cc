@@ -36,8 +36,8 @@ struct Options {
   std::string database;
   // --login-only: log in, print CURRENT_USER(), optionally COM_CHANGE_USER, and stop.
   bool login_only = false;
-  std::string default_auth;      // --default-auth PLUGIN: the plugin of the first packet.
-  std::string change_user;       // --change-user USER:PASSWORD (login-only).
+  std::string default_auth;  // --default-auth PLUGIN: the plugin of the first packet.
+  std::string change_user;   // --change-user USER:PASSWORD (login-only).
 };
 
 // The connection every check uses; Fail() reads its error. Null before mysql_init().
@@ -755,8 +755,8 @@ int LoginOnly(const Options& options) {
     const std::string password =
         colon == std::string::npos ? "" : options.change_user.substr(colon + 1);
     if (mysql_change_user(g_mysql, user.c_str(), password.c_str(), nullptr) != 0) {
-      std::printf("FAIL change_user: mysql_change_user (error %u [%s]: %s)\n",
-                  mysql_errno(g_mysql), mysql_sqlstate(g_mysql), mysql_error(g_mysql));
+      std::printf("FAIL change_user: mysql_change_user (error %u [%s]: %s)\n", mysql_errno(g_mysql),
+                  mysql_sqlstate(g_mysql), mysql_error(g_mysql));
       std::fflush(stdout);
       if (mysql_query(g_mysql, "SELECT CURRENT_USER()") != 0) {
         std::printf("info after: error %u\n", mysql_errno(g_mysql));

@@ -467,3 +467,19 @@ def test_listed_users_win(proxy_factory, accounts, mariadb):
     # The listed password is what the proxy checks (and what it logs in to the server with).
     outcome = login_pymysql(proxy2.tcp, user, "changed")
     assert outcome[0] == "error" and outcome[1] == 1045, outcome
+
+
+def test_sighup_rereads_every_account(proxy_factory, accounts, mariadb):
+    """With a long cache_ttl, ALTER USER reaches the proxy at the next SIGHUP: the old password
+    is refused at once (and the new one works, as always)."""
+    import signal
+    user = accounts.create("IDENTIFIED BY 'old-pw'")
+    proxy = lookup_proxy(proxy_factory, auth={"cache_ttl": "1h"})
+    assert login_pymysql(proxy.tcp, user, "old-pw")[0] == "ok"
+    mariadb.execute(f"ALTER USER '{user}'@'%' IDENTIFIED BY 'new-pw'")
+    assert login_pymysql(proxy.tcp, user, "old-pw")[0] == "ok"  # Cached: the window cache_ttl is.
+    proxy.process.send_signal(signal.SIGHUP)
+    proxy.wait_for_log("SIGHUP: accounts are read again")
+    assert login_pymysql(proxy.tcp, user, "old-pw")[0] == "error"
+    assert login_pymysql(proxy.tcp, user, "new-pw") == ("ok", f"{user}@%")
+    assert proxy.alive()

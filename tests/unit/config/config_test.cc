@@ -202,9 +202,8 @@ TEST(ConfigTest, ValidFiles) {
       {"accounts from the server",
        "[auth]\nuser = \"longlink_lookup\"\npassword = \"s3cret\"\ncache_ttl = \"250ms\"\n",
        [](ProxyConfig* c) {
-         c->auth = {.user = "longlink_lookup",
-                    .password = "s3cret",
-                    .cache_ttl = Milliseconds(250)};
+         c->auth = {
+             .user = "longlink_lookup", .password = "s3cret", .cache_ttl = Milliseconds(250)};
        }},
       {"lookups read at every login", "[auth]\nuser = \"lookup\"\ncache_ttl = 0\n",
        [](ProxyConfig* c) { c->auth = {.user = "lookup", .cache_ttl = Milliseconds(0)}; }},
