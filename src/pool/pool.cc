@@ -375,7 +375,8 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
 net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
                                     std::uint64_t session) {
   const bool too_old = Clock::now() - connection->state().created_at >= settings_.max_lifetime;
-  if (too_old || connection->state().sandboxed) {
+  const bool own = connection->state().sandboxed || connection->state().key.expired_password;
+  if (too_old || own) {
     Log(LogLevel::kDebug, session, "retiring backend connection {}: {}",
         connection->state().thread_id,
         too_old ? "older than max_lifetime" : "its account's password had expired");

@@ -1,6 +1,8 @@
 #include "proxy/account_directory.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
+#include <asio/ip/address.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <charconv>
@@ -80,18 +82,24 @@ AccountDirectory::~AccountDirectory() = default;
 
 void AccountDirectory::Stop() {
   if (connection_) connection_->stream().Close();
-  connection_.reset();
+  connection_.reset();  // A query's frame may still hold it; it goes with the frame.
 }
 
 net::Awaitable<AccountLookup> AccountDirectory::Find(std::string user, bool refresh) {
   if (auto it = listed_.find(user); it != listed_.end()) {
     co_return AccountLookup{.status = AccountLookup::Status::kFound, .view = it->second};
   }
-  if (!lookups_enabled()) co_return AccountLookup{};
+  if (!lookups_enabled() || user.size() > kMaxUserNameBytes) co_return AccountLookup{};
   {
     std::lock_guard lock(mutex_);
-    if (auto it = entries_.find(user); it != entries_.end() && !refresh) {
-      if (Clock::now() - it->second.read_at < config_.auth.cache_ttl) co_return ViewOf(it->second);
+    auto it = entries_.find(user);
+    if (it != entries_.end() && !refresh &&
+        Clock::now() - it->second.read_at < config_.auth.cache_ttl) {
+      co_return ViewOf(it->second);
+    }
+    // Re-reads after failures stay out of the second half of the queue.
+    if (refresh && waiting_.load() >= kMaxWaitingLookups / 2) {
+      co_return it != entries_.end() ? ViewOf(it->second) : AccountLookup{};
     }
   }
   auto fetch = asio::co_spawn(executor_, Fetch(std::move(user)), asio::use_awaitable);
@@ -101,6 +109,17 @@ net::Awaitable<AccountLookup> AccountDirectory::Find(std::string user, bool refr
 void AccountDirectory::Forget() {
   std::lock_guard lock(mutex_);
   entries_.clear();
+  missing_entries_ = 0;
+}
+
+void AccountDirectory::ForgetMissingLocked() {
+  std::erase_if(entries_, [](const auto& item) { return !item.second.account.has_value(); });
+  missing_entries_ = 0;
+}
+
+void AccountDirectory::RecountMissingLocked() {
+  missing_entries_ = static_cast<std::size_t>(std::count_if(
+      entries_.begin(), entries_.end(), [](const auto& item) { return !item.second.account; }));
 }
 
 void AccountDirectory::RememberPassword(const auth::Account& account, const std::string& password) {
@@ -120,15 +139,25 @@ AccountLookup AccountDirectory::ViewOf(const Entry& entry) const {
 AccountLookup AccountDirectory::Store(const std::string& user,
                                       std::optional<auth::Account> account) {
   std::lock_guard lock(mutex_);
-  if (entries_.size() >= kMaxEntries && !entries_.contains(user)) {
-    // Drop what has expired; if that is not enough, start over (the cache only saves queries).
-    const auto now = Clock::now();
-    std::erase_if(entries_, [&](const auto& item) {
-      return now - item.second.read_at >= config_.auth.cache_ttl;
-    });
-    if (entries_.size() >= kMaxEntries) entries_.clear();
+  const bool missing = !account.has_value();
+  if (!entries_.contains(user)) {
+    if (missing && missing_entries_ >= kMaxMissingEntries) ForgetMissingLocked();
+    if (entries_.size() >= kMaxEntries) {
+      // Drop what has expired, then the missing; if that is not enough, start over (the cache
+      // only saves queries).
+      const auto now = Clock::now();
+      std::erase_if(entries_, [&](const auto& item) {
+        return now - item.second.read_at >= config_.auth.cache_ttl;
+      });
+      RecountMissingLocked();
+      if (entries_.size() >= kMaxEntries) ForgetMissingLocked();
+      if (entries_.size() >= kMaxEntries) entries_.clear();
+      RecountMissingLocked();
+    }
   }
   Entry& entry = entries_[user];
+  if (entry.read_at != Clock::time_point{} && !entry.account) --missing_entries_;
+  if (missing) ++missing_entries_;
   // A password proved for the account as it was stays only while the credentials are the same.
   if (!account || !entry.account || entry.account->credentials != account->credentials) {
     entry.password.reset();
@@ -150,22 +179,37 @@ net::Awaitable<AccountLookup> AccountDirectory::Fetch(std::string user) {
   }
   auto flight = std::make_shared<Flight>(executor_);
   flights_.emplace(user, flight);
+  waiting_.store(flights_.size());
   if (busy_) {
     queue_.push_back(flight);
     while (!flight->turn) co_await flight->wake.async_wait(net::kNoThrow);
   }
   busy_ = true;
-  flight->result = co_await Query(user);
-  flight->done = true;
-  flights_.erase(user);
-  flight->wake.cancel();
-  if (queue_.empty()) {
-    busy_ = false;
-  } else {
-    const std::shared_ptr<Flight> next = queue_.front();
-    queue_.pop_front();
-    next->turn = true;
-    next->wake.cancel();
+  // However the query ends (even by an exception, or by the loop's end), the flight ends and
+  // the connection goes to the next in line.
+  struct Finish {
+    AccountDirectory& directory;
+    const std::string& user;
+    Flight& flight;
+    ~Finish() {
+      flight.done = true;
+      directory.flights_.erase(user);
+      directory.waiting_.store(directory.flights_.size());
+      flight.wake.cancel();
+      if (directory.queue_.empty()) {
+        directory.busy_ = false;
+        return;
+      }
+      const std::shared_ptr<Flight> next = directory.queue_.front();
+      directory.queue_.pop_front();
+      next->turn = true;
+      next->wake.cancel();
+    }
+  };
+  {
+    Finish finish{*this, user, *flight};
+    auto query = Query(user);
+    flight->result = co_await std::move(query);
   }
   co_return flight->result;
 }
@@ -178,18 +222,31 @@ net::Awaitable<longlink::Status> AccountDirectory::Connect() {
                                             config_.backend.connect_timeout);
   pool::OpenResult opened = co_await std::move(open);
   if (!opened.connection) co_return Error{"the [auth] user cannot log in: " + opened.error};
-  connection_ = std::move(opened.connection);
-  mariadb_ = !(connection_->state().server.capabilities & protocol::capability::kClientMysql);
-  // How the server sees the proxy: USER()'s host part is the name it resolved, or the address.
-  auto row = co_await connection_->QueryRow("SELECT USER()");
+  const std::shared_ptr<pool::BackendConnection> connection = std::move(opened.connection);
+  mariadb_ = !(connection->state().server.capabilities & protocol::capability::kClientMysql);
+  // How the server sees the proxy: USER()'s host part is the name it resolved, or the address
+  // (which may not be this end's, behind NAT).
+  const std::string sql = "SELECT USER()";
+  Result<pool::Row> row = Error{""};
+  {
+    net::Deadline deadline(connection->stream().lowest_layer(), config_.backend.connect_timeout);
+    auto query = connection->QueryRow(sql);
+    row = co_await std::move(query);
+  }
   if (!row.ok() || row->empty()) {
-    connection_.reset();
     co_return Error{"reading USER(): " + (row.ok() ? std::string("no row") : row.error().message)};
   }
   const std::string who = Text((*row)[0]);
   const std::string host = who.substr(who.rfind('@') + 1);
-  origin_.ip = net::LocalIpAddress(connection_->stream().lowest_layer());
-  origin_.host_name = host == origin_.ip ? "" : host;
+  std::error_code not_ip;
+  asio::ip::make_address(host, not_ip);
+  if (!not_ip) {
+    origin_ = auth::ConnectionOrigin{.ip = host};
+  } else {
+    origin_ = auth::ConnectionOrigin{
+        .host_name = host, .ip = net::LocalIpAddress(connection->stream().lowest_layer())};
+  }
+  connection_ = connection;
   Log(LogLevel::kInfo, 0, "account lookups as {}: the server sees longlink as {}",
       LogQuoted(config_.auth.user), LogQuoted(who));
   co_return longlink::Status();
@@ -219,9 +276,19 @@ net::Awaitable<AccountLookup> AccountDirectory::Query(const std::string& user) {
                    "max_user_connections, UNIX_TIMESTAMP(), @@global.default_password_lifetime "
                    "FROM mysql.user WHERE User IN " +
                        names;
-    rows = co_await connection_->QueryRows(query, kMaxRows, &refused);
+    const std::shared_ptr<pool::BackendConnection> connection = connection_;
+    {
+      net::Deadline deadline(connection->stream().lowest_layer(), config_.backend.connect_timeout);
+      auto read = connection->QueryRows(query, kMaxRows + 1, &refused);
+      rows = co_await std::move(read);
+      if (!rows.ok() && deadline.expired()) {
+        rows = Error{"no answer within " + std::to_string(config_.backend.connect_timeout.count()) +
+                     " ms"};
+      }
+    }
     if (rows.ok()) break;
-    connection_.reset();  // Lost (wait_timeout, restart): once more on a new one.
+    connection->stream().Close();
+    if (connection_ == connection) connection_.reset();  // Lost: once more on a new one.
   }
   if (!rows.ok()) {
     AccountLookup failed = unavailable;
@@ -236,6 +303,15 @@ net::Awaitable<AccountLookup> AccountDirectory::Query(const std::string& user) {
     co_return failed;
   }
 
+  // Every row is read, or the lookup fails: a row left out could be the one the server applies.
+  auto unreadable = [&](std::string why) {
+    AccountLookup failed = unavailable;
+    failed.error = "the accounts of " + LogQuoted(user) + ": " + std::move(why);
+    return failed;
+  };
+  if (rows->size() > kMaxRows) {
+    co_return unreadable("more than " + std::to_string(kMaxRows) + " rows");
+  }
   std::vector<auth::Account> accounts;
   std::vector<auth::AccountHost> hosts;
   for (const pool::Row& row : *rows) {
@@ -244,13 +320,18 @@ net::Awaitable<AccountLookup> AccountDirectory::Query(const std::string& user) {
                                       .default_password_lifetime = Integer(row[4])};
       auto account = auth::AccountFromGlobalPriv(Text(row[0]), Text(row[1]), Text(row[2]), context);
       if (!account.ok()) {
-        Log(LogLevel::kWarning, 0, "skipping account {}@{}: {}", LogQuoted(Text(row[0])),
-            LogQuoted(Text(row[1])), account.error().message);
-        continue;
+        co_return unreadable(LogQuoted(Text(row[0])) + "@" + LogQuoted(Text(row[1])) + ": " +
+                             account.error().message);
       }
       if (!*account) continue;  // A role.
       accounts.push_back(std::move(**account));
     } else if (!mariadb_ && row.size() >= 11) {
+      // MySQL 8.0.23+ also takes "ip/prefix" hosts, which MariaDB's rules read as text.
+      const std::string host = Text(row[1]);
+      const auto slash = host.find('/');
+      if (slash != std::string::npos && host.find('.', slash) == std::string::npos) {
+        co_return unreadable("host pattern " + LogQuoted(host) + " (CIDR) is not supported");
+      }
       const auth::PrivContext context{.now = Integer(row[9]),
                                       .default_password_lifetime = Integer(row[10])};
       accounts.push_back(auth::AccountFromMysqlUser(
@@ -264,6 +345,8 @@ net::Awaitable<AccountLookup> AccountDirectory::Query(const std::string& user) {
                              .password_lifetime = OptionalInteger(row[7]),
                              .max_user_connections = static_cast<std::uint32_t>(Integer(row[8]))},
           context));
+    } else {
+      co_return unreadable("a row of " + std::to_string(row.size()) + " columns");
     }
   }
   for (const auth::Account& account : accounts) {

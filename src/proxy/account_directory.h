@@ -3,11 +3,15 @@
 // client logs in as a user the config does not list.
 //
 // Lookups run on one connection of the [auth] user (opened on first use, reopened when lost),
-// on one worker's loop, one query at a time: a login storm costs the server at most one
-// connection and one query in flight. Concurrent logins of one user share one lookup. The
-// rows of the user name and of the anonymous user are read (MariaDB: mysql.global_priv; MySQL:
-// mysql.user), and the one the server applies to the proxy's own connection is picked
-// (auth::MatchAccount, with the proxy's address as the server sees it).
+// on one worker's loop, one query at a time, each within backend.connect_timeout: a login
+// storm costs the server at most one connection and one query in flight, and a server that
+// stops answering fails lookups instead of holding them. A result longlink cannot read in full
+// (a row that does not parse, more than kMaxRows rows, a host pattern it cannot match) fails
+// the lookup rather than drop rows, since a dropped row could be the one the server applies.
+// Concurrent logins of one user share one lookup. The rows of the user name and of the anonymous
+// user are read (MariaDB: mysql.global_priv; MySQL: mysql.user), and the one the server applies to
+// the proxy's own connection is picked (auth::MatchAccount, with the proxy's address as the server
+// sees it).
 //
 // Cache: an account read (or found missing) is trusted for [auth] cache_ttl; a login that
 // fails against it re-reads it (logins failing together share one read). So a new account or
@@ -23,6 +27,7 @@
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -65,8 +70,16 @@ class AccountDirectory {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kMaxEntries = 10000;
-  // Distinct users whose lookups may wait for the connection; beyond, lookups fail at once.
+  // Of those, users found missing: a stream of made-up names never pushes out real accounts
+  // (and the passwords remembered for them).
+  static constexpr std::size_t kMaxMissingEntries = 1000;
+  // Distinct users whose lookups may wait for the connection; beyond, lookups fail at once. A
+  // re-read after a failed login may take only half of them, so that failed logins (made-up
+  // names) cannot keep real ones from being read.
   static constexpr std::size_t kMaxWaitingLookups = 256;
+  // Longest user name looked up (MariaDB: 128 characters of up to 4 bytes); a longer one is
+  // an unknown user without a query.
+  static constexpr std::size_t kMaxUserNameBytes = 512;
 
   explicit AccountDirectory(const config::ProxyConfig& config);
   ~AccountDirectory();
@@ -105,6 +118,8 @@ class AccountDirectory {
   net::Awaitable<longlink::Status> Connect();
   AccountLookup Store(const std::string& user, std::optional<auth::Account> account);
   AccountLookup ViewOf(const Entry& entry) const;
+  void ForgetMissingLocked();
+  void RecountMissingLocked();
 
   const config::ProxyConfig& config_;
   std::unordered_map<std::string, AccountView> listed_;
@@ -113,13 +128,16 @@ class AccountDirectory {
   mutable std::mutex mutex_;  // Guards entries_.
   std::unordered_map<std::string, Entry> entries_;
 
-  // On executor_ only.
-  std::unique_ptr<pool::BackendConnection> connection_;
+  // On executor_ only. Shared with the query under way, which may outlive Stop (its frame is
+  // destroyed with the loop).
+  std::shared_ptr<pool::BackendConnection> connection_;
   auth::ConnectionOrigin origin_;
   bool mariadb_ = true;
   bool busy_ = false;
   std::deque<std::shared_ptr<Flight>> queue_;               // Waiting for the connection, in order.
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // By user.
+  std::atomic<std::size_t> waiting_{0};                     // flights_.size(), for Find's check.
+  std::size_t missing_entries_ = 0;  // Under mutex_: entries without an account.
 };
 
 }  // namespace longlink::proxy

@@ -46,7 +46,11 @@ net::Awaitable<std::optional<std::string>> ClientAuthExchange::Ask(const Bytes& 
 net::Awaitable<std::optional<std::string>> ClientAuthExchange::TokenFor(
     std::string_view wanted, const std::string& client_plugin, const std::string& first_token,
     std::string* nonce) {
-  if (client_plugin == wanted) co_return first_token;
+  // A client whose plugin is not the greeting's sends an empty token (its data was made for
+  // another plugin) and waits for a switch; only a token it made for `wanted` is one.
+  const bool made_for_wanted =
+      client_plugin == wanted && (wanted == plugin::kNativePassword || !first_token.empty());
+  if (made_for_wanted) co_return first_token;
   const bool nul_ended = wanted != plugin::kEd25519;  // Scramble plugins end it with a NUL.
   *nonce = Nonce(wanted == plugin::kEd25519 ? auth::kEd25519NonceLength : auth::kScrambleLength);
   const protocol::AuthSwitchRequest request{
@@ -101,24 +105,29 @@ net::Awaitable<std::optional<ClientProof>> ClientAuthExchange::FullAuthenticatio
   const Bytes full = MoreData(std::string(1, kPerformFullAuthentication));
   auto reply = co_await Ask(full);
   if (!reply) co_return std::nullopt;
-  std::string password;
-  if (*reply != std::string(1, kRequestPublicKey)) {
-    // The password in clear: fine where it never left the host (a client that believes its
-    // connection secure sends it so); over the network it is refused, as MySQL refuses it.
-    if (!net::IsLocalConnection(client_.socket())) {
-      co_return ClientProof{.kind = ClientProof::Kind::kInvalid};
-    }
-    password = std::move(*reply);
-  } else {
-    const auth::RsaKeyPair* key = context_.rsa_key();
-    if (key == nullptr) co_return std::nullopt;
+  const auth::RsaKeyPair* key = context_.rsa_key();
+  std::optional<std::string> encrypted;
+  if (*reply == std::string(1, kRequestPublicKey)) {
+    if (key == nullptr) co_return std::nullopt;  // Logged when the key could not be made.
     const Bytes pem = MoreData(key->public_pem());
-    auto encrypted = co_await Ask(pem);
+    encrypted = co_await Ask(pem);
     if (!encrypted) co_return std::nullopt;
-    auto decrypted = key->Decrypt(AsBytes(*encrypted));
-    if (!decrypted.ok()) co_return ClientProof{.kind = ClientProof::Kind::kInvalid};
+  } else {
+    encrypted = std::move(reply);  // Encrypted with a key the client had, or in clear.
+  }
+  std::string password;
+  auto decrypted = key != nullptr ? key->Decrypt(AsBytes(*encrypted))
+                                  : Result<std::vector<std::uint8_t>>(Error{"no key"});
+  if (decrypted.ok()) {
     const auto plain = auth::XorPasswordWithNonce(*decrypted, AsBytes(nonce));
     password.assign(plain.begin(), plain.end());
+  } else if (net::IsLocalConnection(client_.socket())) {
+    // The password in clear: fine where it never left the host (a client that believes its
+    // connection secure, a Unix socket or TLS, sends it so).
+    password = std::move(*encrypted);
+  } else {
+    // Over the network in clear, or not for this key: refused, as MySQL refuses it.
+    co_return ClientProof{.kind = ClientProof::Kind::kInvalid};
   }
   if (!password.empty() && password.back() == '\0') password.pop_back();
   co_return ClientProof{.kind = ClientProof::Kind::kPassword, .data = std::move(password)};

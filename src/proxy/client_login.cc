@@ -179,7 +179,8 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
       Log(LogLevel::kWarning, session_, "cannot read the account of user {}: {}{}", LogQuoted(user),
           found.error, note.suffix);
     }
-    const ErrPacket error = BackendUnavailable("cannot read the account: " + found.error);
+    const ErrPacket error =
+        BackendUnavailable("cannot read the account from the server (the proxy's log says why)");
     co_await Refuse(error, *sequence, rejection);
     co_return std::nullopt;
   }
@@ -192,6 +193,16 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
   std::optional<Choice> choice = ChooseExchange(credentials, known_password, plugin);
   if (!choice) {
     const ErrPacket error = UnsupportedPluginError(user, credentials.front().plugin);
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
+  }
+  if (!(client_.capabilities() & cap::kPluginAuth) &&
+      (choice->kind != ExchangeKind::kNative || plugin != protocol::auth_plugin::kNativePassword)) {
+    // A client without PLUGIN_AUTH cannot be switched (the server's answer, word for word).
+    const ErrPacket error = MakeErrPacket(
+        server_error::kNotSupportedAuthMode,
+        "Client does not support authentication protocol requested by server; consider "
+        "upgrading MariaDB client");
     co_await Refuse(error, *sequence, rejection);
     co_return std::nullopt;
   }
@@ -223,7 +234,10 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
     }
   }
   if (!check.secret) {
-    const std::uint64_t failures = context_.login_failures().Record(user, peer_host_);
+    // A name longer than any account's is not counted (nor kept).
+    const std::uint64_t failures = user.size() <= AccountDirectory::kMaxUserNameBytes
+                                       ? context_.login_failures().Record(user, peer_host_)
+                                       : 0;
     static LogRateLimit denials;
     if (auto note = denials.Admit(); note.write) {
       Log(LogLevel::kInfo, session_,

@@ -13,9 +13,9 @@
 // After the password: a locked account gets the server's 4151; the caller enforces
 // max_user_connections (1226) and sandboxes an expired password (Admission).
 //
-// An unknown user takes the same path and time as a wrong password (a decoy credential, and
-// the same re-read of the account), and gets the same error, so that the answer does not tell
-// which users exist. Failures are counted per user and host (LoginFailures) and logged
+// An unknown user takes the same path and time as a wrong password of a mysql_native_password
+// account (a decoy credential, and the same re-read of the account), and gets the same error.
+// (Accounts of other plugins show their kind by the exchange, as on the server.) Failures are counted per user and host (LoginFailures) and logged
 // rate-limited, with the client's strings escaped.
 #pragma once
 

@@ -296,6 +296,9 @@ int RunProxy(const config::ProxyConfig& config) {
     context.AddWorker(&worker.sessions);
   }
   context.accounts().Start(workers[0]->io.get_executor());
+  // Made now rather than on a worker at the first full authentication (a 2048-bit key takes a
+  // while); only a proxy that reads accounts from the server needs it early.
+  if (context.accounts().lookups_enabled()) context.rsa_key();
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
   asio::co_spawn(workers[0]->io, ReturnFreeMemory(), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());

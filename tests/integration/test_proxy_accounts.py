@@ -483,3 +483,65 @@ def test_sighup_rereads_every_account(proxy_factory, accounts, mariadb):
     assert login_pymysql(proxy.tcp, user, "old-pw")[0] == "error"
     assert login_pymysql(proxy.tcp, user, "new-pw") == ("ok", f"{user}@%")
     assert proxy.alive()
+
+
+@pytest.mark.parametrize("transport", ["tcp", "unix"])
+@pytest.mark.parametrize("account", ["native", "ed25519", "listed"])
+def test_clients_that_start_with_caching_sha2(proxy_factory, mariadb, accounts, transport,
+                                              account):
+    """A client whose first packet is for caching_sha2_password (libmariadb with
+    --default-auth, as MySQL 8 clients start) sends an empty token there and waits for a
+    switch: the proxy switches it (for a listed user with a known password, to
+    caching_sha2_password's own fast path), and the login ends as direct, twice in a row."""
+    how = {"native": "IDENTIFIED BY 'sha-pw'", "listed": "IDENTIFIED BY 'sha-pw'",
+           "ed25519": "IDENTIFIED VIA ed25519 USING PASSWORD('sha-pw')"}[account]
+    user = accounts.create(how)
+    listed = [{"name": user, "password": "sha-pw"}] if account == "listed" else []
+    proxy = proxy_factory(users=listed, auth={"user": LOOKUP_USER, "password": LOOKUP_PASSWORD})
+    direct, proxied = mariadb.target(transport), proxy.target(transport)
+    for password in ("sha-pw", "sha-pw", "wrong"):
+        want = libmariadb_outcome(login_libmariadb(direct, user, password,
+                                                   "caching_sha2_password"))
+        got = libmariadb_outcome(login_libmariadb(proxied, user, password,
+                                                  "caching_sha2_password"))
+        assert got == want, (password, got, want)
+        assert got[0] == ("error" if password == "wrong" else "ok")
+
+
+def test_a_lookup_the_server_does_not_answer_fails_in_time(proxy_factory, accounts, mariadb):
+    """The accounts table locked (the lookup query waits on it): a login that needs a lookup
+    gets ERR 1105 after backend.connect_timeout instead of hanging, says nothing of the
+    lookup account to the client, and once the lock is gone logins work again."""
+    user = accounts.create("IDENTIFIED BY 'pw'")
+    proxy = lookup_proxy(proxy_factory, backend__connect_timeout="1s")
+    locker = mariadb.admin()
+    try:
+        with locker.cursor() as cur:
+            cur.execute("LOCK TABLES mysql.global_priv WRITE")
+        started = time.monotonic()
+        outcome = login_pymysql(proxy.tcp, user, "pw")
+        assert outcome[0] == "error" and outcome[1] == 1105, outcome
+        assert LOOKUP_USER not in outcome[2] and "log" in outcome[2], outcome
+        assert time.monotonic() - started < 5
+        proxy.wait_for_log("no answer within 1000 ms")
+    finally:
+        locker.close()  # Releases the lock.
+    wait_until(lambda: login_pymysql(proxy.tcp, user, "pw") == ("ok", f"{user}@%"), 10,
+               "a login after the lock was released")
+
+
+def test_disconnect_on_expired_password(where_target, accounts, server_globals):
+    """With disconnect_on_expired_password, a client that cannot handle the sandbox (PyMySQL
+    does not say it can) gets the server's 1862 at login, through the proxy too."""
+    server_globals(disconnect_on_expired_password=1)
+    user = accounts.create("IDENTIFIED BY 'old' PASSWORD EXPIRE")
+    results = outcomes(where_target, "pymysql", user, "old")
+    assert_same_everywhere(results, "error")
+    assert results["direct-tcp"][1] == 1862
+
+
+def test_a_user_name_longer_than_any_account(where_target, lookup_account):
+    """A 600-byte user name: refused as the server refuses it, without a lookup."""
+    results = outcomes(where_target, "pymysql", "x" * 600, "pw")
+    assert all(r[0] == "error" for r in results.values()), results
+    assert results["proxy-tcp"][1] == results["direct-tcp"][1], results
