@@ -15,8 +15,9 @@
 //
 // An unknown user takes the same path and time as a wrong password of a mysql_native_password
 // account (a decoy credential, and the same re-read of the account), and gets the same error.
-// (Accounts of other plugins show their kind by the exchange, as on the server.) Failures are counted per user and host (LoginFailures) and logged
-// rate-limited, with the client's strings escaped.
+// (Accounts of other plugins show their kind by the exchange, as on the server.) Failures are
+// counted per user and host (LoginFailures) and logged rate-limited, with the client's strings
+// escaped.
 #pragma once
 
 #include <cstdint>
