@@ -33,6 +33,13 @@
 namespace longlink::auth {
 
 inline constexpr std::size_t kSha256Length = 32;
+
+// The one-byte messages of the exchange (after AuthMoreData's 0x01 prefix from the server).
+namespace caching_sha2 {
+inline constexpr char kRequestPublicKey = 0x02;           // Client: send me your RSA key.
+inline constexpr char kFastAuthSuccess = 0x03;            // Server: the token matched.
+inline constexpr char kPerformFullAuthentication = 0x04;  // Server: send the password.
+}  // namespace caching_sha2
 using Sha256Digest = std::array<std::uint8_t, kSha256Length>;
 
 Sha256Digest Sha256(std::span<const std::uint8_t> data);

@@ -14,11 +14,9 @@ using protocol::ByteView;
 
 namespace {
 
-// caching_sha2_password's plugin data after the fast-path token.
-constexpr char kFastAuthSuccess = 0x03;
-constexpr char kPerformFullAuthentication = 0x04;
-// The client's request for the server's RSA public key.
-constexpr char kRequestPublicKey = 0x02;
+using auth::caching_sha2::kFastAuthSuccess;
+using auth::caching_sha2::kPerformFullAuthentication;
+using auth::caching_sha2::kRequestPublicKey;
 
 std::string ToString(const std::vector<std::uint8_t>& bytes) {
   return std::string(bytes.begin(), bytes.end());

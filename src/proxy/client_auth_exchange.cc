@@ -13,9 +13,9 @@ using protocol::Bytes;
 
 namespace {
 
-constexpr char kFastAuthSuccess = 0x03;
-constexpr char kPerformFullAuthentication = 0x04;
-constexpr char kRequestPublicKey = 0x02;
+using auth::caching_sha2::kFastAuthSuccess;
+using auth::caching_sha2::kPerformFullAuthentication;
+using auth::caching_sha2::kRequestPublicKey;
 
 std::string AsString(const auth::Scramble& scramble) {
   return std::string(scramble.begin(), scramble.end());

@@ -4,22 +4,13 @@
 
 #include <set>
 
+#include "auth_test_util.h"
+
 namespace longlink::auth {
 namespace {
 
-std::span<const std::uint8_t> Bytes(std::string_view text) {
-  return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-std::string Hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (std::uint8_t byte : bytes) {
-    out += kDigits[byte >> 4];
-    out += kDigits[byte & 0xf];
-  }
-  return out;
-}
+using testing::Bytes;
+using testing::Hex;
 
 // A fixed scramble for reproducible vectors.
 constexpr std::string_view kScramble = "0123456789ABCDEFGHIJ";
