@@ -357,15 +357,27 @@ def test_an_expired_password_gets_the_sandbox(where_target, accounts, where):
 
 def test_max_user_connections(where_target, accounts):
     """WITH MAX_USER_CONNECTIONS 1: a second concurrent session gets the server's 1226; once
-    the first leaves, a new one gets in."""
+    the first leaves, a new one gets in. (The server, and the proxy, count a session out a
+    moment after its client closed: each place waits until its first session gets in.)"""
     user = accounts.create("IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 1")
     for where in WHERE:
         target = where_target(where)
-        first = pymysql.connect(**target.pymysql_args(), user=user, password="pw")
+        held = []
+
+        def first_gets_in():
+            try:
+                held.append(pymysql.connect(**target.pymysql_args(), user=user, password="pw"))
+                return True
+            except pymysql.err.OperationalError as e:
+                if e.args[0] != 1226:
+                    raise
+                return False
+
+        wait_until(first_gets_in, 5, f"{where}: the first session")
         second = login_pymysql(target, user, "pw")
         assert second == ("error", 1226, f"User '{user}' has exceeded the "
                           "'max_user_connections' resource (current value: 1)"), where
-        first.close()
+        held[0].close()
         wait_until(lambda: login_pymysql(target, user, "pw")[0] == "ok", 5,
                    f"{where}: a session after the first left")
 
