@@ -141,7 +141,8 @@ TEST(ProtocolCompressionRecordedTest, BigRowFromTheServer) {
       std::find(greeting.begin() + 1, greeting.end(), 0) - greeting.begin());
   // caps_lo after: the version's NUL, conn_id (4), scramble (8), filler (1).
   const std::size_t caps_lo_at = version_end + 1 + 4 + 8 + 1;
-  const std::uint32_t caps = greeting[caps_lo_at] | greeting[caps_lo_at + 1] << 8 |
+  const std::uint32_t caps = static_cast<std::uint32_t>(greeting[caps_lo_at]) |
+                             static_cast<std::uint32_t>(greeting[caps_lo_at + 1]) << 8 |
                              static_cast<std::uint32_t>(greeting[caps_lo_at + 5]) << 16 |
                              static_cast<std::uint32_t>(greeting[caps_lo_at + 6]) << 24;
   EXPECT_NE(caps & (1U << 5), 0U);
@@ -179,7 +180,8 @@ TEST(ProtocolCompressionRecordedTest, BigRowFromTheClient) {
   const auto login = Packets(recording.login);
   ASSERT_EQ(login.size(), 1U);  // The handshake response, plain.
   EXPECT_EQ(login[0].sequence_id, 1);
-  const std::uint32_t caps = login[0].payload[0] | login[0].payload[1] << 8;
+  const std::uint32_t caps = static_cast<std::uint32_t>(login[0].payload[0]) |
+                             static_cast<std::uint32_t>(login[0].payload[1]) << 8;
   EXPECT_NE(caps & (1U << 5), 0U) << "the client asked for CLIENT_COMPRESS";
 
   const auto frames = Frames(recording.compressed, 1);

@@ -263,8 +263,8 @@ TEST(ProtocolCompressionTest, RefusesCorruptData) {
   Bytes flipped = good;
   flipped[kFrameHeaderSize + 4] ^= 0x55;
   // The payload is zlib data cut short, with the header's payload_length to match.
-  Bytes truncated = good;
-  truncated.resize(truncated.size() - 6);
+  ASSERT_GT(good.size(), kFrameHeaderSize + 6);
+  Bytes truncated(good.begin(), good.end() - 6);
   truncated[0] = static_cast<std::uint8_t>(truncated.size() - kFrameHeaderSize);
   Bytes empty_payload = Hex("00 00 00 00 10 00 00");
   const std::vector<Row> rows = {
