@@ -7,7 +7,7 @@ packages=(
   # build
   cmake ninja-build g++ ccache pkg-config clang-format
   libcli11-dev libfmt-dev nlohmann-json3-dev libasio-dev libtomlplusplus-dev
-  libssl-dev libsodium-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libssl-dev libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   # diagnose: namespaces, reference tools for tests and benchmarks
   iproute2 net-tools procps hyperfine
   # proxy: a real server and real clients for integration tests and the demo
