@@ -78,6 +78,9 @@ bool ByteStream::Attach(asio::any_io_executor executor) {
 
 Awaitable<Status> ByteStream::HandshakeAsServer(TlsContextPtr context) {
   if (!socket_ || tls_) co_return Error{"TLS handshake: not a plain attached stream"};
+  if (!context || context->role() != TlsContext::Role::kServer) {
+    co_return Error{"TLS handshake: not a server context"};
+  }
   std::error_code error;
   socket_->non_blocking(true, error);
   auto session = TlsSession::ForServer(std::move(context), socket_->native_handle());
@@ -88,6 +91,9 @@ Awaitable<Status> ByteStream::HandshakeAsServer(TlsContextPtr context) {
 Awaitable<Status> ByteStream::HandshakeAsClient(TlsContextPtr context, std::string host,
                                                 std::string session_key) {
   if (!socket_ || tls_) co_return Error{"TLS handshake: not a plain attached stream"};
+  if (!context || context->role() != TlsContext::Role::kClient) {
+    co_return Error{"TLS handshake: not a client context"};
+  }
   std::error_code error;
   socket_->non_blocking(true, error);
   auto session = TlsSession::ForClient(std::move(context), socket_->native_handle(),

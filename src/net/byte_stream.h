@@ -136,7 +136,8 @@ class ByteStream {
   // read). TLS: the decrypted bytes of at most the one record the TLS layer buffered (reading
   // it from the socket if needed, so the socket may stop showing readable while the stream
   // still has it); 0 for a close_notify or an EOF; a TlsCategory() error for an alert, and
-  // connection_reset for a reset as on a plain stream.
+  // connection_reset for a reset as on a plain stream. REQUIRES (TLS, both): no read pending
+  // (a record taken into the session would not wake it).
   std::size_t Peek(std::span<std::uint8_t> out, std::error_code& error) const;
   // Sends what the socket takes at once, without waiting or reporting errors: last words
   // before Close (COM_QUIT). TLS: the bytes as one record, then a close_notify.

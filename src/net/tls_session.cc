@@ -87,7 +87,13 @@ Result<std::unique_ptr<TlsSession>> TlsSession::ForClient(TlsContextPtr context,
   return session;
 }
 
-TlsSession::~TlsSession() { SSL_free(ssl_); }
+TlsSession::~TlsSession() {
+  // OpenSSL spoils the session of a connection freed without a shutdown, so that it is never
+  // resumed; only a failed connection's should be.
+  if (!failed_ && handshake_done())
+    SSL_set_shutdown(ssl_, SSL_get_shutdown(ssl_) | SSL_SENT_SHUTDOWN);
+  SSL_free(ssl_);
+}
 
 TlsStep TlsSession::Outcome(int ret, std::size_t bytes, int saved_errno) {
   TlsStep step;
