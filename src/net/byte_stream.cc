@@ -1,9 +1,12 @@
 #include "net/byte_stream.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <asio/error.hpp>
 #include <cerrno>
 
 namespace longlink::net {
@@ -20,7 +23,10 @@ ByteStream::ByteStream(Socket socket) {
 ByteStream::~ByteStream() { Close(); }
 
 ByteStream::ByteStream(ByteStream&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), family_(other.family_), protocol_(other.protocol_) {
+    : tls_(std::move(other.tls_)),
+      fd_(std::exchange(other.fd_, -1)),
+      family_(other.family_),
+      protocol_(other.protocol_) {
   if (other.socket_) {
     socket_.emplace(std::move(*other.socket_));
     other.socket_.reset();
@@ -30,6 +36,7 @@ ByteStream::ByteStream(ByteStream&& other) noexcept
 ByteStream& ByteStream::operator=(ByteStream&& other) noexcept {
   if (this != &other) {
     Close();
+    tls_ = std::move(other.tls_);
     fd_ = std::exchange(other.fd_, -1);
     family_ = other.family_;
     protocol_ = other.protocol_;
@@ -60,9 +67,65 @@ bool ByteStream::Attach(asio::any_io_executor executor) {
   std::error_code error;
   socket.assign(asio::generic::stream_protocol(family_, protocol_), fd_, error);
   if (error) return false;
+  if (tls_) {  // OpenSSL reads the descriptor itself: it must not block.
+    const int flags = ::fcntl(fd_, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK) == 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
+  }
   fd_ = -1;
   socket_.emplace(std::move(socket));
   return true;
+}
+
+Awaitable<Status> ByteStream::HandshakeAsServer(TlsContextPtr context) {
+  if (!socket_ || tls_) co_return Error{"TLS handshake: not a plain attached stream"};
+  if (!context || context->role() != TlsContext::Role::kServer) {
+    co_return Error{"TLS handshake: not a server context"};
+  }
+  std::error_code error;
+  socket_->non_blocking(true, error);
+  auto session = TlsSession::ForServer(std::move(context), socket_->native_handle());
+  auto handshake = Handshake(std::move(session));
+  co_return co_await std::move(handshake);
+}
+
+Awaitable<Status> ByteStream::HandshakeAsClient(TlsContextPtr context, std::string host,
+                                                std::string session_key) {
+  if (!socket_ || tls_) co_return Error{"TLS handshake: not a plain attached stream"};
+  if (!context || context->role() != TlsContext::Role::kClient) {
+    co_return Error{"TLS handshake: not a client context"};
+  }
+  std::error_code error;
+  socket_->non_blocking(true, error);
+  auto session = TlsSession::ForClient(std::move(context), socket_->native_handle(),
+                                       std::move(host), std::move(session_key));
+  auto handshake = Handshake(std::move(session));
+  co_return co_await std::move(handshake);
+}
+
+Awaitable<Status> ByteStream::Handshake(Result<std::unique_ptr<TlsSession>> session) {
+  if (!session.ok()) co_return session.error();
+  tls_ = std::move(*session);
+  for (;;) {
+    const TlsStep step = tls_->Handshake();
+    if (step.wait == TlsStep::Wait::kNone) {
+      if (!step.error) co_return Status();
+      co_return Error{"TLS handshake failed: " + tls_->HandshakeFailure(step.error)};
+    }
+    auto wait = socket_->async_wait(
+        step.wait == TlsStep::Wait::kRead ? Socket::wait_read : Socket::wait_write, kNoThrow);
+    auto [error] = co_await std::move(wait);
+    if (error) co_return Error{"TLS handshake failed: " + tls_->HandshakeFailure(error)};
+  }
+}
+
+TlsStep ByteStream::Step(asio::mutable_buffer buffer) {
+  if (buffer.size() == 0) return TlsStep{};
+  return tls_->Read(std::span(static_cast<std::uint8_t*>(buffer.data()), buffer.size()));
+}
+
+TlsStep ByteStream::Step(asio::const_buffer buffer) {
+  if (buffer.size() == 0) return TlsStep{};
+  return tls_->Write(std::span(static_cast<const std::uint8_t*>(buffer.data()), buffer.size()));
 }
 
 void ByteStream::Cancel() {
@@ -71,6 +134,7 @@ void ByteStream::Cancel() {
 }
 
 void ByteStream::Shutdown() {
+  if (tls_) tls_->CloseNotify();
   if (socket_) {
     std::error_code ignored;
     socket_->shutdown(Socket::shutdown_both, ignored);
@@ -80,6 +144,7 @@ void ByteStream::Shutdown() {
 }
 
 void ByteStream::Close() {
+  tls_.reset();  // The descriptor stays open: OpenSSL never closes it.
   if (socket_) {
     std::error_code ignored;
     socket_->close(ignored);
@@ -96,8 +161,14 @@ int ByteStream::native_handle() const {
 bool ByteStream::PeerClosedOrSpoke() const {
   const int fd = native_handle();
   if (fd < 0) return false;
+  if (tls_ && tls_->pending() > 0) return true;
   pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
-  return ::poll(&p, 1, 0) != 0;
+  if (::poll(&p, 1, 0) == 0) return false;
+  if (!tls_) return true;
+  std::uint8_t byte = 0;
+  std::error_code error;
+  Peek(std::span(&byte, 1), error);
+  return error != std::errc::operation_would_block;
 }
 
 std::size_t ByteStream::Peek(std::span<std::uint8_t> out, std::error_code& error) const {
@@ -106,6 +177,16 @@ std::size_t ByteStream::Peek(std::span<std::uint8_t> out, std::error_code& error
   if (fd < 0) {
     error = std::make_error_code(std::errc::bad_file_descriptor);
     return 0;
+  }
+  if (tls_) {
+    std::uint8_t byte = 0;
+    const TlsStep step = tls_->Peek(out.empty() ? std::span(&byte, 1) : out);
+    if (step.wait != TlsStep::Wait::kNone) {
+      error = std::make_error_code(std::errc::operation_would_block);
+    } else if (step.error && step.error != asio::error::eof) {
+      error = step.error;
+    }
+    return std::min(step.bytes, out.size());
   }
   const ssize_t n = ::recv(fd, out.data(), out.size(), MSG_PEEK | MSG_DONTWAIT);
   if (n < 0) {
@@ -120,6 +201,11 @@ std::size_t ByteStream::Peek(std::span<std::uint8_t> out, std::error_code& error
 void ByteStream::SendNow(std::span<const std::uint8_t> bytes) {
   const int fd = native_handle();
   if (fd < 0) return;
+  if (tls_) {
+    if (tls_->handshake_done() && !bytes.empty()) tls_->Write(bytes);
+    tls_->CloseNotify();
+    return;
+  }
   [[maybe_unused]] const ssize_t sent =
       ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
 }

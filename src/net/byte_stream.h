@@ -1,6 +1,6 @@
 // A connected byte stream to a peer (a TCP or Unix stream socket), owned: closed when it is
-// destroyed. The type the pools and backend connections hold instead of sockets and file
-// descriptors, so that a TLS stream can take its place behind the same operations later.
+// destroyed, plain or TLS. The type the pools, backend connections and client sessions hold
+// instead of sockets and file descriptors.
 //
 // A stream is in one of three states:
 //   closed    (default-constructed, moved from, or after Close)
@@ -8,21 +8,36 @@
 //   detached  bound to none, still connected: what a pool keeps for an idle connection, so
 //             that any worker's loop can Attach it
 // Shutdown, Close, PeerClosedOrSpoke, Peek, SendNow and the watcher registration work in both
-// open states. For TLS, the session state would travel with the stream across Detach/Attach,
-// and PeerClosedOrSpoke/Peek would also look at what the TLS layer has buffered.
+// open states.
 //
-// Not thread-safe: one owner at a time (an attached stream is used on its loop only).
+// TLS: a plain stream becomes a TLS stream with HandshakeAsServer or HandshakeAsClient; from
+// then on reads and writes go through the TLS session (net::TlsSession), which travels with
+// the stream across Detach/Attach (it is bound to the descriptor, not to the loop). A plain
+// stream pays nothing for this: its reads and writes are the socket's. PeerClosedOrSpoke and
+// Peek look at what the TLS layer has buffered as well as at the socket.
+//
+// Not thread-safe: one owner at a time (an attached stream is used on its loop only). Not to
+// be moved while an operation is pending.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/buffer.hpp>
+#include <asio/compose.hpp>
+#include <asio/post.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <system_error>
 #include <utility>
 
+#include "common/result.h"
 #include "net/socket.h"
+#include "net/tls_context.h"
+#include "net/tls_session.h"
 
 namespace longlink::net {
 
@@ -52,16 +67,52 @@ class ByteStream {
   // stream stays detached and open).
   bool Attach(asio::any_io_executor executor);
 
+  // Starts TLS as the server (a client connecting to the proxy) or as the client (the proxy
+  // connecting to a backend: `host` is what the certificate must name, a DNS name or an IP
+  // literal, and the server name sent; `session_key` files the session for resumption, ""
+  // meaning `host`). The error says why, for an operator ("the server's certificate failed
+  // verification: certificate has expired"); the stream is then unusable: close it.
+  // Cancel (a Deadline) ends a handshake as "timed out".
+  // REQUIRES: attached, plain, no operation pending, and no byte of the peer's handshake
+  // read yet (read an SSLRequest by its exact length). `context` of the matching role.
+  Awaitable<Status> HandshakeAsServer(TlsContextPtr context);
+  Awaitable<Status> HandshakeAsClient(TlsContextPtr context, std::string host,
+                                      std::string session_key = {});
+  // The TLS session (version, cipher, resumption), or null for a plain stream.
+  const TlsSession* tls() const { return tls_.get(); }
+
   // Asio's AsyncReadStream and AsyncWriteStream, for asio::async_read/async_write and
-  // co_await with net::kNoThrow. REQUIRES: attached.
+  // co_await with net::kNoThrow. TLS: a read ends with asio::error::eof at the peer's
+  // close_notify (or an EOF), and with a TlsCategory() error for a protocol failure; after a
+  // write fails or is cancelled the stream must be closed. REQUIRES: attached.
   executor_type get_executor() { return socket_->get_executor(); }
   template <typename MutableBufferSequence, typename ReadToken>
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
-    return socket_->async_read_some(buffers, std::forward<ReadToken>(token));
+    return asio::async_initiate<ReadToken, void(std::error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& sequence) {
+          if (tls_ == nullptr) {
+            socket_->async_read_some(sequence, std::move(handler));
+            return;
+          }
+          asio::async_compose<decltype(handler), void(std::error_code, std::size_t)>(
+              TlsIo<asio::mutable_buffer>{*this, FirstBuffer<asio::mutable_buffer>(sequence)},
+              handler, *socket_);
+        },
+        token, buffers);
   }
   template <typename ConstBufferSequence, typename WriteToken>
   auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
-    return socket_->async_write_some(buffers, std::forward<WriteToken>(token));
+    return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& sequence) {
+          if (tls_ == nullptr) {
+            socket_->async_write_some(sequence, std::move(handler));
+            return;
+          }
+          asio::async_compose<decltype(handler), void(std::error_code, std::size_t)>(
+              TlsIo<asio::const_buffer>{*this, FirstBuffer<asio::const_buffer>(sequence)}, handler,
+              *socket_);
+        },
+        token, buffers);
   }
   // The socket underneath, for a Deadline, socket options and endpoints (TLS: the TCP socket
   // under the TLS layer). REQUIRES: attached.
@@ -69,30 +120,89 @@ class ByteStream {
 
   // Pending operations end with asio::error::operation_aborted. No-op unless attached.
   void Cancel();
-  // Ends both directions: the peer sees the end, and pending reads here see it too.
+  // Ends both directions: the peer sees the end (TLS: a close_notify first, if the socket
+  // takes it at once), and pending reads here see it too.
   void Shutdown();
   void Close();
 
   // True if the stream has something to read or the peer closed it (a poll, no wait). For a
   // connection between commands, that means the server closed it or sent something
-  // unsolicited. False for a closed stream.
+  // unsolicited. False for a closed stream. TLS: true for decrypted bytes buffered, a
+  // close_notify, an alert or an error; a readable socket that held only a record that is not
+  // data (a TLS 1.3 ticket or key update) is processed (as by Peek) and gives false.
   bool PeerClosedOrSpoke() const;
   // Copies up to out.size() bytes waiting to be read into `out` without consuming them or
   // waiting: the count (0: the peer closed), or 0 with `error` set (would_block: nothing to
-  // read).
+  // read). TLS: the decrypted bytes of at most the one record the TLS layer buffered (reading
+  // it from the socket if needed, so the socket may stop showing readable while the stream
+  // still has it); 0 for a close_notify or an EOF; a TlsCategory() error for an alert, and
+  // connection_reset for a reset as on a plain stream. REQUIRES (TLS, both): no read pending
+  // (a record taken into the session would not wake it).
   std::size_t Peek(std::span<std::uint8_t> out, std::error_code& error) const;
   // Sends what the socket takes at once, without waiting or reporting errors: last words
-  // before Close (COM_QUIT).
+  // before Close (COM_QUIT). TLS: the bytes as one record, then a close_notify.
   void SendNow(std::span<const std::uint8_t> bytes);
 
   // For readiness watchers (pool::IdleWatcher): the descriptor to poll for readability;
-  // -1 when closed. The stream still owns it.
+  // -1 when closed. The stream still owns it. TLS: the socket does not show what the TLS
+  // layer has already buffered: ask PeerClosedOrSpoke before waiting for readability.
   int native_handle() const;
 
  private:
-  std::optional<Socket> socket_;  // Attached.
-  int fd_ = -1;                   // Detached: owned.
-  int family_ = 0;                // The socket's protocol, to attach it again.
+  // One read or write through TLS: steps of the session, waiting for the socket's readiness
+  // between them. Uses only the first non-empty buffer of a sequence, as a socket may.
+  template <typename Buffer>
+  struct TlsIo {
+    TlsIo(ByteStream& io_stream, Buffer io_buffer) : stream(io_stream), buffer(io_buffer) {}
+    ByteStream& stream;
+    Buffer buffer;
+    enum class State { kStarting, kWaiting, kPosted } state = State::kStarting;
+    std::error_code result;
+    std::size_t bytes = 0;
+
+    template <typename Self>
+    void operator()(Self& self, std::error_code error = {}) {
+      if (state == State::kPosted) {
+        error = result;
+      } else if (!error) {
+        const TlsStep step = stream.Step(buffer);
+        if (step.wait != TlsStep::Wait::kNone) {
+          state = State::kWaiting;
+          stream.socket_->async_wait(
+              step.wait == TlsStep::Wait::kRead ? Socket::wait_read : Socket::wait_write,
+              std::move(self));
+          return;
+        }
+        error = step.error;
+        bytes = step.bytes;
+      }
+      if (state == State::kStarting) {  // Never complete inside the initiating call.
+        state = State::kPosted;
+        result = error;
+        asio::post(std::move(self));
+        return;
+      }
+      self.complete(error, bytes);
+    }
+  };
+  template <typename Buffer, typename Sequence>
+  static Buffer FirstBuffer(const Sequence& sequence) {
+    for (auto it = asio::buffer_sequence_begin(sequence); it != asio::buffer_sequence_end(sequence);
+         ++it) {
+      Buffer buffer(*it);
+      if (buffer.size() != 0) return buffer;
+    }
+    return Buffer();
+  }
+  TlsStep Step(asio::mutable_buffer buffer);
+  TlsStep Step(asio::const_buffer buffer);
+  // Drives `session`'s handshake to its end; installs it first.
+  Awaitable<Status> Handshake(Result<std::unique_ptr<TlsSession>> session);
+
+  std::optional<Socket> socket_;     // Attached.
+  std::unique_ptr<TlsSession> tls_;  // TLS streams, attached or detached.
+  int fd_ = -1;                      // Detached: owned.
+  int family_ = 0;                   // The socket's protocol, to attach it again.
   int protocol_ = 0;
 };
 
