@@ -1,6 +1,5 @@
 #include "proxy/account_directory.h"
 
-#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/ip/address.hpp>
 #include <asio/steady_timer.hpp>
@@ -92,14 +91,13 @@ net::Awaitable<AccountLookup> AccountDirectory::Find(std::string user, bool refr
   if (!lookups_enabled() || user.size() > kMaxUserNameBytes) co_return AccountLookup{};
   {
     std::lock_guard lock(mutex_);
-    auto it = entries_.find(user);
-    if (it != entries_.end() && !refresh &&
-        Clock::now() - it->second.read_at < config_.auth.cache_ttl) {
-      co_return ViewOf(it->second);
+    const auto cached = CachedLocked(user);
+    if (cached && !refresh && Clock::now() - cached->first < config_.auth.cache_ttl) {
+      co_return cached->second;
     }
     // Re-reads after failures stay out of the second half of the queue.
     if (refresh && waiting_.load() >= kMaxWaitingLookups / 2) {
-      co_return it != entries_.end() ? ViewOf(it->second) : AccountLookup{};
+      co_return cached ? cached->second : AccountLookup{};
     }
   }
   auto fetch = asio::co_spawn(executor_, Fetch(std::move(user)), asio::use_awaitable);
@@ -109,17 +107,7 @@ net::Awaitable<AccountLookup> AccountDirectory::Find(std::string user, bool refr
 void AccountDirectory::Forget() {
   std::lock_guard lock(mutex_);
   entries_.clear();
-  missing_entries_ = 0;
-}
-
-void AccountDirectory::ForgetMissingLocked() {
-  std::erase_if(entries_, [](const auto& item) { return !item.second.account.has_value(); });
-  missing_entries_ = 0;
-}
-
-void AccountDirectory::RecountMissingLocked() {
-  missing_entries_ = static_cast<std::size_t>(std::count_if(
-      entries_.begin(), entries_.end(), [](const auto& item) { return !item.second.account; }));
+  missing_.clear();
 }
 
 void AccountDirectory::RememberPassword(const auth::Account& account, const std::string& password) {
@@ -130,41 +118,44 @@ void AccountDirectory::RememberPassword(const auth::Account& account, const std:
   it->second.password = password;
 }
 
-AccountLookup AccountDirectory::ViewOf(const Entry& entry) const {
-  if (!entry.account) return AccountLookup{};
-  AccountView view{.account = *entry.account, .known_password = entry.password};
-  return AccountLookup{.status = AccountLookup::Status::kFound, .view = std::move(view)};
+std::optional<std::pair<AccountDirectory::Clock::time_point, AccountLookup>>
+AccountDirectory::CachedLocked(const std::string& user) const {
+  if (auto it = entries_.find(user); it != entries_.end()) {
+    const Entry& entry = it->second;
+    AccountView view{.account = entry.account, .known_password = entry.password};
+    return std::pair(entry.read_at, AccountLookup{.status = AccountLookup::Status::kFound,
+                                                  .view = std::move(view)});
+  }
+  if (auto it = missing_.find(user); it != missing_.end()) {
+    return std::pair(it->second, AccountLookup{});
+  }
+  return std::nullopt;
 }
 
 AccountLookup AccountDirectory::Store(const std::string& user,
                                       std::optional<auth::Account> account) {
   std::lock_guard lock(mutex_);
-  const bool missing = !account.has_value();
-  if (!entries_.contains(user)) {
-    if (missing && missing_entries_ >= kMaxMissingEntries) ForgetMissingLocked();
-    if (entries_.size() >= kMaxEntries) {
-      // Drop what has expired, then the missing; if that is not enough, start over (the cache
-      // only saves queries).
-      const auto now = Clock::now();
-      std::erase_if(entries_, [&](const auto& item) {
-        return now - item.second.read_at >= config_.auth.cache_ttl;
-      });
-      RecountMissingLocked();
-      if (entries_.size() >= kMaxEntries) ForgetMissingLocked();
-      if (entries_.size() >= kMaxEntries) entries_.clear();
-      RecountMissingLocked();
-    }
+  const auto now = Clock::now();
+  if (!account) {
+    entries_.erase(user);
+    if (missing_.size() >= kMaxMissingEntries && !missing_.contains(user)) missing_.clear();
+    missing_[user] = now;
+    return AccountLookup{};
+  }
+  missing_.erase(user);
+  if (entries_.size() >= kMaxEntries && !entries_.contains(user)) {
+    // Drop what has expired; if that is not enough, start over (the cache only saves queries).
+    std::erase_if(entries_, [&](const auto& item) {
+      return now - item.second.read_at >= config_.auth.cache_ttl;
+    });
+    if (entries_.size() >= kMaxEntries) entries_.clear();
   }
   Entry& entry = entries_[user];
-  if (entry.read_at != Clock::time_point{} && !entry.account) --missing_entries_;
-  if (missing) ++missing_entries_;
   // A password proved for the account as it was stays only while the credentials are the same.
-  if (!account || !entry.account || entry.account->credentials != account->credentials) {
-    entry.password.reset();
-  }
-  entry.account = std::move(account);
-  entry.read_at = Clock::now();
-  return ViewOf(entry);
+  if (entry.account.credentials != account->credentials) entry.password.reset();
+  entry.account = std::move(*account);
+  entry.read_at = now;
+  return CachedLocked(user)->second;
 }
 
 net::Awaitable<AccountLookup> AccountDirectory::Fetch(std::string user) {

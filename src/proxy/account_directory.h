@@ -37,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 #include "auth/account.h"
 #include "auth/account_match.h"
@@ -70,8 +71,8 @@ class AccountDirectory {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t kMaxEntries = 10000;
-  // Of those, users found missing: a stream of made-up names never pushes out real accounts
-  // (and the passwords remembered for them).
+  // Users found missing are kept apart, at most this many: a stream of made-up names never
+  // pushes out real accounts (and the passwords remembered for them).
   static constexpr std::size_t kMaxMissingEntries = 1000;
   // Distinct users whose lookups may wait for the connection; beyond, lookups fail at once. A
   // re-read after a failed login may take only half of them, so that failed logins (made-up
@@ -106,8 +107,8 @@ class AccountDirectory {
  private:
   struct Entry {
     Clock::time_point read_at = {};
-    std::optional<auth::Account> account = {};  // nullopt: no account matched.
-    std::optional<std::string> password = {};   // Proved for `account` as read.
+    auth::Account account = {};
+    std::optional<std::string> password = {};  // Proved for `account` as read.
   };
   struct Flight;
 
@@ -117,16 +118,17 @@ class AccountDirectory {
   net::Awaitable<AccountLookup> Query(const std::string& user);
   net::Awaitable<longlink::Status> Connect();
   AccountLookup Store(const std::string& user, std::optional<auth::Account> account);
-  AccountLookup ViewOf(const Entry& entry) const;
-  void ForgetMissingLocked();
-  void RecountMissingLocked();
+  // What the cache says of `user` and when it was read, if it says anything. Under mutex_.
+  std::optional<std::pair<Clock::time_point, AccountLookup>> CachedLocked(
+      const std::string& user) const;
 
   const config::ProxyConfig& config_;
   std::unordered_map<std::string, AccountView> listed_;
   asio::any_io_executor executor_;
 
-  mutable std::mutex mutex_;  // Guards entries_.
+  mutable std::mutex mutex_;  // Guards entries_ and missing_.
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Clock::time_point> missing_;  // Users without an account.
 
   // On executor_ only. Shared with the query under way, which may outlive Stop (its frame is
   // destroyed with the loop).
@@ -137,7 +139,6 @@ class AccountDirectory {
   std::deque<std::shared_ptr<Flight>> queue_;               // Waiting for the connection, in order.
   std::map<std::string, std::shared_ptr<Flight>> flights_;  // By user.
   std::atomic<std::size_t> waiting_{0};                     // flights_.size(), for Find's check.
-  std::size_t missing_entries_ = 0;  // Under mutex_: entries without an account.
 };
 
 }  // namespace longlink::proxy

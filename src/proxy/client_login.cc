@@ -246,7 +246,7 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
           found.status == AccountLookup::Status::kFound ? "" : " (unknown user)", note.suffix);
     }
     const bool used_password =
-        !(proof->kind != auth::ClientProof::Kind::kInvalid && proof->data.empty());
+        proof->kind == auth::ClientProof::Kind::kInvalid || !proof->data.empty();
     const ErrPacket error = protocol::AccessDeniedError(user, peer_host_, used_password);
     co_await Refuse(error, *sequence, rejection);
     co_return std::nullopt;

@@ -118,8 +118,7 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
 
 bool ClientSession::CountUser(const std::string& user, std::uint32_t limit) {
   // A session counts once, as its current user (COM_CHANGE_USER moves it).
-  const bool same = counted_user_ == user;
-  if (same) return true;
+  if (counted_user_ == user) return true;
   if (!context_.AdmitUser(user, limit)) return false;
   if (counted_user_) context_.UserGone(*counted_user_);
   counted_user_ = user;

@@ -38,10 +38,7 @@ const auth::RsaKeyPair* ProxyContext::rsa_key() {
 bool ProxyContext::AdmitUser(const std::string& user, std::uint32_t limit) {
   std::lock_guard lock(user_sessions_mutex_);
   std::uint32_t& sessions = user_sessions_[user];
-  if (limit != 0 && sessions >= limit) {
-    if (sessions == 0) user_sessions_.erase(user);
-    return false;
-  }
+  if (limit != 0 && sessions >= limit) return false;
   ++sessions;
   return true;
 }
