@@ -85,6 +85,31 @@ Result<std::optional<Account>> AccountFromGlobalPriv(std::string user, std::stri
     account.max_user_connections = static_cast<std::uint32_t>(
         std::min<std::int64_t>(**limit, std::numeric_limits<std::uint32_t>::max()));
   }
+  auto ssl_type = IntegerField(json, "ssl_type");
+  if (!ssl_type.ok()) return ssl_type.error();
+  switch (ssl_type->value_or(0)) {
+    case 0:
+      break;
+    case 1:
+      account.tls.kind = AccountTls::Kind::kAny;
+      break;
+    case 2:
+      account.tls.kind = AccountTls::Kind::kX509;
+      break;
+    default:  // 3, and anything newer: the strictest the proxy knows.
+      account.tls.kind = AccountTls::Kind::kSpecified;
+      break;
+  }
+  const std::pair<const char*, std::string*> tls_fields[] = {
+      {"ssl_cipher", &account.tls.cipher},
+      {"x509_issuer", &account.tls.issuer},
+      {"x509_subject", &account.tls.subject}};
+  for (const auto& [name, field] : tls_fields) {
+    if (auto value = json.find(name); value != json.end()) {
+      if (!value->is_string()) return Error{"\"" + std::string(name) + "\" is not a string"};
+      *field = value->get<std::string>();
+    }
+  }
   return std::optional(std::move(account));
 }
 

@@ -32,6 +32,19 @@ struct AccountCredential {
   friend bool operator==(const AccountCredential&, const AccountCredential&) = default;
 };
 
+// What an account requires of the connection (CREATE USER ... REQUIRE), as MariaDB checks it
+// after the password: kAny (REQUIRE SSL) any TLS connection, also on the Unix socket;
+// kX509 a client certificate that verified; kSpecified that too, and the cipher, issuer and
+// subject given (each when not empty; issuer and subject as OpenSSL's X509_NAME_oneline).
+struct AccountTls {
+  enum class Kind { kNone, kAny, kX509, kSpecified };
+  Kind kind = Kind::kNone;
+  std::string cipher = {};
+  std::string issuer = {};
+  std::string subject = {};
+  friend bool operator==(const AccountTls&, const AccountTls&) = default;
+};
+
 struct Account {
   std::string user = {};
   std::string host = {};
@@ -39,6 +52,7 @@ struct Account {
   bool locked = false;
   bool password_expired = false;
   std::uint32_t max_user_connections = 0;  // The account's own limit; 0: none.
+  AccountTls tls = {};  // MariaDB's global_priv; MySQL's accounts: not read (kNone).
   friend bool operator==(const Account&, const Account&) = default;
 };
 

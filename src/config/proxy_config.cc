@@ -1,7 +1,5 @@
 #include "config/proxy_config.h"
 
-#include <toml++/toml.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -12,6 +10,8 @@
 #include <set>
 
 #include "auth/native_password.h"
+#include "config/tls_settings_loader.h"
+#include "config/toml_loader.h"
 
 namespace longlink::config {
 
@@ -21,8 +21,6 @@ namespace {
 constexpr std::size_t kMaxUnixPathLength = 107;
 constexpr std::uint64_t kMaxPacket = 1ULL << 30;  // MySQL's own max_allowed_packet limit.
 constexpr std::int64_t kMaxMilliseconds = std::numeric_limits<std::int64_t>::max();
-
-std::string Quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 bool IsHostCharacter(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -151,168 +149,18 @@ Result<std::uint64_t> ParseSize(std::string_view text) {
 
 namespace {
 
-std::string_view TypeName(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::table:
-      return "a table";
-    case toml::node_type::array:
-      return "an array";
-    case toml::node_type::string:
-      return "a string";
-    case toml::node_type::integer:
-      return "an integer";
-    case toml::node_type::floating_point:
-      return "a float";
-    case toml::node_type::boolean:
-      return "a boolean";
-    case toml::node_type::date:
-      return "a date";
-    case toml::node_type::time:
-      return "a time";
-    case toml::node_type::date_time:
-      return "a date-time";
-    case toml::node_type::none:
-      break;
-  }
-  return "nothing";
-}
-
-std::string Joined(std::initializer_list<std::string_view> names) {
-  std::string text;
-  for (auto name : names) text += (text.empty() ? "" : ", ") + std::string(name);
-  return text;
-}
-
 std::string Octal(std::uint32_t value) {
   char buffer[16];
   std::snprintf(buffer, sizeof buffer, "0%o", value);
   return buffer;
 }
 
-// Turns TOML nodes into typed values. Errors read "source:line: key: message"; the line is
-// left out where toml++ does not know one.
-class Loader {
- public:
-  explicit Loader(std::string_view source) : source_(source) {}
-
-  Error Fail(const toml::node* node, std::string_view key, std::string_view message) const {
-    std::string where(source_);
-    if (node != nullptr && node->source().begin.line > 0) {
-      where += ":" + std::to_string(node->source().begin.line);
-    }
-    return Error{where + ": " + std::string(key) + ": " + std::string(message)};
-  }
-
-  // Unknown keys are errors; of several, the one on the earliest line is reported.
-  Status CheckKeys(const toml::table& table, std::string_view prefix,
-                   std::initializer_list<std::string_view> known) const {
-    const toml::node* first = nullptr;
-    std::string first_name;
-    for (const auto& [name, node] : table) {
-      bool found = false;
-      for (auto k : known) found = found || name.str() == k;
-      if (found) continue;
-      if (first == nullptr || node.source().begin.line < first->source().begin.line) {
-        first = &node;
-        first_name = std::string(name.str());
-      }
-    }
-    if (first == nullptr) return Status();
-    const bool top = prefix.empty();
-    const std::string key = top ? first_name : std::string(prefix) + "." + first_name;
-    return Fail(first, key,
-                std::string(top && first->is_table() ? "unknown table" : "unknown key") +
-                    "; expected one of " + Joined(known));
-  }
-
-  Error WrongType(const toml::node& node, std::string_view key, std::string_view expected) const {
-    return Fail(&node, key,
-                "expected " + std::string(expected) + ", got " + std::string(TypeName(node)));
-  }
-
-  Result<std::string> String(const toml::node& node, std::string_view key) const {
-    if (!node.is_string()) return WrongType(node, key, "a string");
-    return std::string(node.as_string()->get());
-  }
-
-  Result<std::int64_t> Integer(const toml::node& node, std::string_view key, std::int64_t min,
-                               std::int64_t max) const {
-    if (!node.is_integer()) return WrongType(node, key, "an integer");
-    const std::int64_t value = node.as_integer()->get();
-    if (value < min || value > max) {
-      return Fail(&node, key,
-                  "must be from " + std::to_string(min) + " to " + std::to_string(max) + ", got " +
-                      std::to_string(value));
-    }
-    return value;
-  }
-
-  // A string with a unit, or an integer number of seconds.
-  Result<Milliseconds> Duration(const toml::node& node, std::string_view key) const {
-    if (node.is_integer()) {
-      const std::int64_t seconds = node.as_integer()->get();
-      if (seconds > kMaxMilliseconds / 1000 || seconds < -kMaxMilliseconds / 1000) {
-        return Fail(&node, key, std::to_string(seconds) + " seconds is too long");
-      }
-      return Milliseconds(seconds * 1000);
-    }
-    if (!node.is_string()) {
-      return WrongType(node, key, "a duration (\"500ms\", \"5s\", \"2m\", \"1h\") or seconds");
-    }
-    auto duration = ParseDuration(node.as_string()->get());
-    if (!duration.ok()) return Fail(&node, key, duration.error().message);
-    return *duration;
-  }
-
-  // An integer number of bytes, or a string with a binary unit.
-  Result<std::uint64_t> Size(const toml::node& node, std::string_view key) const {
-    if (node.is_integer()) {
-      const std::int64_t value = node.as_integer()->get();
-      if (value < 0) return Fail(&node, key, "must not be negative, got " + std::to_string(value));
-      return static_cast<std::uint64_t>(value);
-    }
-    if (!node.is_string()) return WrongType(node, key, "a size (bytes or \"16MiB\")");
-    auto size = ParseSize(node.as_string()->get());
-    if (!size.ok()) return Fail(&node, key, size.error().message);
-    return *size;
-  }
-
-  // An octal string ("0660") or an integer (TOML's 0o660, or decimal 432).
-  Result<std::uint32_t> Mode(const toml::node& node, std::string_view key) const {
-    if (node.is_integer()) {
-      auto value = Integer(node, key, 0, std::numeric_limits<std::uint32_t>::max());
-      if (!value.ok()) return value.error();
-      return static_cast<std::uint32_t>(*value);
-    }
-    if (!node.is_string()) return WrongType(node, key, "an octal string such as \"0660\"");
-    const std::string& text = node.as_string()->get();
-    std::uint32_t mode = 0;
-    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mode, 8);
-    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-      return Fail(&node, key, Quoted(text) + " is not an octal mode like \"0660\"");
-    }
-    return mode;
-  }
-
-  Result<SocketAddress> Address(const toml::node& node, std::string_view key) const {
-    if (!node.is_string()) return WrongType(node, key, "a string such as \"127.0.0.1:3306\"");
-    auto address = ParseSocketAddress(node.as_string()->get());
-    if (!address.ok()) return Fail(&node, key, address.error().message);
-    return *address;
-  }
-
- private:
-  std::string_view source_;
-};
-
-#define LL_TRY(var, expr) \
-  auto var = (expr);      \
-  if (!var.ok()) return var.error();
-
 // Types and formats; the rules on values are FindProblem's, shared with configs from flags.
 Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   ProxyConfig config;
-  if (auto s = load.CheckKeys(root, "", {"proxy", "listen", "backend", "pool", "auth", "users"});
+  if (auto s = load.CheckKeys(
+          root, "",
+          {"proxy", "listen", "backend", "pool", "auth", "client_tls", "backend_tls", "users"});
       !s.ok()) {
     return s.error();
   }
@@ -324,7 +172,7 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     return node->as_table();
   };
 
-  LL_TRY(proxy, table_of("proxy"));
+  LL_CONFIG_TRY(proxy, table_of("proxy"));
   if (*proxy != nullptr) {
     const toml::table& t = **proxy;
     if (auto s = load.CheckKeys(
@@ -335,49 +183,50 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       return s.error();
     }
     if (auto* n = t.get("workers")) {
-      LL_TRY(v, load.Integer(*n, "proxy.workers", 0, 1024));
+      LL_CONFIG_TRY(v, load.Integer(*n, "proxy.workers", 0, 1024));
       config.proxy.workers = static_cast<unsigned>(*v);
     }
     if (auto* n = t.get("max_client_connections")) {
-      LL_TRY(v, load.Integer(*n, "proxy.max_client_connections", 1, 1000000));
+      LL_CONFIG_TRY(v, load.Integer(*n, "proxy.max_client_connections", 1, 1000000));
       config.proxy.max_client_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("handshake_timeout")) {
-      LL_TRY(v, load.Duration(*n, "proxy.handshake_timeout"));
+      LL_CONFIG_TRY(v, load.Duration(*n, "proxy.handshake_timeout"));
       config.proxy.handshake_timeout = *v;
     }
     if (auto* n = t.get("net_read_timeout")) {
-      LL_TRY(v, load.Duration(*n, "proxy.net_read_timeout"));
+      LL_CONFIG_TRY(v, load.Duration(*n, "proxy.net_read_timeout"));
       config.proxy.net_read_timeout = *v;
     }
     if (auto* n = t.get("log_level")) {
-      LL_TRY(v, load.String(*n, "proxy.log_level"));
+      LL_CONFIG_TRY(v, load.String(*n, "proxy.log_level"));
       config.proxy.log_level = *v;
     }
     if (auto* n = t.get("server_version")) {
-      LL_TRY(v, load.String(*n, "proxy.server_version"));
+      LL_CONFIG_TRY(v, load.String(*n, "proxy.server_version"));
       config.proxy.server_version = *v;
     }
     if (auto* n = t.get("max_allowed_packet")) {
-      LL_TRY(v, load.Size(*n, "proxy.max_allowed_packet"));
+      LL_CONFIG_TRY(v, load.Size(*n, "proxy.max_allowed_packet"));
       config.proxy.max_allowed_packet = *v;
     }
   }
 
-  LL_TRY(listen, table_of("listen"));
+  LL_CONFIG_TRY(listen, table_of("listen"));
   if (*listen != nullptr) {
     const toml::table& t = **listen;
-    if (auto s = load.CheckKeys(t, "listen", {"tcp", "unix_socket", "unix_socket_mode", "backlog"});
+    if (auto s = load.CheckKeys(
+            t, "listen", {"tcp", "unix_socket", "unix_socket_mode", "backlog", "require_tls"});
         !s.ok()) {
       return s.error();
     }
     if (auto* n = t.get("tcp")) {
       if (n->is_string()) {
-        LL_TRY(a, load.Address(*n, "listen.tcp"));
+        LL_CONFIG_TRY(a, load.Address(*n, "listen.tcp"));
         config.listen.tcp.push_back(*a);
       } else if (n->is_array()) {
         for (const auto& element : *n->as_array()) {
-          LL_TRY(a, load.Address(element, "listen.tcp"));
+          LL_CONFIG_TRY(a, load.Address(element, "listen.tcp"));
           config.listen.tcp.push_back(*a);
         }
       } else {
@@ -385,22 +234,26 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       }
     }
     if (auto* n = t.get("unix_socket")) {
-      LL_TRY(v, load.String(*n, "listen.unix_socket"));
+      LL_CONFIG_TRY(v, load.String(*n, "listen.unix_socket"));
       config.listen.unix_socket = *v;
     }
     if (auto* n = t.get("unix_socket_mode")) {
-      LL_TRY(v, load.Mode(*n, "listen.unix_socket_mode"));
+      LL_CONFIG_TRY(v, load.Mode(*n, "listen.unix_socket_mode"));
       config.listen.unix_socket_mode = *v;
     }
     if (auto* n = t.get("backlog")) {
-      LL_TRY(v, load.Integer(*n, "listen.backlog", 1, 65535));
+      LL_CONFIG_TRY(v, load.Integer(*n, "listen.backlog", 1, 65535));
       config.listen.backlog = static_cast<int>(*v);
+    }
+    if (auto* n = t.get("require_tls")) {
+      LL_CONFIG_TRY(v, load.Bool(*n, "listen.require_tls"));
+      config.listen.require_tls = *v;
     }
   }
   // The default listener is added after the command line's flags (ApplyDefaults).
 
   // A missing [backend] or address is left for FindProblem.
-  LL_TRY(backend, table_of("backend"));
+  LL_CONFIG_TRY(backend, table_of("backend"));
   if (*backend != nullptr) {
     const toml::table& t = **backend;
     if (auto s = load.CheckKeys(t, "backend",
@@ -409,24 +262,24 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       return s.error();
     }
     if (auto* n = t.get("address")) {
-      LL_TRY(a, load.Address(*n, "backend.address"));
+      LL_CONFIG_TRY(a, load.Address(*n, "backend.address"));
       config.backend.address = *a;
     }
     if (auto* n = t.get("max_connections")) {
-      LL_TRY(v, load.Integer(*n, "backend.max_connections", 1, 100000));
+      LL_CONFIG_TRY(v, load.Integer(*n, "backend.max_connections", 1, 100000));
       config.backend.max_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("connect_timeout")) {
-      LL_TRY(v, load.Duration(*n, "backend.connect_timeout"));
+      LL_CONFIG_TRY(v, load.Duration(*n, "backend.connect_timeout"));
       config.backend.connect_timeout = *v;
     }
     if (auto* n = t.get("retry_timeout")) {
-      LL_TRY(v, load.Duration(*n, "backend.retry_timeout"));
+      LL_CONFIG_TRY(v, load.Duration(*n, "backend.retry_timeout"));
       config.backend.retry_timeout = *v;
     }
   }
 
-  LL_TRY(pool, table_of("pool"));
+  LL_CONFIG_TRY(pool, table_of("pool"));
   if (*pool != nullptr) {
     const toml::table& t = **pool;
     if (auto s =
@@ -437,15 +290,15 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       return s.error();
     }
     if (auto* n = t.get("max_connections")) {
-      LL_TRY(v, load.Integer(*n, "pool.max_connections", 1, 100000));
+      LL_CONFIG_TRY(v, load.Integer(*n, "pool.max_connections", 1, 100000));
       config.pool.max_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("max_user_connections")) {
-      LL_TRY(v, load.Integer(*n, "pool.max_user_connections", 0, 100000));
+      LL_CONFIG_TRY(v, load.Integer(*n, "pool.max_user_connections", 0, 100000));
       config.pool.max_user_connections = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("min_idle")) {
-      LL_TRY(v, load.Integer(*n, "pool.min_idle", 0, 100000));
+      LL_CONFIG_TRY(v, load.Integer(*n, "pool.min_idle", 0, 100000));
       config.pool.min_idle = static_cast<std::uint32_t>(*v);
     }
     const std::pair<const char*, Milliseconds*> durations[] = {
@@ -456,29 +309,40 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
         {"max_lifetime", &config.pool.max_lifetime}};
     for (const auto& [name, field] : durations) {
       if (auto* n = t.get(name)) {
-        LL_TRY(v, load.Duration(*n, std::string("pool.") + name));
+        LL_CONFIG_TRY(v, load.Duration(*n, std::string("pool.") + name));
         *field = *v;
       }
     }
   }
 
-  LL_TRY(auth, table_of("auth"));
+  LL_CONFIG_TRY(auth, table_of("auth"));
   if (*auth != nullptr) {
     const toml::table& t = **auth;
     if (auto s = load.CheckKeys(t, "auth", {"user", "password", "cache_ttl"}); !s.ok()) {
       return s.error();
     }
     if (auto* n = t.get("user")) {
-      LL_TRY(v, load.String(*n, "auth.user"));
+      LL_CONFIG_TRY(v, load.String(*n, "auth.user"));
       config.auth.user = *v;
     }
     if (auto* n = t.get("password")) {
-      LL_TRY(v, load.String(*n, "auth.password"));
+      LL_CONFIG_TRY(v, load.String(*n, "auth.password"));
       config.auth.password = *v;
     }
     if (auto* n = t.get("cache_ttl")) {
-      LL_TRY(v, load.Duration(*n, "auth.cache_ttl"));
+      LL_CONFIG_TRY(v, load.Duration(*n, "auth.cache_ttl"));
       config.auth.cache_ttl = *v;
+    }
+  }
+
+  LL_CONFIG_TRY(client_tls, table_of("client_tls"));
+  if (*client_tls != nullptr) {
+    if (auto s = LoadClientTls(**client_tls, load, &config.client_tls); !s.ok()) return s.error();
+  }
+  LL_CONFIG_TRY(backend_tls, table_of("backend_tls"));
+  if (*backend_tls != nullptr) {
+    if (auto s = LoadBackendTls(**backend_tls, load, &config.backend_tls); !s.ok()) {
+      return s.error();
     }
   }
 
@@ -491,21 +355,26 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (!tables) return load.WrongType(*users, "users", "[[users]] tables");
     for (const auto& element : *entries) {
       const toml::table& t = *element.as_table();
-      if (auto s = load.CheckKeys(t, "users", {"name", "password", "password_hash"}); !s.ok()) {
+      if (auto s = load.CheckKeys(t, "users", {"name", "password", "password_hash", "require_tls"});
+          !s.ok()) {
         return s.error();
       }
       UserSettings user;
       const toml::node* name = t.get("name");
       if (name == nullptr) return load.Fail(&element, "users.name", "missing");
-      LL_TRY(n, load.String(*name, "users.name"));
+      LL_CONFIG_TRY(n, load.String(*name, "users.name"));
       user.name = *n;
       if (auto* p = t.get("password")) {
-        LL_TRY(v, load.String(*p, "users.password"));
+        LL_CONFIG_TRY(v, load.String(*p, "users.password"));
         user.password = *v;
       }
       if (auto* h = t.get("password_hash")) {
-        LL_TRY(v, load.String(*h, "users.password_hash"));
+        LL_CONFIG_TRY(v, load.String(*h, "users.password_hash"));
         user.password_hash = *v;
+      }
+      if (auto* r = t.get("require_tls")) {
+        LL_CONFIG_TRY(v, load.Bool(*r, "users.require_tls"));
+        user.require_tls = *v;
       }
       config.users.push_back(std::move(user));
     }
@@ -513,15 +382,7 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   return config;
 }
 
-#undef LL_TRY
-
-// A rule a config breaks: the key its message names, what is wrong, and the TOML path of the
-// value a file's error points at ("users[1].name"; empty = the key).
-struct Problem {
-  std::string key;
-  std::string message;
-  std::string path = {};
-};
+using Problem = ConfigProblem;
 
 std::optional<Problem> CheckDuration(std::string_view key, Milliseconds value) {
   if (value.count() > 0) return std::nullopt;
@@ -683,6 +544,22 @@ std::optional<Problem> FindProblem(const ProxyConfig& config) {
   }
   if (config.auth.cache_ttl.count() < 0) {
     return Problem{"auth.cache_ttl", "must not be negative"};
+  }
+  if (auto p = CheckClientTls(config.client_tls)) return p;
+  if (auto p = CheckBackendTls(config.backend_tls)) return p;
+  if (config.listen.require_tls && !config.client_tls.enabled() && !config.listen.tcp.empty()) {
+    return Problem{"listen.require_tls",
+                   "TCP clients cannot use TLS without [client_tls] cert and key"};
+  }
+  if (!config.client_tls.enabled()) {
+    for (std::size_t i = 0; i < config.users.size(); ++i) {
+      if (config.users[i].require_tls) {
+        return Problem{"users.require_tls",
+                       "user '" + config.users[i].name +
+                           "' cannot log in: require_tls needs [client_tls] cert and key",
+                       "users[" + std::to_string(i) + "].require_tls"};
+      }
+    }
   }
   return CheckUsers(config.users, config.auth);
 }

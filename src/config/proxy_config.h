@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/tls_settings.h"
 
 namespace longlink::config {
 
@@ -69,6 +70,9 @@ struct ListenSettings {
   std::string unix_socket = {};           // Absolute path; empty = none.
   std::uint32_t unix_socket_mode = 0660;  // File mode of the socket; TOML: "0660" or 432.
   int backlog = 1024;
+  // TCP clients must use TLS ([client_tls]); a plain login gets the server's answer under
+  // require_secure_transport (1045 Access denied). The Unix socket counts as secure.
+  bool require_tls = false;
   friend bool operator==(const ListenSettings&, const ListenSettings&) = default;
 };
 
@@ -113,6 +117,8 @@ struct UserSettings {
   // Exactly one of these is set (an empty password is password = "").
   std::optional<std::string> password = {};       // Plaintext.
   std::optional<std::string> password_hash = {};  // "*" + 40 hex digits (mysql.user).
+  // This user must log in over TLS, also on the Unix socket (the server's REQUIRE SSL).
+  bool require_tls = false;
   friend bool operator==(const UserSettings&, const UserSettings&) = default;
 };
 
@@ -134,6 +140,8 @@ struct ProxyConfig {
   BackendSettings backend = {};
   PoolSettings pool = {};
   AuthSettings auth = {};
+  ClientTlsSettings client_tls = {};
+  BackendTlsSettings backend_tls = {};
   // Names unique. Empty only with an [auth] user (then every account is read from the server).
   std::vector<UserSettings> users = {};
   friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;

@@ -140,35 +140,6 @@ struct TlsContext::Private {
   }
 };
 
-std::optional<TlsVersion> ParseTlsVersion(std::string_view text) {
-  std::string lower;
-  for (const char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower.starts_with("tlsv")) {
-    lower.erase(0, 4);
-  } else if (lower.starts_with("tls")) {
-    lower.erase(0, 3);
-  }
-  if (lower == "1.0" || lower == "1") return TlsVersion::kTls1_0;
-  if (lower == "1.1") return TlsVersion::kTls1_1;
-  if (lower == "1.2") return TlsVersion::kTls1_2;
-  if (lower == "1.3") return TlsVersion::kTls1_3;
-  return std::nullopt;
-}
-
-std::string_view TlsVersionName(TlsVersion version) {
-  switch (version) {
-    case TlsVersion::kTls1_0:
-      return "TLSv1";
-    case TlsVersion::kTls1_1:
-      return "TLSv1.1";
-    case TlsVersion::kTls1_2:
-      return "TLSv1.2";
-    case TlsVersion::kTls1_3:
-      return "TLSv1.3";
-  }
-  return "?";
-}
-
 std::string TakeTlsErrors(std::string_view otherwise) {
   std::string text;
   while (const unsigned long error = ERR_get_error()) {
@@ -213,7 +184,7 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::ForServer(const TlsServerS
                    TakeTlsErrors("no PEM certificate")};
     }
     SSL_CTX_set_client_CA_list(ctx.get(), names);
-    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   }
   auto context = Private::Make(Role::kServer, ctx.release());
   context->verify_ = !settings.client_ca_file.empty();

@@ -22,6 +22,7 @@
 #include <utility>
 
 #include "common/result.h"
+#include "config/tls_settings.h"
 
 using SSL_CTX = struct ssl_ctx_st;          // NOLINT: OpenSSL's opaque types, without
 using SSL_SESSION = struct ssl_session_st;  // NOLINT: its headers.
@@ -29,12 +30,9 @@ using SSL = struct ssl_st;                  // NOLINT
 
 namespace longlink::net {
 
-enum class TlsVersion { kTls1_0, kTls1_1, kTls1_2, kTls1_3 };
-
-// "TLSv1.2", "1.2", "tls1.2" (any case) -> kTls1_2; nullopt for anything else.
-std::optional<TlsVersion> ParseTlsVersion(std::string_view text);
-// "TLSv1.2".
-std::string_view TlsVersionName(TlsVersion version);
+using config::ParseTlsVersion;
+using config::TlsVersion;
+using config::TlsVersionName;
 
 // The proxy as a TLS server: what clients see.
 struct TlsServerSettings {
@@ -44,8 +42,9 @@ struct TlsServerSettings {
   std::optional<TlsVersion> max_version;  // None: the highest the library supports.
   std::string ciphers;       // TLS 1.2 and older, OpenSSL's syntax; "" = OpenSSL's default.
   std::string ciphersuites;  // TLS 1.3, OpenSSL's syntax; "" = OpenSSL's default.
-  // PEM CA certificates that sign client certificates. When set, clients must present a
-  // certificate they sign; when empty, none is asked for.
+  // PEM CA certificates that sign client certificates. When set, a client may present a
+  // certificate and it must verify against them (as MariaDB's ssl_ca); a client without one
+  // is let in (the session's peer_certificate() says so).
   std::string client_ca_file;
 };
 

@@ -199,6 +199,22 @@ bool TlsSession::session_reused() const { return SSL_session_reused(ssl_) == 1; 
 
 std::string_view TlsSession::version() const { return SSL_get_version(ssl_); }
 
+std::optional<TlsSession::PeerCertificate> TlsSession::peer_certificate() const {
+  X509* cert = SSL_get1_peer_certificate(ssl_);
+  if (cert == nullptr) return std::nullopt;
+  auto oneline = [](const X509_NAME* name) {
+    char* text = X509_NAME_oneline(name, nullptr, 0);
+    std::string result = text != nullptr ? text : "";
+    OPENSSL_free(text);
+    return result;
+  };
+  PeerCertificate peer{.verified = SSL_get_verify_result(ssl_) == X509_V_OK,
+                       .issuer = oneline(X509_get_issuer_name(cert)),
+                       .subject = oneline(X509_get_subject_name(cert))};
+  X509_free(cert);
+  return peer;
+}
+
 std::string_view TlsSession::cipher() const {
   const char* name = SSL_get_cipher_name(ssl_);
   return name ? name : "";

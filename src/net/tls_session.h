@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -72,6 +73,16 @@ class TlsSession {
   bool session_reused() const;
   std::string_view version() const;  // "TLSv1.3"
   std::string_view cipher() const;   // "TLS_AES_256_GCM_SHA384"
+  // The peer's certificate, as MariaDB reads it for REQUIRE X509/ISSUER/SUBJECT: whether it
+  // sent one, whether it verified, and its issuer and subject in X509_NAME_oneline's form
+  // ("/C=FI/CN=app"). nullopt: the peer sent none.
+  struct PeerCertificate {
+    bool verified = false;
+    std::string issuer;
+    std::string subject;
+    friend bool operator==(const PeerCertificate&, const PeerCertificate&) = default;
+  };
+  std::optional<PeerCertificate> peer_certificate() const;
   const TlsContext& context() const { return *context_; }
   SSL* native_handle() const { return ssl_; }
 

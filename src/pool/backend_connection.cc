@@ -150,11 +150,13 @@ IdleBackend BackendConnection::Detach() && {
 }
 
 net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executor,
-                                                   const config::SocketAddress& address,
+                                                   const BackendEndpoint& endpoint,
                                                    const PoolKey& key,
-                                                   const auth::LoginSecret& secret,
-                                                   std::chrono::milliseconds timeout) {
+                                                   const auth::LoginSecret& secret) {
   OpenResult result;
+  const config::SocketAddress& address = endpoint.address();
+  const std::chrono::milliseconds timeout = endpoint.connect_timeout();
+  const net::TlsContextPtr tls = endpoint.tls();
   const std::string where = address.ToString();
   auto socket = co_await net::Connect(executor, address, timeout);
   if (!socket.ok()) {
@@ -209,14 +211,39 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   login.max_packet_size = 1U << 30;
   login.character_set = key.collation;
   login.username = key.user;
-  state.secure_transport = address.kind == config::SocketAddress::Kind::kUnix;
+  std::uint8_t next = static_cast<std::uint8_t>(greeting_read.packet.last_sequence_id + 1);
+  if (tls) {
+    if (!(greeting->capabilities & cap::kSsl)) {
+      result.retryable = false;
+      co_return fail(
+          "[backend_tls] is on, but the server does not offer TLS (set its ssl_cert "
+          "and ssl_key, or turn backend_tls off)");
+    }
+    login.capabilities |= cap::kSsl;
+    state.capabilities = login.capabilities;
+    protocol::SslRequest request{.capabilities = login.capabilities,
+                                 .max_packet_size = login.max_packet_size,
+                                 .character_set = login.character_set};
+    const Bytes request_bytes = protocol::Encode(request);
+    auto sent = co_await net::WritePacket(connection->stream_, request_bytes, next);
+    if (!sent.ok()) co_return fail("sending the TLS request: " + sent.error().message);
+    next = *sent;
+    auto handshake = connection->stream_.HandshakeAsClient(tls, endpoint.tls_server_name(),
+                                                           endpoint.tls_session_key());
+    auto started = co_await std::move(handshake);
+    if (!started.ok()) {
+      // A certificate the proxy does not accept will not change by retrying.
+      result.retryable = deadline.expired();
+      co_return fail(started.error().message);
+    }
+  }
+  state.secure_transport = tls || address.kind == config::SocketAddress::Kind::kUnix;
   BackendAuth auth(secret, key.user, state.secure_transport);
   login.auth_response = auth.FirstResponse(state.scramble.view());
   login.auth_plugin_name = auth.plugin_name();
   login.attributes = {{"_client_name", "longlink"},
                       {"_client_version", kVersion},
                       {"program_name", "longlink proxy"}};
-  const std::uint8_t next = static_cast<std::uint8_t>(greeting_read.packet.last_sequence_id + 1);
   const Bytes login_bytes = protocol::Encode(login);
   auto written = co_await net::WritePacket(connection->stream_, login_bytes, next);
   if (!written.ok()) co_return fail("sending the login: " + written.error().message);

@@ -18,6 +18,7 @@
 #include "net/io_buffer.h"
 #include "net/socket.h"
 #include "pool/backend_auth.h"
+#include "pool/backend_endpoint.h"
 #include "pool/pool_key.h"
 #include "protocol/handshake.h"
 #include "protocol/packets.h"
@@ -153,14 +154,15 @@ class BackendConnection {
   BackendConnection(const BackendConnection&) = delete;
   BackendConnection& operator=(const BackendConnection&) = delete;
 
-  // Connects to `address`, logs in as key.user with `secret` (mysql_native_password, also on
-  // an auth switch), requesting the key's capabilities plus SESSION_TRACK, turns on the
-  // session-state tracker (kTrackStateChange) and reads @@max_allowed_packet and
-  // @@wait_timeout. The whole exchange is bounded by `timeout`.
+  // Connects to the endpoint's address, starts TLS if the endpoint has a TLS context (the
+  // server must offer it; its certificate is checked as the context says), logs in as
+  // key.user with `secret` (BackendAuth), requesting the key's capabilities plus
+  // SESSION_TRACK, turns on the session-state tracker (kTrackStateChange) and reads
+  // @@max_allowed_packet and @@wait_timeout. The whole exchange is bounded by the endpoint's
+  // connect_timeout.
   static net::Awaitable<OpenResult> Open(asio::any_io_executor executor,
-                                         const config::SocketAddress& address, const PoolKey& key,
-                                         const auth::LoginSecret& secret,
-                                         std::chrono::milliseconds timeout);
+                                         const BackendEndpoint& endpoint, const PoolKey& key,
+                                         const auth::LoginSecret& secret);
 
   // Binds an idle connection to `executor`'s thread. Null if its stream cannot be attached
   // (the connection is then closed).

@@ -20,8 +20,10 @@ std::string Milliseconds(Clock::duration d) {
 
 }  // namespace
 
-Pools::Pools(config::BackendSettings backend, config::PoolSettings settings)
+Pools::Pools(config::BackendSettings backend, config::PoolSettings settings,
+             const BackendEndpoint& endpoint)
     : backend_(std::move(backend)),
+      endpoint_(endpoint),
       settings_(settings),
       health_(backend_.address.ToString()),
       budget_(ConnectionBudget::Limits{.per_pool = settings.max_connections,
@@ -189,7 +191,10 @@ void Pools::OnIdleReadable(std::span<const std::uint64_t> tokens) {
     auto it = std::find_if(idle_.begin(), idle_.end(), [token](const auto& entry) {
       return entry.second.watch_token == token;
     });
-    if (it != idle_.end()) DropIdleLocked(it);
+    // A TLS connection can turn readable with a record that is not data (a TLS 1.3 session
+    // ticket or key update): PeerClosedOrSpoke processes it and says no. The connection
+    // stays in the (level-triggered) set, no longer readable.
+    if (it != idle_.end() && it->second.PeerClosedOrSpoke()) DropIdleLocked(it);
   }
 }
 
@@ -213,8 +218,7 @@ bool Pools::CloseIdleByThread(std::uint32_t thread_id) {
 
 net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const PoolKey& key,
                                            const auth::LoginSecret& secret) {
-  OpenResult opened = co_await BackendConnection::Open(executor, backend_.address, key, secret,
-                                                       backend_.connect_timeout);
+  OpenResult opened = co_await BackendConnection::Open(executor, endpoint_, key, secret);
   if (opened.connection) {
     health_.OnSuccess();
   } else if (opened.retryable) {

@@ -41,6 +41,7 @@
 #include "config/proxy_config.h"
 #include "net/socket.h"
 #include "pool/backend_connection.h"
+#include "pool/backend_endpoint.h"
 #include "pool/backend_health.h"
 #include "pool/connection_budget.h"
 #include "pool/connection_registry.h"
@@ -65,7 +66,9 @@ struct Checkout {
 
 class Pools {
  public:
-  Pools(config::BackendSettings backend, config::PoolSettings settings);
+  // `endpoint` outlives the pools.
+  Pools(config::BackendSettings backend, config::PoolSettings settings,
+        const BackendEndpoint& endpoint);
   ~Pools();
   Pools(const Pools&) = delete;
   Pools& operator=(const Pools&) = delete;
@@ -180,6 +183,7 @@ class Pools {
   static void Wake(const std::shared_ptr<Waiter>& waiter);
 
   const config::BackendSettings backend_;
+  const BackendEndpoint& endpoint_;
   const config::PoolSettings settings_;
   BackendHealth health_;
   IdleWatcher watcher_;

@@ -46,6 +46,8 @@ std::string Text(const std::optional<std::string>& text) { return text.value_or(
 AccountView ListedView(const config::UserSettings& user) {
   AccountView view;
   view.listed = true;
+  // require_tls is REQUIRE SSL: TLS, also on the Unix socket.
+  if (user.require_tls) view.account.tls.kind = auth::AccountTls::Kind::kAny;
   view.account.user = user.name;
   view.account.host = "%";
   auth::AccountCredential credential{.plugin = std::string(auth::server_plugin::kNativePassword)};
@@ -73,7 +75,9 @@ struct AccountDirectory::Flight {
   AccountLookup result = {};
 };
 
-AccountDirectory::AccountDirectory(const config::ProxyConfig& config) : config_(config) {
+AccountDirectory::AccountDirectory(const config::ProxyConfig& config,
+                                   const pool::BackendEndpoint& endpoint)
+    : config_(config), endpoint_(endpoint) {
   for (const auto& user : config_.users) listed_.emplace(user.name, ListedView(user));
 }
 
@@ -209,8 +213,7 @@ net::Awaitable<longlink::Status> AccountDirectory::Connect() {
   const pool::PoolKey key{.user = config_.auth.user,
                           .collation = protocol::collation::kUtf8mb4GeneralCi};
   const auth::LoginSecret secret = auth::LoginSecret::FromPassword(config_.auth.password);
-  auto open = pool::BackendConnection::Open(executor_, config_.backend.address, key, secret,
-                                            config_.backend.connect_timeout);
+  auto open = pool::BackendConnection::Open(executor_, endpoint_, key, secret);
   pool::OpenResult opened = co_await std::move(open);
   if (!opened.connection) co_return Error{"the [auth] user cannot log in: " + opened.error};
   const std::shared_ptr<pool::BackendConnection> connection = std::move(opened.connection);

@@ -82,7 +82,8 @@ class AccountDirectory {
   // an unknown user without a query.
   static constexpr std::size_t kMaxUserNameBytes = 512;
 
-  explicit AccountDirectory(const config::ProxyConfig& config);
+  // `endpoint` (the backend, for lookups) outlives the directory.
+  AccountDirectory(const config::ProxyConfig& config, const pool::BackendEndpoint& endpoint);
   ~AccountDirectory();
   AccountDirectory(const AccountDirectory&) = delete;
   AccountDirectory& operator=(const AccountDirectory&) = delete;
@@ -123,6 +124,7 @@ class AccountDirectory {
       const std::string& user) const;
 
   const config::ProxyConfig& config_;
+  const pool::BackendEndpoint& endpoint_;
   std::unordered_map<std::string, AccountView> listed_;
   asio::any_io_executor executor_;
 

@@ -6,7 +6,7 @@
 namespace longlink::proxy {
 
 ClientChannel::ClientChannel(net::Socket socket, net::BufferPool& buffers)
-    : socket_(std::move(socket)), buffers_(buffers) {}
+    : executor_(socket.get_executor()), stream_(std::move(socket)), buffers_(buffers) {}
 
 ClientChannel::~ClientChannel() { GiveBack(); }
 
@@ -34,12 +34,26 @@ net::Awaitable<bool> ClientChannel::Fill(std::size_t count) {
   co_return true;
 }
 
+net::Awaitable<bool> ClientChannel::FillExactly(std::size_t count) {
+  net::IoBuffer& buffer = in();
+  buffer.Reserve(count);
+  while (buffer.size() < count) {
+    auto room = buffer.Room();
+    const PartialRead partial(*this);
+    auto [error, n] = co_await stream_.async_read_some(
+        asio::buffer(room.data(), count - buffer.size()), net::kNoThrow);
+    if (error || n == 0) co_return false;
+    buffer.Commit(n);
+  }
+  co_return true;
+}
+
 net::Awaitable<bool> ClientChannel::ReadSome() {
   net::IoBuffer& buffer = in();
   auto room = buffer.Room();
   const PartialRead partial(*this);
   auto [error, n] =
-      co_await socket_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
+      co_await stream_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
   if (error || n == 0) co_return false;
   buffer.Commit(n);
   co_return true;
@@ -47,7 +61,7 @@ net::Awaitable<bool> ClientChannel::ReadSome() {
 
 net::Awaitable<net::PacketRead> ClientChannel::ReadPacket(std::size_t max_payload) {
   const PartialRead partial(*this);
-  co_return co_await net::ReadPacket(socket_, in(), max_payload);
+  co_return co_await net::ReadPacket(stream_, in(), max_payload);
 }
 
 net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
@@ -56,7 +70,7 @@ net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
 }
 
 net::Awaitable<bool> ClientChannel::Send(const protocol::Bytes& payload, std::uint8_t sequence) {
-  auto sent = co_await net::WritePacket(socket_, payload, sequence);
+  auto sent = co_await net::WritePacket(stream_, payload, sequence);
   co_return sent.ok();
 }
 
@@ -75,25 +89,18 @@ net::Awaitable<bool> ClientChannel::SendOk(std::uint16_t status_flags, std::uint
   co_return co_await Send(payload, sequence);
 }
 
-void ClientChannel::Shutdown() {
-  std::error_code ignored;
-  socket_.shutdown(net::Socket::shutdown_both, ignored);
-}
+void ClientChannel::Shutdown() { stream_.Shutdown(); }
 
 void ClientChannel::Abort() {
-  std::error_code ignored;
-  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
-  socket_.close(ignored);
+  if (stream_.attached()) {
+    std::error_code ignored;
+    stream_.lowest_layer().set_option(asio::socket_base::linger(true, 0), ignored);
+  }
+  stream_.Close();
 }
 
-void ClientChannel::Cancel() {
-  std::error_code ignored;
-  socket_.cancel(ignored);
-}
+void ClientChannel::Cancel() { stream_.Cancel(); }
 
-void ClientChannel::Close() {
-  std::error_code ignored;
-  socket_.close(ignored);
-}
+void ClientChannel::Close() { stream_.Close(); }
 
 }  // namespace longlink::proxy

@@ -9,10 +9,12 @@
 // stalls mid-packet (proxy.net_read_timeout).
 #pragma once
 
+#include <asio/any_io_executor.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "net/byte_stream.h"
 #include "net/io_buffer.h"
 #include "net/packet_io.h"
 #include "net/socket.h"
@@ -29,7 +31,14 @@ class ClientChannel {
   ClientChannel(const ClientChannel&) = delete;
   ClientChannel& operator=(const ClientChannel&) = delete;
 
-  net::Socket& socket() { return socket_; }
+  // The stream to the client (plain, or TLS after StartTls).
+  net::ByteStream& stream() { return stream_; }
+  // The socket under it: endpoints, options, a Deadline. REQUIRES: not closed.
+  net::Socket& socket() { return stream_.lowest_layer(); }
+  // The session's event loop (also after the channel is closed).
+  const asio::any_io_executor& executor() const { return executor_; }
+  // Whether the connection is TLS.
+  bool secure() const { return stream_.tls() != nullptr; }
   // The capabilities agreed with the client (zero before its handshake response): they decide
   // how the proxy's own OK and ERR packets are encoded.
   protocol::Capabilities capabilities() const { return capabilities_; }
@@ -45,6 +54,9 @@ class ClientChannel {
 
   // Reads until in() holds `count` bytes. False if the client went away.
   net::Awaitable<bool> Fill(std::size_t count);
+  // The same, never reading beyond them: what follows stays in the socket (the TLS
+  // handshake after an SSLRequest, which OpenSSL reads from the socket itself).
+  net::Awaitable<bool> FillExactly(std::size_t count);
   // Reads one whole packet (chunks joined), waiting as a partial read.
   net::Awaitable<net::PacketRead> ReadPacket(std::size_t max_payload);
   // Reads and drops the rest of the current packet (all its chunks).
@@ -85,7 +97,8 @@ class ClientChannel {
     ClientChannel& channel;
   };
 
-  net::Socket socket_;
+  asio::any_io_executor executor_;
+  net::ByteStream stream_;
   net::BufferPool& buffers_;
   protocol::Capabilities capabilities_ = 0;
   std::unique_ptr<net::IoBuffer> in_;

@@ -6,6 +6,7 @@
 #include "net/packet_io.h"
 #include "protocol/handshake.h"
 #include "proxy/client_auth_exchange.h"
+#include "proxy/client_transport.h"
 #include "proxy/proxy_errors.h"
 
 namespace longlink::proxy {
@@ -32,13 +33,23 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
   greeting.connection_id = static_cast<std::uint32_t>(session_);
   greeting.auth_plugin_data.assign(login.scramble.begin(), login.scramble.end());
   greeting.capabilities = server.capabilities & kRelayableCapabilities;
+  const net::TlsContextPtr tls = context_.client_tls();
+  if (tls) greeting.capabilities |= cap::kSsl;
   greeting.character_set = server.collation;
   greeting.status_flags = protocol::status::kAutocommit;
   greeting.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);
   const Bytes greeting_bytes = protocol::Encode(greeting);
   if (!co_await client_.Send(greeting_bytes, 0)) co_return std::nullopt;
 
-  auto read = co_await net::ReadPacket(client_.socket(), client_.in(), kPacketLimit);
+  // Sequence id of the handshake response: 2 after an SSLRequest (1).
+  std::uint8_t response_sequence = 1;
+  if (tls) {
+    auto started = StartTlsIfAsked(tls);
+    const std::optional<bool> secure = co_await std::move(started);
+    if (!secure) co_return std::nullopt;
+    if (*secure) response_sequence = 2;
+  }
+  auto read = co_await net::ReadPacket(client_.stream(), client_.in(), kPacketLimit);
   if (!read.ok()) {
     if (read.failure == net::ReadFailure::kClosed) {
       Log(LogLevel::kDebug, session_, "client left during login: {}",
@@ -60,7 +71,7 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
   }
   std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);
   const Bytes& payload = read.packet.payload;
-  if (read.packet.sequence_id != 1) {
+  if (read.packet.sequence_id != response_sequence) {
     {
       const ErrPacket error_packet =
           MakeErrPacket(server_error::kNetPacketsOutOfOrder, "Got packets out of order");
@@ -69,12 +80,9 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
     co_return std::nullopt;
   }
   if (protocol::IsSslRequest(payload)) {
-    {
-      const ErrPacket error_packet =
-          MakeErrPacket(server_error::kHandshakeError,
-                        "Bad handshake: longlink does not offer TLS; connect without it");
-      co_await client_.SendError(error_packet, sequence);
-    };
+    // TLS not offered (or asked for twice): the server's answer.
+    const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
+    co_await client_.SendError(error_packet, sequence);
     co_return std::nullopt;
   }
   auto response = protocol::Decode<protocol::HandshakeResponse41>(payload);
@@ -113,6 +121,30 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
   co_return login;
 }
 
+net::Awaitable<std::optional<bool>> ClientLogin::StartTlsIfAsked(net::TlsContextPtr tls) {
+  // The first packet is read by its exact length: after an SSLRequest the TLS handshake
+  // follows, and OpenSSL reads it from the socket.
+  constexpr std::size_t kHeader = protocol::kPacketHeaderSize;
+  if (!co_await client_.FillExactly(kHeader)) co_return std::nullopt;
+  const auto header = client_.in().data();
+  const std::size_t length = header[0] | (header[1] << 8) | (header[2] << 16);
+  if (length != protocol::kSslRequestSize || header[3] != 1) co_return false;
+  if (!co_await client_.FillExactly(kHeader + length)) co_return std::nullopt;
+  if (!protocol::IsSslRequest(client_.in().data().subspan(kHeader))) co_return false;
+  client_.in().Consume(kHeader + length);
+  auto handshake = client_.stream().HandshakeAsServer(std::move(tls));
+  const Status started = co_await std::move(handshake);
+  if (!started.ok()) {
+    static LogRateLimit failures;
+    if (auto note = failures.Admit(); note.write) {
+      Log(LogLevel::kInfo, session_, "TLS with client {} failed: {}{}", peer_host_,
+          started.error().message, note.suffix);
+    }
+    co_return std::nullopt;
+  }
+  co_return true;
+}
+
 namespace {
 
 // The exchange for the first credential from `from` on that longlink can check, and that
@@ -146,6 +178,11 @@ std::optional<Choice> ChooseExchange(const std::vector<auth::AccountCredential>&
     }
   }
   return std::nullopt;
+}
+
+// The "(using password: YES|NO)" of the server's access-denied message.
+bool UsedPassword(const auth::ClientProof& proof) {
+  return proof.kind == auth::ClientProof::Kind::kInvalid || !proof.data.empty();
 }
 
 ErrPacket UnsupportedPluginError(const std::string& user, const std::string& plugin) {
@@ -245,14 +282,30 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
           peer_host_, failures,
           found.status == AccountLookup::Status::kFound ? "" : " (unknown user)", note.suffix);
     }
-    const bool used_password =
-        proof->kind == auth::ClientProof::Kind::kInvalid || !proof->data.empty();
-    const ErrPacket error = protocol::AccessDeniedError(user, peer_host_, used_password);
+    const ErrPacket error = protocol::AccessDeniedError(user, peer_host_, UsedPassword(*proof));
     co_await Refuse(error, *sequence, rejection);
     co_return std::nullopt;
   }
   const auth::Account& account = found.view->account;
   if (check.password && !found.view->listed) accounts.RememberPassword(account, *check.password);
+  const ClientTransport transport{.tls = client_.stream().tls(),
+                                  .unix_socket = net::IsUnixSocket(client_.socket())};
+  const bool secure_transport_required = context_.config().listen.require_tls;
+  if (!TransportAllowed(transport, secure_transport_required, account.tls)) {
+    static LogRateLimit insecure;
+    if (auto note = insecure.Admit(); note.write) {
+      Log(LogLevel::kInfo, session_, "access denied for user {} from {}: {}{}", LogQuoted(user),
+          peer_host_,
+          account.tls.kind == auth::AccountTls::Kind::kNone
+              ? "TLS is required (listen.require_tls)"
+              : "the account's REQUIRE (SSL, X509, ISSUER, SUBJECT or CIPHER; a listed user's "
+                "require_tls) is not met",
+          note.suffix);
+    }
+    const ErrPacket error = protocol::AccessDeniedError(user, peer_host_, UsedPassword(*proof));
+    co_await Refuse(error, *sequence, rejection);
+    co_return std::nullopt;
+  }
   if (account.locked) {
     const ErrPacket error =
         MakeErrPacket(server_error::kAccountLocked, "Access denied, this account is locked");

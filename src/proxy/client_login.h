@@ -76,6 +76,10 @@ class ClientLogin {
       std::optional<protocol::ErrPacket>* rejection = nullptr);
 
  private:
+  // Reads the client's first packet if it is an SSLRequest, and then completes the TLS
+  // handshake: true (TLS on), false (another packet, left in the input), nullopt (the client
+  // went away, or the handshake failed: logged).
+  net::Awaitable<std::optional<bool>> StartTlsIfAsked(net::TlsContextPtr tls);
   // Sends `error` or stores it in `*rejection`.
   net::Awaitable<void> Refuse(const protocol::ErrPacket& error, std::uint8_t sequence,
                               std::optional<protocol::ErrPacket>* rejection);

@@ -100,7 +100,7 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
           if (backend_.held()) co_await MaintainIdleBackend();
         }
         idle_waiting_ = true;
-        auto [error, n] = co_await client_.socket().async_read_some(
+        auto [error, n] = co_await client_.stream().async_read_some(
             asio::buffer(next_command_.data(), next_command_.size()), net::kNoThrow);
         idle_waiting_ = false;
         StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
@@ -169,7 +169,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
                                                   std::uint8_t sequence) {
   ForgetSessionState();
   revealed_thread_ = false;
-  auto acquire = backend_.Acquire(client_.socket().get_executor(), Key(), *secret_);
+  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
     co_return false;
@@ -220,8 +220,8 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
 }
 
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
-  auto replace = backend_.Replace(client_.socket().get_executor(), Key(), *secret_, state_,
-                                  reads_previous, fatal);
+  auto replace =
+      backend_.Replace(client_.executor(), Key(), *secret_, state_, reads_previous, fatal);
   auto refused = co_await std::move(replace);
   if (backend_.held()) revealed_thread_ = false;  // Another thread id.
   co_return refused;
@@ -563,7 +563,7 @@ net::Awaitable<Outcome> ClientSession::RefuseChangeUser(ErrPacket error, std::ui
     Log(LogLevel::kInfo, id_, "COM_CHANGE_USER refused ({} failed in this session): {}{}",
         failed_change_users_, LogQuoted(error.message), note.suffix);
   }
-  asio::steady_timer pause(client_.socket().get_executor(), kFailedChangeUserDelay);
+  asio::steady_timer pause(client_.executor(), kFailedChangeUserDelay);
   co_await pause.async_wait(net::kNoThrow);
   if (!co_await client_.SendError(error, sequence)) co_return Outcome::kClientGone;
   co_return Outcome::kOk;

@@ -1,6 +1,8 @@
 #include "proxy/proxy_context.h"
 
 #include "common/log.h"
+#include "common/log_text.h"
+#include "proxy/tls_setup.h"
 
 namespace longlink::proxy {
 
@@ -18,9 +20,46 @@ std::vector<auth::AccountCredential> DecoyCredentials() {
 
 ProxyContext::ProxyContext(config::ProxyConfig config)
     : config_(std::move(config)),
-      accounts_(config_),
+      backend_(config_.backend, config_.backend_tls),
+      accounts_(config_, backend_),
       decoy_(DecoyCredentials()),
-      pools_(config_.backend, config_.pool) {}
+      pools_(config_.backend, config_.pool, backend_) {}
+
+Status ProxyContext::LoadTls() {
+  auto client = MakeClientTlsContext(config_.client_tls);
+  if (!client.ok()) return client.error();
+  auto backend = MakeBackendTlsContext(config_.backend_tls);
+  if (!backend.ok()) return backend.error();
+  client_tls_.Replace(std::move(*client));
+  backend_.set_tls(std::move(*backend));
+  return Status();
+}
+
+void ProxyContext::ReloadTls() {
+  if (config_.client_tls.enabled()) {
+    auto client = MakeClientTlsContext(config_.client_tls);
+    if (client.ok()) {
+      client_tls_.Replace(std::move(*client));
+      Log(LogLevel::kInfo, 0, "reloaded the TLS certificate for clients ({})",
+          LogQuoted(config_.client_tls.cert));
+    } else {
+      Log(LogLevel::kError, 0, "TLS reload failed, clients keep the previous certificate: {}",
+          client.error().message);
+    }
+  }
+  if (config_.backend_tls.enabled) {
+    auto backend = MakeBackendTlsContext(config_.backend_tls);
+    if (backend.ok()) {
+      backend_.set_tls(std::move(*backend));
+      Log(LogLevel::kInfo, 0, "reloaded the TLS settings for the backend");
+    } else {
+      Log(LogLevel::kError, 0,
+          "TLS reload failed, backend connections keep the previous "
+          "settings: {}",
+          backend.error().message);
+    }
+  }
+}
 
 const auth::RsaKeyPair* ProxyContext::rsa_key() {
   std::call_once(rsa_once_, [this] {

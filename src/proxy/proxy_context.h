@@ -14,7 +14,9 @@
 #include "auth/caching_sha2.h"
 #include "auth/native_password.h"
 #include "config/proxy_config.h"
+#include "net/tls_context.h"
 #include "pool/backend_connection.h"
+#include "pool/backend_endpoint.h"
 #include "pool/pool.h"
 #include "protocol/constants.h"
 #include "proxy/account_directory.h"
@@ -44,6 +46,16 @@ class ProxyContext {
 
   const config::ProxyConfig& config() const { return config_; }
   pool::Pools& pools() { return pools_; }
+  // How backend connections are made (address, timeout, TLS).
+  const pool::BackendEndpoint& backend() const { return backend_; }
+
+  // The TLS context clients get; null when [client_tls] is off. Any thread.
+  net::TlsContextPtr client_tls() const { return client_tls_.Current(); }
+  // Builds both TLS contexts from the config (at start): the error names the table and file.
+  Status LoadTls();
+  // Builds them again from the same files (SIGHUP): new connections get the new ones; a side
+  // that fails keeps its current context, and the error is logged.
+  void ReloadTls();
 
   // The accounts clients log in to: [[users]], and the server's through [auth].
   AccountDirectory& accounts() { return accounts_; }
@@ -82,6 +94,8 @@ class ProxyContext {
 
  private:
   const config::ProxyConfig config_;
+  pool::BackendEndpoint backend_;
+  net::TlsContextSlot client_tls_;
   AccountDirectory accounts_;
   const std::vector<auth::AccountCredential> decoy_;
   std::once_flag rsa_once_;

@@ -224,7 +224,16 @@ net::Awaitable<void> ProbeBackend(ProxyContext& context) {
 
 int RunProxy(const config::ProxyConfig& config) {
   if (auto level = ParseLogLevel(config.proxy.log_level)) SetLogLevel(*level);
+  // Signals are caught from here on (asio queues them until the waits below): a SIGTERM while
+  // the proxy starts (an RSA key to make, listeners to open) is a clean stop, not a kill.
+  asio::io_context main_io(1);
+  asio::signal_set reloads(main_io, SIGHUP);
+  asio::signal_set signals(main_io, SIGINT, SIGTERM);
   ProxyContext context(config);
+  if (auto tls = context.LoadTls(); !tls.ok()) {
+    Log(LogLevel::kError, 0, "{}", tls.error().message);
+    return 1;
+  }
 
   std::vector<Listener> listeners;
   auto close_listeners = [&] {
@@ -303,19 +312,17 @@ int RunProxy(const config::ProxyConfig& config) {
   asio::co_spawn(workers[0]->io, ReturnFreeMemory(), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());
 
-  asio::io_context main_io(1);
   // SIGHUP: forget the accounts read from the server (as FLUSH PRIVILEGES does for the server's
-  // own cache); each is read again at its next login.
-  asio::signal_set reloads(main_io, SIGHUP);
+  // own cache; each is read again at its next login), and load the TLS certificates again.
   std::function<void(const std::error_code&, int)> on_reload = [&](const std::error_code& error,
                                                                    int) {
     if (error) return;
     context.accounts().Forget();
     Log(LogLevel::kInfo, 0, "SIGHUP: accounts are read again from the server at their next login");
+    context.ReloadTls();
     reloads.async_wait(on_reload);
   };
   reloads.async_wait(on_reload);
-  asio::signal_set signals(main_io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& error, int number) {
     if (error) return;
     Log(LogLevel::kInfo, 0, "stopping on signal {}", number);

@@ -38,7 +38,28 @@ struct Options {
   bool login_only = false;
   std::string default_auth;  // --default-auth PLUGIN: the plugin of the first packet.
   std::string change_user;   // --change-user USER:PASSWORD (login-only).
+  // TLS: --ssl-ca FILE (TLS on, the chain checked against FILE), --ssl-cert/--ssl-key FILE
+  // (a client certificate), --ssl-verify 0|1 (the server's name checked too).
+  std::string ssl_ca;
+  std::string ssl_cert;
+  std::string ssl_key;
+  bool ssl_verify = false;
+  bool compress = false;  // --compress 1: the protocol's compression (CLIENT_COMPRESS).
 };
+
+// Sets the TLS and compression options of `options` on `mysql`.
+void SetTransportOptions(MYSQL* mysql, const Options& options) {
+  if (!options.ssl_ca.empty() || !options.ssl_cert.empty()) {
+    mysql_ssl_set(mysql, options.ssl_key.empty() ? nullptr : options.ssl_key.c_str(),
+                  options.ssl_cert.empty() ? nullptr : options.ssl_cert.c_str(),
+                  options.ssl_ca.empty() ? nullptr : options.ssl_ca.c_str(), nullptr, nullptr);
+    const my_bool enforce = 1;
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce);
+    const my_bool verify = options.ssl_verify ? 1 : 0;
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+  }
+  if (options.compress) mysql_optionsv(mysql, MYSQL_OPT_COMPRESS, nullptr);
+}
 
 // The connection every check uses; Fail() reads its error. Null before mysql_init().
 MYSQL* g_mysql = nullptr;
@@ -170,6 +191,7 @@ void Connect(const Options& options) {
   mysql_optionsv(g_mysql, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
   // latin1 at login, so that mysql_set_character_set("utf8mb4") later changes something.
   mysql_optionsv(g_mysql, MYSQL_SET_CHARSET_NAME, "latin1");
+  SetTransportOptions(g_mysql, options);
   const char* host = options.socket.empty() ? options.host.c_str() : "localhost";
   const char* socket = options.socket.empty() ? nullptr : options.socket.c_str();
   if (mysql_real_connect(g_mysql, host, options.user.c_str(), options.password.c_str(),
@@ -741,6 +763,7 @@ int LoginOnly(const Options& options) {
   if (!options.default_auth.empty()) {
     mysql_optionsv(g_mysql, MYSQL_DEFAULT_AUTH, options.default_auth.c_str());
   }
+  SetTransportOptions(g_mysql, options);
   const char* host = options.socket.empty() ? options.host.c_str() : "localhost";
   const char* socket = options.socket.empty() ? nullptr : options.socket.c_str();
   const char* database = options.database.empty() ? nullptr : options.database.c_str();
@@ -749,6 +772,27 @@ int LoginOnly(const Options& options) {
     Fail("login", "mysql_real_connect");
   }
   Ok("login", QueryValue("login", "SELECT CURRENT_USER()"));
+  if (!options.ssl_ca.empty() || !options.ssl_cert.empty() || options.compress) {
+    // What the client negotiated, and what the server it talks to (through a proxy: the
+    // backend connection) says of its own link.
+    const char* cipher = mysql_get_ssl_cipher(g_mysql);
+    const char* version = nullptr;
+    if (cipher != nullptr) mariadb_get_infov(g_mysql, MARIADB_CONNECTION_TLS_VERSION, &version);
+    const std::string server_cipher =
+        QueryValue("tls",
+                   "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                   "WHERE VARIABLE_NAME = 'SSL_CIPHER'");
+    std::printf("ok tls: cipher %s, version %s, server Ssl_cipher '%s'\n",
+                cipher != nullptr ? cipher : "none", version != nullptr ? version : "none",
+                server_cipher.c_str());
+    const std::string compression =
+        QueryValue("compression",
+                   "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+                   "WHERE VARIABLE_NAME = 'COMPRESSION'");
+    std::printf("ok compression: client %s, server %s\n", options.compress ? "ON" : "OFF",
+                compression.c_str());
+    std::fflush(stdout);
+  }
   if (!options.change_user.empty()) {
     const auto colon = options.change_user.find(':');
     const std::string user = options.change_user.substr(0, colon);
@@ -780,7 +824,9 @@ int Usage(const char* message) {
                "libmariadb_client: %s\nusage: libmariadb_client (--host HOST --port PORT | "
                "--socket PATH) --user USER --password PASSWORD --database DATABASE\n"
                "       libmariadb_client ... --login-only 1 [--default-auth PLUGIN] "
-               "[--change-user USER:PASSWORD]\n",
+               "[--change-user USER:PASSWORD]\n"
+               "       TLS and compression, both modes: [--ssl-ca FILE] [--ssl-cert FILE "
+               "--ssl-key FILE] [--ssl-verify 0|1] [--compress 1]\n",
                message);
   return kUsageError;
 }
@@ -811,6 +857,16 @@ int main(int argc, char** argv) {
       options.default_auth = value;
     } else if (flag == "--change-user") {
       options.change_user = value;
+    } else if (flag == "--ssl-ca") {
+      options.ssl_ca = value;
+    } else if (flag == "--ssl-cert") {
+      options.ssl_cert = value;
+    } else if (flag == "--ssl-key") {
+      options.ssl_key = value;
+    } else if (flag == "--ssl-verify") {
+      options.ssl_verify = std::string_view(value) == "1";
+    } else if (flag == "--compress") {
+      options.compress = std::string_view(value) == "1";
     } else {
       return Usage("unknown flag");
     }

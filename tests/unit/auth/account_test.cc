@@ -79,6 +79,28 @@ TEST(AccountTest, FromGlobalPriv) {
        R"("password_lifetime":0})",
        PrivContext{.now = kNow, .default_password_lifetime = 1},
        Account{.credentials = {Native("")}}},
+      {"REQUIRE SSL (as MariaDB 10.11 writes it)",
+       R"({"access":0,"version_id":101119,"plugin":"mysql_native_password",)"
+       R"("authentication_string":"*7B9EBEED26AA52ED10C0F549FA863F13C39E0209","ssl_type":1,)"
+       R"("ssl_cipher":"","x509_issuer":"","x509_subject":"","password_last_changed":1796005629})",
+       now,
+       Account{.credentials = {Native("*7B9EBEED26AA52ED10C0F549FA863F13C39E0209")},
+               .tls = {.kind = AccountTls::Kind::kAny}}},
+      {"REQUIRE X509",
+       R"({"access":0,"version_id":101119,"plugin":"mysql_native_password",)"
+       R"("authentication_string":"","ssl_type":2,"ssl_cipher":"","x509_issuer":"",)"
+       R"("x509_subject":"","password_last_changed":1796005629})",
+       now, Account{.credentials = {Native("")}, .tls = {.kind = AccountTls::Kind::kX509}}},
+      {"REQUIRE ISSUER ... AND SUBJECT ... AND CIPHER ...",
+       R"({"access":0,"version_id":101119,"plugin":"mysql_native_password",)"
+       R"("authentication_string":"","ssl_type":3,"ssl_cipher":"TLS_AES_256_GCM_SHA384",)"
+       R"("x509_issuer":"/CN=Test CA","x509_subject":"/CN=app","password_last_changed":1796005629})",
+       now,
+       Account{.credentials = {Native("")},
+               .tls = {.kind = AccountTls::Kind::kSpecified,
+                       .cipher = "TLS_AES_256_GCM_SHA384",
+                       .issuer = "/CN=Test CA",
+                       .subject = "/CN=app"}}},
       {"a role", R"({"access":0,"is_role":true})", now, std::nullopt},
   };
   for (const PrivRow& row : rows) {
@@ -102,6 +124,8 @@ TEST(AccountTest, FromGlobalPrivRejectsWhatIsNotAPriv) {
       {R"({"auth_or":[1]})", "an \"auth_or\" entry is not an object"},
       {R"({"account_locked":"Y"})", "\"account_locked\" is not a boolean"},
       {R"({"password_last_changed":"0"})", "\"password_last_changed\" is not an integer"},
+      {R"({"ssl_type":"1"})", "\"ssl_type\" is not an integer"},
+      {R"({"ssl_type":1,"x509_subject":2})", "\"x509_subject\" is not a string"},
   };
   for (const auto& [priv, error] : rows) {
     auto account = AccountFromGlobalPriv("u", "%", priv, PrivContext{.now = kNow});

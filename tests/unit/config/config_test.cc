@@ -207,6 +207,40 @@ TEST(ConfigTest, ValidFiles) {
        }},
       {"lookups read at every login", "[auth]\nuser = \"lookup\"\ncache_ttl = 0\n",
        [](ProxyConfig* c) { c->auth = {.user = "lookup", .cache_ttl = Milliseconds(0)}; }},
+      {"tls toward clients",
+       "[client_tls]\ncert = \"/etc/l/c.pem\"\nkey = \"/etc/l/k.pem\"\nca = \"/etc/l/ca.pem\"\n"
+       "min_version = \"tls1.3\"\nciphersuites = \"TLS_AES_128_GCM_SHA256\"\n"
+       "[listen]\nrequire_tls = true\n",
+       [](ProxyConfig* c) {
+         c->client_tls = {.cert = "/etc/l/c.pem",
+                          .key = "/etc/l/k.pem",
+                          .ca = "/etc/l/ca.pem",
+                          .min_version = TlsVersion::kTls1_3,
+                          .ciphersuites = "TLS_AES_128_GCM_SHA256"};
+         c->listen.require_tls = true;
+       }},
+      {"tls to the backend: the table turns it on", "[backend_tls]\nca = \"/etc/l/ca.pem\"\n",
+       [](ProxyConfig* c) { c->backend_tls = {.enabled = true, .ca = "/etc/l/ca.pem"}; }},
+      {"tls to the backend: every key",
+       "[backend_tls]\nenabled = true\nca_dir = \"/etc/ssl/certs\"\nverify = false\n"
+       "server_name = \"db.example\"\ncert = \"c.pem\"\nkey = \"k.pem\"\n"
+       "min_version = \"TLSv1.2\"\nmax_version = \"1.3\"\nciphers = \"HIGH\"\n"
+       "session_resumption = false\n",
+       [](ProxyConfig* c) {
+         c->backend_tls = {.enabled = true,
+                           .ca_dir = "/etc/ssl/certs",
+                           .verify = false,
+                           .server_name = "db.example",
+                           .cert = "c.pem",
+                           .key = "k.pem",
+                           .max_version = TlsVersion::kTls1_3,
+                           .ciphers = "HIGH",
+                           .session_resumption = false};
+       }},
+      {"tls to the backend turned off", "[backend_tls]\nenabled = false\nca = \"x.pem\"\n",
+       [](ProxyConfig* c) { c->backend_tls = {.enabled = false, .ca = "x.pem"}; }},
+      {"tls: cert and key only", "[client_tls]\ncert = \"c\"\nkey = \"k\"\n",
+       [](ProxyConfig* c) { c->client_tls = {.cert = "c", .key = "k"}; }},
       {"comments and quoting", "# a comment\n[proxy] # trailing\nserver_version = '8.0.36'\n",
        [](ProxyConfig* c) { c->proxy.server_version = "8.0.36"; }},
   };
@@ -251,15 +285,18 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:3: backend.max_conections: unknown key; expected one of address, "
        "max_connections, connect_timeout, retry_timeout"},
       {"unknown table", backend + "[pools]\n" + users,
-       "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, auth, users"},
+       "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, auth, "
+       "client_tls, backend_tls, users"},
       {"unknown top-level key", "verbose = true\n" + backend + users,
-       "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, auth, users"},
+       "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, auth, "
+       "client_tls, backend_tls, users"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
        "t.toml:4: pool.zz: unknown key; expected one of max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
        "max_idle_time, max_lifetime"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
-       "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash"},
+       "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash, "
+       "require_tls"},
       {"wrong type integer", backend + "[pool]\nmax_connections = \"3\"\n" + users,
        "t.toml:4: pool.max_connections: expected an integer, got a string"},
       {"wrong type string", "[proxy]\nlog_level = 3\n" + backend + users,
@@ -362,6 +399,31 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:5: pool.min_idle: 3 is more than pool.max_user_connections (2)"},
       {"negative max_user_connections", backend + "[pool]\nmax_user_connections = -1\n" + users,
        "t.toml:4: pool.max_user_connections: must be from 0 to 100000, got -1"},
+      {"client cert without key", backend + "[client_tls]\ncert = \"c.pem\"\n" + users,
+       "t.toml:3: client_tls.key: missing: cert is set, name its private key too"},
+      {"client ca without cert", backend + "[client_tls]\nca = \"ca.pem\"\n" + users,
+       "t.toml:3: client_tls.cert: missing: TLS toward clients needs a certificate and its key"},
+      {"backend key without cert", backend + "[backend_tls]\nkey = \"k.pem\"\n" + users,
+       "t.toml:3: backend_tls.cert: missing: key is set, name its certificate too"},
+      {"bad tls version", backend + "[backend_tls]\nmin_version = \"SSLv3\"\n" + users,
+       "t.toml:4: backend_tls.min_version: 'SSLv3' is not a TLS version (TLSv1.2 or TLSv1.3; "
+       "TLSv1, TLSv1.1)"},
+      {"versions out of order",
+       backend + "[backend_tls]\nmin_version = \"1.3\"\nmax_version = \"1.2\"\n" + users,
+       "t.toml:5: backend_tls.max_version: TLSv1.2 is lower than min_version (TLSv1.3)"},
+      {"verify is a boolean", backend + "[backend_tls]\nverify = \"yes\"\n" + users,
+       "t.toml:4: backend_tls.verify: expected true or false, got a string"},
+      {"unknown tls key", backend + "[client_tls]\ncertificate = \"c\"\n" + users,
+       "t.toml:4: client_tls.certificate: unknown key; expected one of cert, key, ca, "
+       "min_version, max_version, ciphers, ciphersuites"},
+      {"require_tls without tls", backend + "[listen]\nrequire_tls = true\n" + users,
+       "t.toml:4: listen.require_tls: TCP clients cannot use TLS without [client_tls] cert and "
+       "key"},
+      {"a user that cannot log in",
+       "[listen]\ntcp = \"127.0.0.1:6033\"\n" + backend +
+           "[[users]]\nname = \"app\"\npassword = \"x\"\nrequire_tls = true\n",
+       "t.toml:8: users.require_tls: user 'app' cannot log in: require_tls needs [client_tls] "
+       "cert and key"},
       {"zero net_read_timeout", "[proxy]\nnet_read_timeout = \"0s\"\n" + backend + users,
        "t.toml:2: proxy.net_read_timeout: must be greater than zero"},
       {"bad net_read_timeout", "[proxy]\nnet_read_timeout = \"soon\"\n" + backend + users,
