@@ -142,6 +142,38 @@ def mariadb():
 
 
 @pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """The test PKI (pki.py): CA, wrong CA, server/expired/wrong-host/client certificates."""
+    from pki import make_pki
+    return make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+@pytest.fixture(scope="session")
+def tls_mariadb(pki, tmp_path_factory):
+    """A second MariaDB for the session that offers TLS (over TCP and its Unix socket) with
+    `pki`'s server certificate, and knows the accounts of provision_tls_accounts() ('secure'
+    REQUIRE SSL, 'x509user' REQUIRE X509) besides the usual ones. It was started with copies
+    of the certificate files, so that reload_certificate() may overwrite them; `.pki` is the
+    PKI, `.cert_files` the (cert, key) it serves by default."""
+    import shutil
+    from mariadb_server import MariaDBServer, tls_server_args
+    live = tmp_path_factory.mktemp("tls-mariadb-cert")
+    cert, key = str(live / "server-cert.pem"), str(live / "server-key.pem")
+    shutil.copyfile(pki.server_cert, cert)
+    shutil.copyfile(pki.server_key, key)
+    server = MariaDBServer(extra_args=tls_server_args(pki, cert=cert, key=key))
+    try:
+        server.provision_tls_accounts()
+    except BaseException:
+        server.close()
+        raise
+    server.pki = pki
+    server.cert_files = (pki.server_cert, pki.server_key)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
 def longlink_bin():
     if not os.access(LONGLINK, os.X_OK):
         pytest.fail(f"longlink binary not found at {LONGLINK}; build first or set LONGLINK_BIN")

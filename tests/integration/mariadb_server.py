@@ -14,12 +14,20 @@ log, and creates what the tests use:
 root logs in over the Unix socket without a password (admin()). stop() and start() keep the
 port, socket and datadir, so a test can restart the server under a running proxy; start()
 records in `accepting_since` (time.monotonic()) when the server first accepted again.
+
+TLS: `tls_server_args(pki)` (pki.py) gives the --ssl-* options that make a server offer TLS
+with the test CA's certificate; reload_certificate() puts other files in place and runs FLUSH
+SSL. A Target may carry a `ClientTls` (Target.with_tls()): each client's arguments then ask for
+TLS with the test CA and verify the certificate (chain and host name), or, with PLAIN, refuse
+TLS although the other side offers it. provision_tls_accounts() adds 'secure' (REQUIRE SSL) and
+'x509user' (REQUIRE X509) to a server started with TLS (conftest.py's `tls_mariadb`).
 """
 import hashlib
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -28,6 +36,8 @@ import pymysql
 
 APP_USER, APP_PASSWORD = "app", "app-secret"
 RO_USER, RO_PASSWORD = "ro", "ro-secret"
+SECURE_USER, SECURE_PASSWORD = "secure", "secure-secret"   # REQUIRE SSL (provision_tls_accounts)
+X509_USER, X509_PASSWORD = "x509user", "x509-secret"        # REQUIRE X509
 DEFAULT_MAX_ALLOWED_PACKET = 16 * 1024 * 1024
 
 
@@ -51,15 +61,75 @@ def wait_until(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def tls_server_args(pki, cert=None, key=None):
+    """mariadbd options for TLS with `pki`'s server certificate (or `cert`/`key`), and the CA
+    for client certificates (REQUIRE X509 accounts; a client certificate is optional)."""
+    return [f"--ssl-cert={cert or pki.server_cert}", f"--ssl-key={key or pki.server_key}",
+            f"--ssl-ca={pki.ca}"]
+
+
+class ClientTls:
+    """What a client asks of TLS. `ca`: the CA file the client trusts; `cert`/`key`: a client
+    certificate to present; `verify_identity`: check the host name too (the CA chain is
+    checked whenever `ca` is given). `plain=True` (PLAIN) is a client that refuses TLS even
+    when it is offered (the mariadb CLI of 10.11 asks for TLS by default: --skip-ssl).
+    `min_version`/`max_version` (ssl.TLSVersion) bound PyMySQL's context only."""
+
+    def __init__(self, ca=None, cert=None, key=None, verify_identity=True, plain=False,
+                 min_version=None, max_version=None):
+        self.ca, self.cert, self.key = ca, cert, key
+        self.verify_identity, self.plain = verify_identity, plain
+        self.min_version, self.max_version = min_version, max_version
+
+    def ssl_context(self):
+        """A PyMySQL `ssl=` context: the CA, host name checked (PyMySQL passes its `host`,
+        "localhost" over a Unix socket, as the server name)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.check_hostname = self.verify_identity
+        if self.cert:
+            ctx.load_cert_chain(self.cert, self.key)
+        if self.min_version:
+            ctx.minimum_version = self.min_version
+        if self.max_version:
+            ctx.maximum_version = self.max_version
+        return ctx
+
+    def option_file(self):
+        """A libmariadb option file that turns on host name checking (MySQLdb 1.4 has no
+        argument for it; libmariadb wants the `=1`)."""
+        path = os.path.join(os.path.dirname(self.ca), "verify-server-cert.cnf")
+        if not os.path.exists(path):
+            with open(path, "w") as f:
+                f.write("[client]\nssl-verify-server-cert=1\n")
+        return path
+
+    def __repr__(self):
+        return "plain" if self.plain else f"tls(ca={os.path.basename(self.ca or '-')})"
+
+
+PLAIN = ClientTls(plain=True)
+
+
 class Target:
     """Where a client connects. `proxy` is the ProxyProcess behind it, or None for the server
-    itself; `kind` is "direct" or "proxy", `transport` "tcp" or "unix"."""
+    itself; `kind` is "direct" or "proxy", `transport` "tcp" or "unix". `tls`: None (each
+    client's defaults), or a ClientTls the client arguments below carry out."""
 
     def __init__(self, kind, transport, host=None, port=None, unix_socket=None, proxy=None,
-                 server=None):
+                 server=None, tls=None):
         self.kind, self.transport = kind, transport
         self.host, self.port, self.unix_socket = host, port, unix_socket
         self.proxy, self.server = proxy, server
+        self.tls = tls
+
+    def with_tls(self, tls):
+        """The same place, reached with `tls` (a ClientTls, PLAIN or None)."""
+        return Target(self.kind, self.transport, self.host, self.port, self.unix_socket,
+                      self.proxy, self.server, tls)
+
+    @property
+    def wants_tls(self):
+        return self.tls is not None and not self.tls.plain
 
     @property
     def name(self):
@@ -71,9 +141,13 @@ class Target:
 
     # --- PyMySQL ---
     def pymysql_args(self):
-        if self.transport == "unix":
-            return {"unix_socket": self.unix_socket}
-        return {"host": self.host, "port": self.port}
+        """PyMySQL's connect() arguments. With TLS: `ssl` (an SSLContext). PyMySQL goes on
+        without TLS when the other side does not offer it: check conn._secure."""
+        args = ({"unix_socket": self.unix_socket} if self.transport == "unix"
+                else {"host": self.host, "port": self.port})
+        if self.wants_tls:
+            args["ssl"] = self.tls.ssl_context()
+        return args
 
     def connect(self, user=APP_USER, password=APP_PASSWORD, database="app", **kw):
         return pymysql.connect(user=user, password=password, database=database,
@@ -81,9 +155,16 @@ class Target:
 
     # --- mysqlclient (MySQLdb, libmariadb) ---
     def mysqldb_args(self):
-        if self.transport == "unix":
-            return {"unix_socket": self.unix_socket}
-        return {"host": self.host, "port": self.port}
+        """MySQLdb's connect() arguments. With TLS: `ssl` (mysql_ssl_set: libmariadb then
+        insists on TLS and checks the chain) and, for the host name, an option file."""
+        args = ({"unix_socket": self.unix_socket} if self.transport == "unix"
+                else {"host": self.host, "port": self.port})
+        if self.wants_tls:
+            args["ssl"] = {k: v for k, v in (("ca", self.tls.ca), ("cert", self.tls.cert),
+                                             ("key", self.tls.key)) if v}
+            if self.tls.verify_identity:
+                args["read_default_file"] = self.tls.option_file()
+        return args
 
     def mysqldb_connect(self, user=APP_USER, password=APP_PASSWORD, database="app", **kw):
         import MySQLdb
@@ -96,8 +177,33 @@ class Target:
     def cli_args(self):
         """For mariadb, mariadb-slap and mariadb-admin."""
         if self.transport == "unix":
-            return ["--protocol=SOCKET", f"--socket={self.unix_socket}"]
-        return ["--protocol=TCP", f"--host={self.host}", f"--port={self.port}"]
+            args = ["--protocol=SOCKET", f"--socket={self.unix_socket}"]
+        else:
+            args = ["--protocol=TCP", f"--host={self.host}", f"--port={self.port}"]
+        if self.tls is not None and self.tls.plain:
+            args.append("--skip-ssl")
+        elif self.tls is not None:
+            args += ["--ssl", f"--ssl-ca={self.tls.ca}"]
+            if self.tls.verify_identity:
+                args.append("--ssl-verify-server-cert")
+            if self.tls.cert:
+                args += [f"--ssl-cert={self.tls.cert}", f"--ssl-key={self.tls.key}"]
+        return args
+
+    def libmariadb_args(self):
+        """For tests/clients/libmariadb_client. Its TLS flags (--ssl-ca, --ssl-cert, --ssl-key,
+        --ssl-verify) are what test_proxy_tls.py asks of it; without them it answers a usage
+        error (exit 2), and the TLS tests skip."""
+        if self.transport == "unix":
+            args = ["--socket", self.unix_socket]
+        else:
+            args = ["--host", self.host, "--port", str(self.port)]
+        if self.wants_tls:
+            args += ["--ssl-ca", self.tls.ca, "--ssl-verify",
+                     "1" if self.tls.verify_identity else "0"]
+            if self.tls.cert:
+                args += ["--ssl-cert", self.tls.cert, "--ssl-key", self.tls.key]
+        return args
 
     def sysbench_args(self):
         if self.transport == "unix":
@@ -128,7 +234,7 @@ class Target:
         return self.proxy.alive() if self.proxy else self.server.alive()
 
     def __repr__(self):
-        return self.name
+        return self.name if self.tls is None else f"{self.name}-{self.tls!r}"
 
 
 class MariaDBServer:
@@ -252,6 +358,17 @@ class MariaDBServer:
     def variable(self, name):
         return self.query(f"SELECT @@global.{name}")[0][0]
 
+    def reload_certificate(self, cert, key):
+        """Copies `cert` and `key` over the files the server was started with (@@ssl_cert,
+        @@ssl_key) and runs FLUSH SSL: new TLS connections get the new certificate, open ones
+        keep theirs. The server must have been started with copies it may overwrite."""
+        for source, variable in ((cert, "ssl_cert"), (key, "ssl_key")):
+            target = self.variable(variable)
+            assert target, f"the server has no {variable}"
+            if os.path.abspath(source) != os.path.abspath(target):
+                shutil.copyfile(source, target)
+        self.execute("FLUSH SSL")
+
     def set_global(self, **variables):
         """set_global(max_allowed_packet=64 << 20, local_infile=1); returns the old values."""
         old = {name: self.variable(name) for name in variables}
@@ -286,6 +403,22 @@ class MariaDBServer:
                 return cur.fetchone()[0] == 0
 
         wait_until(gone, timeout, f"thread {thread_id} to leave the process list")
+
+    def provision_tls_accounts(self):
+        """'secure'@'%' and @'localhost' (password 'secure-secret', REQUIRE SSL) and 'x509user'
+        (password 'x509-secret', REQUIRE X509: a client certificate signed by the server's
+        --ssl-ca), each with ALL on app.*. REQUIRE SSL is about the client's own link: MariaDB
+        10.11 refuses such a login without TLS over the Unix socket too (1045 "Access denied
+        for user 'secure'@'localhost' (using password: YES)"), although require_secure_transport
+        counts the socket as secure."""
+        statements = []
+        for user, password, require in ((SECURE_USER, SECURE_PASSWORD, "SSL"),
+                                        (X509_USER, X509_PASSWORD, "X509")):
+            for host in ("%", "localhost"):
+                statements += [f"CREATE USER '{user}'@'{host}' IDENTIFIED BY '{password}' "
+                               f"REQUIRE {require}",
+                               f"GRANT ALL ON app.* TO '{user}'@'{host}'"]
+        self.execute(*statements)
 
     def target(self, transport):
         if transport == "unix":
