@@ -178,7 +178,7 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto s = load.CheckKeys(
             t, "proxy",
             {"workers", "max_client_connections", "handshake_timeout", "net_read_timeout",
-             "log_level", "server_version", "max_allowed_packet"});
+             "log_level", "server_version", "max_allowed_packet", "compression"});
         !s.ok()) {
       return s.error();
     }
@@ -209,6 +209,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("max_allowed_packet")) {
       LL_CONFIG_TRY(v, load.Size(*n, "proxy.max_allowed_packet"));
       config.proxy.max_allowed_packet = *v;
+    }
+    if (auto* n = t.get("compression")) {
+      LL_CONFIG_TRY(v, load.Bool(*n, "proxy.compression"));
+      config.proxy.compression = *v;
     }
   }
 
@@ -256,8 +260,9 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_CONFIG_TRY(backend, table_of("backend"));
   if (*backend != nullptr) {
     const toml::table& t = **backend;
-    if (auto s = load.CheckKeys(t, "backend",
-                                {"address", "max_connections", "connect_timeout", "retry_timeout"});
+    if (auto s = load.CheckKeys(
+            t, "backend",
+            {"address", "max_connections", "connect_timeout", "retry_timeout", "compression"});
         !s.ok()) {
       return s.error();
     }
@@ -276,6 +281,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("retry_timeout")) {
       LL_CONFIG_TRY(v, load.Duration(*n, "backend.retry_timeout"));
       config.backend.retry_timeout = *v;
+    }
+    if (auto* n = t.get("compression")) {
+      LL_CONFIG_TRY(v, load.Bool(*n, "backend.compression"));
+      config.backend.compression = *v;
     }
   }
 

@@ -61,6 +61,9 @@ struct ProxySettings {
   std::string server_version = {};
   // The largest packet accepted from a client, in bytes; 0 = the backend's max_allowed_packet.
   std::uint64_t max_allowed_packet = 0;
+  // Offer clients the compressed protocol (CLIENT_COMPRESS, zlib), as the server does; a
+  // client that asks for it (mariadb --compress) gets it, whatever the backend link uses.
+  bool compression = true;
   friend bool operator==(const ProxySettings&, const ProxySettings&) = default;
 };
 
@@ -87,6 +90,9 @@ struct BackendSettings {
   // connections"), a session that needs a new connection waits this long as the proxy retries
   // with backoff; then the client gets the last error.
   Milliseconds retry_timeout{5000};
+  // Use the compressed protocol to the backend when the server offers it (a slow link between
+  // the proxy and the server); independent of the clients' choice.
+  bool compression = false;
   friend bool operator==(const BackendSettings&, const BackendSettings&) = default;
 };
 

@@ -24,6 +24,7 @@ ByteStream::~ByteStream() { Close(); }
 
 ByteStream::ByteStream(ByteStream&& other) noexcept
     : tls_(std::move(other.tls_)),
+      compression_(std::move(other.compression_)),
       fd_(std::exchange(other.fd_, -1)),
       family_(other.family_),
       protocol_(other.protocol_) {
@@ -37,6 +38,7 @@ ByteStream& ByteStream::operator=(ByteStream&& other) noexcept {
   if (this != &other) {
     Close();
     tls_ = std::move(other.tls_);
+    compression_ = std::move(other.compression_);
     fd_ = std::exchange(other.fd_, -1);
     family_ = other.family_;
     protocol_ = other.protocol_;
@@ -144,6 +146,7 @@ void ByteStream::Shutdown() {
 }
 
 void ByteStream::Close() {
+  compression_.reset();
   tls_.reset();  // The descriptor stays open: OpenSSL never closes it.
   if (socket_) {
     std::error_code ignored;
@@ -161,6 +164,7 @@ int ByteStream::native_handle() const {
 bool ByteStream::PeerClosedOrSpoke() const {
   const int fd = native_handle();
   if (fd < 0) return false;
+  if (compression_ && compression_->has_buffered()) return true;
   if (tls_ && tls_->pending() > 0) return true;
   pollfd p{.fd = fd, .events = POLLIN, .revents = 0};
   if (::poll(&p, 1, 0) == 0) return false;
@@ -172,6 +176,23 @@ bool ByteStream::PeerClosedOrSpoke() const {
 }
 
 std::size_t ByteStream::Peek(std::span<std::uint8_t> out, std::error_code& error) const {
+  if (compression_) {
+    // The first frame waiting, decoded: an unsolicited ERR is small, and arrives alone.
+    std::uint8_t raw[4096];
+    const std::size_t n = RawPeek(raw, error);
+    if (error || n == 0) return 0;
+    auto decoded = CompressionLayer::DecodeFirstFrame(protocol::ByteView(raw, n), out);
+    if (!decoded.ok()) {
+      error = std::make_error_code(std::errc::bad_message);
+      return 0;
+    }
+    if (*decoded == 0) error = std::make_error_code(std::errc::operation_would_block);
+    return *decoded;
+  }
+  return RawPeek(out, error);
+}
+
+std::size_t ByteStream::RawPeek(std::span<std::uint8_t> out, std::error_code& error) const {
   error.clear();
   const int fd = native_handle();
   if (fd < 0) {
@@ -201,6 +222,11 @@ std::size_t ByteStream::Peek(std::span<std::uint8_t> out, std::error_code& error
 void ByteStream::SendNow(std::span<const std::uint8_t> bytes) {
   const int fd = native_handle();
   if (fd < 0) return;
+  if (compression_ && !bytes.empty()) {
+    compression_->StartCommand();  // Last words are a command of their own (COM_QUIT).
+    if (!compression_->Encode(protocol::ByteView(bytes.data(), bytes.size())).ok()) return;
+    bytes = compression_->outgoing();
+  }
   if (tls_) {
     if (tls_->handshake_done() && !bytes.empty()) tls_->Write(bytes);
     tls_->CloseNotify();

@@ -16,6 +16,10 @@
 // stream pays nothing for this: its reads and writes are the socket's. PeerClosedOrSpoke and
 // Peek look at what the TLS layer has buffered as well as at the socket.
 //
+// Compression: after StartCompression (both peers agreed on CLIENT_COMPRESS and the login
+// ended), reads return the packet stream decoded from the peer's frames and writes send frames
+// (net::CompressionLayer), over TLS if the stream is TLS. It travels with the stream too.
+//
 // Not thread-safe: one owner at a time (an attached stream is used on its loop only). Not to
 // be moved while an operation is pending.
 #pragma once
@@ -27,14 +31,17 @@
 #include <asio/post.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "common/result.h"
+#include "net/compression_layer.h"
 #include "net/socket.h"
 #include "net/tls_context.h"
 #include "net/tls_session.h"
@@ -81,6 +88,21 @@ class ByteStream {
   // The TLS session (version, cipher, resumption), or null for a plain stream.
   const TlsSession* tls() const { return tls_.get(); }
 
+  // From now on reads and writes carry the compressed protocol. REQUIRES: open, no operation
+  // pending, nothing of the peer's frames read yet.
+  void StartCompression(CompressionLayer::Role role) {
+    compression_ = std::make_unique<CompressionLayer>(role);
+  }
+  bool compressed() const { return compression_ != nullptr; }
+  // Before a new command to a server: frame ids start again at 0. A no-op on a plain stream.
+  void StartCommand() {
+    if (compression_) compression_->StartCommand();
+  }
+  // Frees the compression layer's large buffers (between commands).
+  void TrimBuffers() {
+    if (compression_) compression_->Trim();
+  }
+
   // Asio's AsyncReadStream and AsyncWriteStream, for asio::async_read/async_write and
   // co_await with net::kNoThrow. TLS: a read ends with asio::error::eof at the peer's
   // close_notify (or an EOF), and with a TlsCategory() error for a protocol failure; after a
@@ -90,6 +112,12 @@ class ByteStream {
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
     return asio::async_initiate<ReadToken, void(std::error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& sequence) {
+          if (compression_ != nullptr) {
+            asio::async_compose<decltype(handler), void(std::error_code, std::size_t)>(
+                CompressedRead{*this, FirstBuffer<asio::mutable_buffer>(sequence)}, handler,
+                *socket_);
+            return;
+          }
           if (tls_ == nullptr) {
             socket_->async_read_some(sequence, std::move(handler));
             return;
@@ -104,6 +132,13 @@ class ByteStream {
   auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
     return asio::async_initiate<WriteToken, void(std::error_code, std::size_t)>(
         [this](auto handler, const ConstBufferSequence& sequence) {
+          if (compression_ != nullptr) {
+            const std::size_t total = asio::buffer_size(sequence);
+            Status encoded = EncodeForCompression(sequence);
+            asio::async_compose<decltype(handler), void(std::error_code, std::size_t)>(
+                CompressedWrite{*this, total, encoded.ok()}, handler, *socket_);
+            return;
+          }
           if (tls_ == nullptr) {
             socket_->async_write_some(sequence, std::move(handler));
             return;
@@ -149,6 +184,133 @@ class ByteStream {
   int native_handle() const;
 
  private:
+  // Reads or writes bytes below the compression layer: through TLS, or the socket's.
+  template <typename Handler>
+  void RawReadSome(asio::mutable_buffer buffer, Handler&& handler) {
+    if (tls_ == nullptr) {
+      socket_->async_read_some(buffer, std::forward<Handler>(handler));
+      return;
+    }
+    asio::async_compose<std::decay_t<Handler>, void(std::error_code, std::size_t)>(
+        TlsIo<asio::mutable_buffer>{*this, buffer}, handler, *socket_);
+  }
+  template <typename Handler>
+  void RawWriteSome(asio::const_buffer buffer, Handler&& handler) {
+    if (tls_ == nullptr) {
+      socket_->async_write_some(buffer, std::forward<Handler>(handler));
+      return;
+    }
+    asio::async_compose<std::decay_t<Handler>, void(std::error_code, std::size_t)>(
+        TlsIo<asio::const_buffer>{*this, buffer}, handler, *socket_);
+  }
+  template <typename ConstBufferSequence>
+  Status EncodeForCompression(const ConstBufferSequence& sequence) {
+    auto it = asio::buffer_sequence_begin(sequence);
+    const auto end = asio::buffer_sequence_end(sequence);
+    if (it != end && std::next(it) == end) {
+      const asio::const_buffer only(*it);
+      return compression_->Encode(
+          protocol::ByteView(static_cast<const std::uint8_t*>(only.data()), only.size()));
+    }
+    compression_->ClearGathered();
+    for (; it != end; ++it) {
+      const asio::const_buffer piece(*it);
+      compression_->AddPiece(
+          protocol::ByteView(static_cast<const std::uint8_t*>(piece.data()), piece.size()));
+    }
+    return compression_->Encode(compression_->gathered());
+  }
+  // Completes a composed operation: never inside the initiating call (posted then).
+  template <typename Op, typename Self>
+  static void Finish(Op& op, Self& self, std::error_code error, std::size_t bytes) {
+    if (op.state == Op::State::kStarting) {
+      op.state = Op::State::kPosted;
+      op.result = error;
+      op.bytes = bytes;
+      asio::post(std::move(self));
+      return;
+    }
+    self.complete(error, bytes);
+  }
+  // One read of decoded bytes: frames already received, or a read below the layer first.
+  struct CompressedRead {
+    CompressedRead(ByteStream& io_stream, asio::mutable_buffer io_buffer)
+        : stream(io_stream), buffer(io_buffer) {}
+    ByteStream& stream;
+    asio::mutable_buffer buffer;
+    enum class State { kStarting, kReceiving, kPosted } state = State::kStarting;
+    std::error_code result;
+    std::size_t bytes = 0;
+
+    template <typename Self>
+    void operator()(Self& self, std::error_code error = {}, std::size_t received = 0) {
+      if (state == State::kPosted) {
+        self.complete(result, bytes);
+        return;
+      }
+      if (state == State::kReceiving) {
+        if (error) {
+          self.complete(error, 0);
+          return;
+        }
+        if (received == 0) {
+          self.complete(asio::error::eof, 0);
+          return;
+        }
+        stream.compression_->Received(received);
+      }
+      auto taken = stream.compression_->TakeDecoded(
+          std::span(static_cast<std::uint8_t*>(buffer.data()), buffer.size()));
+      if (!taken.ok()) {
+        Finish(*this, self, std::make_error_code(std::errc::bad_message), 0);
+      } else if (*taken > 0 || buffer.size() == 0) {
+        Finish(*this, self, {}, *taken);
+      } else {
+        const auto room = stream.compression_->ReceiveRoom();
+        if (state == State::kStarting) state = State::kReceiving;
+        stream.RawReadSome(asio::buffer(room.data(), room.size()), std::move(self));
+      }
+    }
+  };
+  // One write: the bytes were encoded into frames at initiation; sends them all.
+  struct CompressedWrite {
+    CompressedWrite(ByteStream& io_stream, std::size_t io_total, bool io_encoded)
+        : stream(io_stream), total(io_total), encoded(io_encoded) {}
+    ByteStream& stream;
+    std::size_t total;
+    bool encoded;
+    std::size_t written = 0;
+    enum class State { kStarting, kSending, kPosted } state = State::kStarting;
+    std::error_code result;
+    std::size_t bytes = 0;
+
+    template <typename Self>
+    void operator()(Self& self, std::error_code error = {}, std::size_t sent = 0) {
+      if (state == State::kPosted) {
+        self.complete(result, bytes);
+        return;
+      }
+      if (!encoded) {
+        Finish(*this, self, std::make_error_code(std::errc::not_enough_memory), 0);
+        return;
+      }
+      if (state == State::kSending) {
+        if (error) {
+          self.complete(error, 0);
+          return;
+        }
+        written += sent;
+      }
+      const protocol::Bytes& out = stream.compression_->outgoing();
+      if (written < out.size()) {
+        state = State::kSending;
+        stream.RawWriteSome(asio::buffer(out.data() + written, out.size() - written),
+                            std::move(self));
+        return;
+      }
+      Finish(*this, self, {}, total);
+    }
+  };
   // One read or write through TLS: steps of the session, waiting for the socket's readiness
   // between them. Uses only the first non-empty buffer of a sequence, as a socket may.
   template <typename Buffer>
@@ -194,15 +356,18 @@ class ByteStream {
     }
     return Buffer();
   }
+  // Peek below the compression layer.
+  std::size_t RawPeek(std::span<std::uint8_t> out, std::error_code& error) const;
   TlsStep Step(asio::mutable_buffer buffer);
   TlsStep Step(asio::const_buffer buffer);
   // Drives `session`'s handshake to its end; installs it first.
   Awaitable<Status> Handshake(Result<std::unique_ptr<TlsSession>> session);
 
-  std::optional<Socket> socket_;     // Attached.
-  std::unique_ptr<TlsSession> tls_;  // TLS streams, attached or detached.
-  int fd_ = -1;                      // Detached: owned.
-  int family_ = 0;                   // The socket's protocol, to attach it again.
+  std::optional<Socket> socket_;                   // Attached.
+  std::unique_ptr<TlsSession> tls_;                // TLS streams, attached or detached.
+  std::unique_ptr<CompressionLayer> compression_;  // Compressed streams.
+  int fd_ = -1;                                    // Detached: owned.
+  int family_ = 0;                                 // The socket's protocol, to attach it again.
   int protocol_ = 0;
 };
 

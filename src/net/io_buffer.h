@@ -18,6 +18,8 @@ class IoBuffer {
   explicit IoBuffer(std::size_t capacity) : data_(capacity) {}
 
   std::span<const std::uint8_t> data() const { return {data_.data() + begin_, end_ - begin_}; }
+  // The same bytes, to change in place (a packet's sequence id).
+  std::span<std::uint8_t> mutable_data() { return {data_.data() + begin_, end_ - begin_}; }
   std::size_t size() const { return end_ - begin_; }
   bool empty() const { return begin_ == end_; }
   std::size_t capacity() const { return data_.size(); }

@@ -204,6 +204,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
   // Of MariaDB's extended capabilities only EXTENDED_METADATA, when the client asked for it.
   wanted &= greeting->capabilities & ~(cap::kMariadbExtendedMask & ~cap::kMariadbExtendedMetadata);
   if (!mariadb) wanted |= cap::kClientMysql;  // CLIENT_LONG_PASSWORD for MySQL.
+  if (endpoint.compression()) wanted |= greeting->capabilities & cap::kCompress;
   state.capabilities = wanted;
 
   protocol::HandshakeResponse41 login;
@@ -254,14 +255,17 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     co_return fail(authenticated.error().message);
   }
 
+  if (state.capabilities & cap::kCompress) {
+    connection->stream_.StartCompression(net::CompressionLayer::Role::kFacingServer);
+  }
   // Two statements in one round trip.
   const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
   const Bytes variables = protocol::Encode(protocol::Query{
       "SELECT @@max_allowed_packet, @@wait_timeout, @@global.session_track_state_change"});
   const Bytes setup = Pipeline({track, variables});
-  auto [setup_error, setup_written] =
-      co_await asio::async_write(connection->stream_, asio::buffer(setup), net::kNoThrow);
-  if (setup_error) co_return fail("sending setup: " + net::ErrorText(setup_error));
+  if (const std::error_code error = co_await connection->WriteCommands(setup)) {
+    co_return fail("sending setup: " + net::ErrorText(error));
+  }
   result.retryable = false;
   auto tracking = co_await connection->ReadOk(nullptr);
   if (!tracking.ok()) co_return fail("turning on the state tracker: " + tracking.error().message);
@@ -378,6 +382,22 @@ net::Awaitable<Status> BackendConnection::ResetAndInitDb(
   co_return co_await std::move(reset);
 }
 
+net::Awaitable<std::error_code> BackendConnection::WriteCommands(ByteView framed) {
+  while (!framed.empty()) {
+    std::size_t length = framed.size();
+    if (stream_.compressed()) {
+      const auto chunk = protocol::PeekChunk(framed);
+      if (chunk) length = chunk->size();
+    }
+    stream_.StartCommand();
+    auto [error, written] =
+        co_await asio::async_write(stream_, asio::buffer(framed.data(), length), net::kNoThrow);
+    if (error) co_return error;
+    framed = framed.subspan(length);
+  }
+  co_return std::error_code();
+}
+
 net::Awaitable<Status> BackendConnection::ResetSession(
     std::chrono::milliseconds timeout, const std::string* schema,
     std::optional<protocol::ErrPacket>* server_error) {
@@ -388,8 +408,9 @@ net::Awaitable<Status> BackendConnection::ResetSession(
     const Bytes init = protocol::Frame(protocol::Encode(protocol::InitDb{*schema}), 0);
     all.insert(all.end(), init.begin(), init.end());
   }
-  auto [error, written] = co_await asio::async_write(stream_, asio::buffer(all), net::kNoThrow);
-  if (error) co_return Error{net::ErrorText(error)};
+  if (const std::error_code error = co_await WriteCommands(all)) {
+    co_return Error{net::ErrorText(error)};
+  }
   const std::string silent = "no answer within " + std::to_string(timeout.count()) + " ms";
   for (int i = 0; i < kResetReplies; ++i) {
     auto ok = co_await ReadOk(nullptr);
@@ -408,6 +429,7 @@ net::Awaitable<Status> BackendConnection::Ping(std::chrono::milliseconds timeout
   Exchange exchange{*this};
   net::Deadline deadline(stream_.lowest_layer(), timeout);
   const Bytes command = protocol::EncodeCommand(protocol::Command::kPing);
+  stream_.StartCommand();
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(nullptr);
@@ -424,6 +446,7 @@ net::Awaitable<Status> BackendConnection::Execute(
     std::string sql, std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{std::move(sql)});
+  stream_.StartCommand();
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(server_error);
@@ -435,6 +458,7 @@ net::Awaitable<Status> BackendConnection::InitDb(const std::string& schema,
                                                  std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::InitDb{schema});
+  stream_.StartCommand();
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   auto ok = co_await ReadOk(server_error);
@@ -454,6 +478,7 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::LoginSecret& se
     change.character_set = collation;
     change.auth_plugin_name = auth.plugin_name();
     const Bytes command = protocol::Encode(change, state_.capabilities);
+    stream_.StartCommand();
     auto sent = co_await net::WritePacket(stream_, command, 0);
     if (!sent.ok()) co_return Error{sent.error().message};
     std::optional<protocol::ErrPacket> server_error;
@@ -480,6 +505,7 @@ net::Awaitable<Result<std::vector<Row>>> BackendConnection::QueryRows(
     std::optional<protocol::ErrPacket>* server_error) {
   Exchange exchange{*this};
   const Bytes command = protocol::Encode(protocol::Query{sql});
+  stream_.StartCommand();
   auto sent = co_await net::WritePacket(stream_, command, 0);
   if (!sent.ok()) co_return Error{sent.error().message};
   co_return co_await ReadRows(max_rows, server_error);

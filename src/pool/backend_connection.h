@@ -191,6 +191,11 @@ class BackendConnection {
   // that sends it ahead of a client's command in one write and reads the two replies
   // (kResetReplies) before the command's.
   protocol::Bytes ResetRequest() const;
+  // Sends commands framed one after another (ResetRequest, a pipeline) without waiting for
+  // replies: in one write, or on a compressed connection each in a frame of its own (the
+  // server starts each command's frame ids at 0, and does not read a second command out of
+  // one frame).
+  net::Awaitable<std::error_code> WriteCommands(protocol::ByteView framed);
   static constexpr int kResetReplies = 2;
   // COM_PING, bounded by `timeout`.
   net::Awaitable<Status> Ping(std::chrono::milliseconds timeout);

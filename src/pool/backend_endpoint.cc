@@ -17,6 +17,7 @@ BackendEndpoint::BackendEndpoint(const config::BackendSettings& backend,
                                  const config::BackendTlsSettings& tls)
     : address_(backend.address),
       connect_timeout_(backend.connect_timeout),
+      compression_(backend.compression),
       tls_server_name_(ServerName(backend, tls)),
       tls_session_key_(backend.address.ToString()) {}
 

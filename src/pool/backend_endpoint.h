@@ -22,6 +22,8 @@ class BackendEndpoint {
 
   const config::SocketAddress& address() const { return address_; }
   std::chrono::milliseconds connect_timeout() const { return connect_timeout_; }
+  // backend.compression: ask for the compressed protocol if the server offers it.
+  bool compression() const { return compression_; }
 
   // The TLS context new connections use; null: plain connections. Any thread.
   net::TlsContextPtr tls() const { return tls_.Current(); }
@@ -33,6 +35,7 @@ class BackendEndpoint {
  private:
   const config::SocketAddress address_;
   const std::chrono::milliseconds connect_timeout_;
+  const bool compression_;
   const std::string tls_server_name_;
   const std::string tls_session_key_;
   net::TlsContextSlot tls_;

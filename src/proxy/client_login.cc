@@ -35,6 +35,7 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
   greeting.capabilities = server.capabilities & kRelayableCapabilities;
   const net::TlsContextPtr tls = context_.client_tls();
   if (tls) greeting.capabilities |= cap::kSsl;
+  if (context_.config().proxy.compression) greeting.capabilities |= cap::kCompress;
   greeting.character_set = server.collation;
   greeting.status_flags = protocol::status::kAutocommit;
   greeting.auth_plugin_name = std::string(protocol::auth_plugin::kNativePassword);

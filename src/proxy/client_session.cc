@@ -93,6 +93,7 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
       // readiness wait (one epoll_ctl per command), not for a read; and a short command
       // arrives whole with this one read.
       client_.GiveBack();
+      client_.stream().TrimBuffers();
       std::size_t arrived = 0;
       while (arrived == 0) {
         if (maintenance_due_) {
@@ -160,6 +161,11 @@ net::Awaitable<bool> ClientSession::LogIn() {
   if (!co_await AttachBackend(request->schema, request->sequence)) co_return false;
   if (!co_await client_.SendOk(backend_->state().status_flags, request->sequence)) {
     co_return false;
+  }
+  // After the OK that ends the login, both directions are framed (the client sent nothing
+  // since its handshake response: it waits for that OK).
+  if (client_.capabilities() & protocol::capability::kCompress) {
+    client_.stream().StartCompression(net::CompressionLayer::Role::kFacingClient);
   }
   if (!client_.has_input()) client_.GiveBack();
   co_return true;
@@ -398,7 +404,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       !backend_->state().global_tracks_state_change) {
     relay.HideStateChangeTracking();
   }
-  const Outcome forwarded = co_await relay.ForwardClientPacket(&sequence, &empty);
+  const Outcome forwarded = co_await relay.ForwardCommand(&sequence, &empty);
   if (forwarded != Outcome::kOk) co_return forwarded;
   if (command == Command::kSetOption) backend_.MarkNotReusable();
   const Outcome relayed = co_await relay.RelayResponse(*shape, cursor_requested);

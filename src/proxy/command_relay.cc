@@ -40,13 +40,32 @@ CommandRelay::CommandRelay(ClientChannel& client, pool::BackendConnection& backe
       max_client_packet_(max_client_packet),
       out_(buffers.Take()) {}
 
-CommandRelay::~CommandRelay() { buffers_.Give(std::move(out_)); }
+CommandRelay::~CommandRelay() {
+  buffers_.Give(std::move(out_));
+  backend_.stream().TrimBuffers();
+}
+
+net::Awaitable<Outcome> CommandRelay::ForwardCommand(std::uint8_t* sequence, bool* empty) {
+  net::ByteStream& backend = backend_.stream();
+  backend.StartCommand();
+  if (backend.compressed() && !reset_request_.empty()) {
+    // A compressed backend reads each command's first frame with id 0 (net_clear): the reset's
+    // commands go in a frame of their own, ahead of the client's.
+    const std::error_code error = co_await backend_.WriteCommands(reset_request_);
+    reset_request_.clear();
+    if (error) co_return Outcome::kBackendGone;
+    backend.StartCommand();
+  }
+  co_return co_await ForwardClientPacket(sequence, empty);
+}
 
 net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence, bool* empty) {
   std::size_t total = 0;
   bool first = true;
+  const bool renumber = client_.stream().compressed();
   for (;;) {
     if (!co_await client_.Fill(protocol::kPacketHeaderSize)) co_return Outcome::kClientGone;
+    if (renumber) client_.in().mutable_data()[3] = *sequence;
     const auto header = *protocol::DecodePacketHeader(client_.in().data());
     if (header.sequence_id != *sequence) {
       // Bytes of this packet may already be with the backend: its state is unknown.
@@ -87,7 +106,10 @@ net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence
       client_.in().Consume(n);
       remaining -= n;
     }
-    if (header.payload_length < protocol::kMaxChunkPayload) co_return Outcome::kOk;
+    if (header.payload_length < protocol::kMaxChunkPayload) {
+      reply_sequence_ = *sequence;
+      co_return Outcome::kOk;
+    }
   }
 }
 
@@ -196,6 +218,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
   }
   if (shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
   protocol::ResponseTracker tracker(shape, backend_.state().capabilities, cursor_requested);
+  const bool renumber = backend_.stream().compressed() && !client_.stream().compressed();
   bool continuation = false;
   bool sent_any = false;
   std::uint8_t last_sequence = 0;
@@ -204,7 +227,8 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
 
   while (!tracker.complete()) {
     // Relay every complete chunk buffered so far.
-    const ByteView data = out_->data();
+    const std::span<std::uint8_t> bytes = out_->mutable_data();
+    const ByteView data = bytes;
     std::size_t pos = 0;
     std::size_t run_start = 0;
     pieces.clear();
@@ -213,7 +237,8 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
     while (!tracker.complete() && !client_turn) {
       auto chunk = protocol::PeekChunk(data.subspan(pos));
       if (!chunk) break;
-      last_sequence = chunk->header.sequence_id;
+      if (renumber) bytes[pos + 3] = reply_sequence_++;
+      last_sequence = bytes[pos + 3];
       if (!continuation) {
         auto kind = tracker.OnServerPacket(chunk->payload);
         if (!kind.ok()) {
@@ -240,7 +265,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
         }
         if (*kind == protocol::ServerPacketKind::kOk ||
             *kind == protocol::ServerPacketKind::kOkAsEof) {
-          if (auto replacement = AdaptOk(chunk->payload, chunk->header.sequence_id)) {
+          if (auto replacement = AdaptOk(chunk->payload, last_sequence)) {
             if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
             replacements.push_back(std::move(*replacement));
             pieces.emplace_back(replacements.back().data(), replacements.back().size());

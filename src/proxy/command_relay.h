@@ -50,8 +50,14 @@ class CommandRelay {
   // command cannot tell: it runs on a session fresh from the handshake, with the globals of
   // now (a SET GLOBAL since the connection was last reset is seen).
   void ResetFirst();
+  // Forwards the client's command (one logical packet) to the backend as a new command (frame
+  // ids start again on a compressed backend); as ForwardClientPacket.
+  net::Awaitable<Outcome> ForwardCommand(std::uint8_t* sequence, bool* empty);
   // Forwards one logical client packet (all its chunks) to the backend, streaming; checks its
   // sequence ids from `*sequence` on and advances it. `*empty`: the packet had no payload.
+  // A compressed client's packet ids are not checked (under compression neither the server
+  // nor libmariadb keeps them): they are renumbered from `*sequence`, as a plain backend
+  // expects.
   net::Awaitable<Outcome> ForwardClientPacket(std::uint8_t* sequence, bool* empty);
   // Relays the backend's reply to the command just forwarded; `cursor_requested`: a
   // STMT_EXECUTE that asked for a cursor (ResponseTracker). On kOk the backend's status flags
@@ -87,6 +93,9 @@ class CommandRelay {
   std::optional<std::uint16_t> error_code_;
   protocol::Bytes reset_request_;  // Sent with the command's first bytes (ResetFirst).
   int reset_replies_ = 0;          // Replies to the reset still to read.
+  // The id the backend's next reply packet has in the plain protocol: a compressed backend's
+  // replies are renumbered for a plain client (the server numbers them from its frame ids).
+  std::uint8_t reply_sequence_ = 0;
   bool hide_state_change_ = false;
   std::optional<Prepared> prepared_;
 };
