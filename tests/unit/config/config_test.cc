@@ -239,6 +239,13 @@ TEST(ConfigTest, ValidFiles) {
        }},
       {"tls to the backend turned off", "[backend_tls]\nenabled = false\nca = \"x.pem\"\n",
        [](ProxyConfig* c) { c->backend_tls = {.enabled = false, .ca = "x.pem"}; }},
+      {"compression: clients not offered it, the backend link compressed",
+       "[proxy]\ncompression = false\n[backend]\naddress = \"127.0.0.1:3306\"\ncompression = "
+       "true\n",
+       [](ProxyConfig* c) {
+         c->proxy.compression = false;
+         c->backend.compression = true;
+       }},
       {"tls: cert and key only", "[client_tls]\ncert = \"c\"\nkey = \"k\"\n",
        [](ProxyConfig* c) { c->client_tls = {.cert = "c", .key = "k"}; }},
       {"comments and quoting", "# a comment\n[proxy] # trailing\nserver_version = '8.0.36'\n",
@@ -280,10 +287,10 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"unknown proxy key", "[proxy]\nread_timeout = \"5s\"\n" + backend + users,
        "t.toml:2: proxy.read_timeout: unknown key; expected one of workers, "
        "max_client_connections, handshake_timeout, net_read_timeout, log_level, "
-       "server_version, max_allowed_packet"},
+       "server_version, max_allowed_packet, compression"},
       {"unknown backend key", backend + "max_conections = 5\n" + users,
        "t.toml:3: backend.max_conections: unknown key; expected one of address, "
-       "max_connections, connect_timeout, retry_timeout"},
+       "max_connections, connect_timeout, retry_timeout, compression"},
       {"unknown table", backend + "[pools]\n" + users,
        "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, auth, "
        "client_tls, backend_tls, users"},
