@@ -235,6 +235,10 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_prev
 
 net::Awaitable<bool> ClientSession::ServeCommand() {
   if (!co_await client_.Fill(protocol::kPacketHeaderSize)) co_return false;
+  // Under compression the server checks the frame ids, not the packet ids inside the frames
+  // (docs/COMPRESSION.md): a compressed client's command is taken whatever its packet id, as
+  // packet 0 (CommandRelay renumbers its further packets).
+  if (client_.stream().compressed()) client_.in().mutable_data()[3] = 0;
   const auto header = protocol::DecodePacketHeader(client_.in().data());
   if (header->sequence_id != 0) {
     Log(LogLevel::kInfo, id_, "closing: command packet with sequence id {}", header->sequence_id);
