@@ -11,17 +11,10 @@
 # measurement, the CPU time and context switches per unit of work (session or query) of the
 # client, the server and the proxy, read from /proc over the middle of the run.
 # Usage: sudo bash bench/proxy.sh (BENCH_SECONDS=N per measurement, default 10, at least 4).
-# Installs and builds first.
+# Installs and builds first (BENCH_NO_BUILD=1: uses build/ as is). Shared parts: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh >/dev/null
-bash scripts/build.sh >/dev/null
-bin=$PWD/build/src/longlink
-sessions_bin=$PWD/build/bench/short_sessions
-idle_bin=$PWD/build/bench/idle_clients
-work=$(mktemp -d /tmp/longlink-bench.XXXXXX)
-seconds=${BENCH_SECONDS:-10}
-port=23306
+source bench/lib.sh
 # 10,000 idle clients need, in the proxy, a descriptor for each client and each backend
 # connection: 20,000 and more. Raise the limit if allowed; below that, fewer clients (the
 # table says how many).
@@ -29,82 +22,13 @@ ulimit -Hn 65536 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 idle_clients=$(( ($(ulimit -n) - 200) / 2 ))
 (( idle_clients > 10000 )) && idle_clients=10000
-cleanup() {
-  [[ -n ${proxy_pid:-} ]] && kill "$proxy_pid" 2>/dev/null || true
-  [[ -n ${db_pid:-} ]] && kill "$db_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-mariadb-install-db --no-defaults --datadir="$work/data" --user=root \
-  --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
-mariadbd --no-defaults --datadir="$work/data" --user=root --port=$port --bind-address=127.0.0.1 \
-  --socket="$work/mysqld.sock" --log-error="$work/error.log" --pid-file="$work/pid" \
-  --innodb-buffer-pool-size=128M --skip-log-bin --max-connections=10200 --open-files-limit=30000 >/dev/null 2>&1 &
-db_pid=$!
-for _ in $(seq 100); do
-  mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1 && break
-  sleep 0.2
-done
-mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "
-  CREATE DATABASE app; CREATE DATABASE sbtest;
-  CREATE USER 'app'@'localhost' IDENTIFIED BY 'app-secret';
-  CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret';
-  GRANT ALL ON app.* TO 'app'@'localhost'; GRANT ALL ON app.* TO 'app'@'%';
-  GRANT ALL ON sbtest.* TO 'app'@'localhost'; GRANT ALL ON sbtest.* TO 'app'@'%';"
+start_server
 # Loopback TIME_WAIT reuse would let the direct run recycle ports; keep the defaults otherwise.
 "$bin" proxy --backend 127.0.0.1:$port --listen 127.0.0.1:26033 --unix-socket "$work/proxy.sock" \
   --user app:app-secret --pool-size 16 --min-idle 8 --max-clients 20000 2>"$work/proxy.log" &
 proxy_pid=$!
 for _ in $(seq 50); do [[ -S $work/proxy.sock ]] && break; sleep 0.1; done
 
-# CPU ticks and context switches (voluntary and not, all threads) of process $1.
-usage() {
-  local ticks switches
-  ticks=$(awk '{print $14 + $15}' /proc/"$1"/stat)
-  switches=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s + 0}')
-  echo "$ticks $switches"
-}
-clock_ticks=$(getconf CLK_TCK)
-split_rows=()
-# measure LABEL UNIT PROXY_PID|- COMMAND...: runs the client COMMAND (it prints its rate per
-# second: sysbench in its "queries: N (R per sec.)" line, others as the last number of their
-# output), sets `measured` to the rate, and adds a row to split_rows:
-# CPU microseconds and context switches per unit of work for client, server and proxy, over
-# the run's middle (from 1 s after the start to 1 s before the end).
-measure() {
-  local label=$1 unit=$2 proxy=$3; shift 3
-  "$@" >"$work/client.out" &
-  local client=$!
-  sleep 1
-  local before=() after=() pid
-  for pid in "$client" "$db_pid" "$proxy"; do
-    [[ $pid == - ]] && before+=("0 0") || before+=("$(usage "$pid")")
-  done
-  local window=$((seconds - 2))
-  sleep "$window"
-  for pid in "$client" "$db_pid" "$proxy"; do
-    [[ $pid == - ]] && after+=("0 0") || after+=("$(usage "$pid")")
-  done
-  wait "$client"
-  local rate
-  rate=$(awk '/queries:/ {sub(/\(/, "", $3); print $3; exit}' "$work/client.out")
-  [[ -n $rate ]] || rate=$(grep -oE '[0-9]+(\.[0-9]+)?' "$work/client.out" | tail -n 1)
-  rate=$(printf '%.0f' "$rate")
-  split_rows+=("$(awk -v label="$label" -v unit="$unit" -v rate="$rate" -v window="$window" \
-    -v hz="$clock_ticks" -v b="${before[*]}" -v a="${after[*]}" -v direct="$([[ $proxy == - ]] && echo 1)" 'BEGIN {
-      split(b, x, " "); split(a, y, " "); n = rate * window
-      cell = ""
-      for (i = 0; i < 3; i++) {
-        ticks = y[2 * i + 1] - x[2 * i + 1]; switches = y[2 * i + 2] - x[2 * i + 2]
-        cell = cell sprintf(" %.1f µs, %.2f switches |", ticks * 1e6 / hz / n, switches / n)
-      }
-      if (direct) sub(/ [^|]*\|$/, " - |", cell)
-      printf "| %s (%d %s/s) |%s", label, rate, unit, cell
-    }')")
-  measured=$rate
-}
 rate() { measure "$1" sessions "$2" "$sessions_bin" "${@:3}" 8 "$seconds"; }
 rate "Short sessions, direct TCP" - --tcp 127.0.0.1:$port
 direct_sessions=$measured
@@ -161,7 +85,6 @@ per_client() { echo $(( ($2 - $1) * 1024 / idle_clients )); }
 proxy_per_client=$(per_client "$proxy_rss_before" "$proxy_rss_after")
 db_per_client=$(per_client "$db_rss_before" "$db_rss_after")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 echo
 echo "| Measure | Direct | Through longlink | Ratio |"
 echo "|---|---|---|---|"
@@ -172,6 +95,4 @@ echo "| Point selects/s, sysbench (8 threads) | $direct_qps | $proxy_qps | $(rat
 echo "| RSS per idle client ($idle_clients clients, each with its backend connection) | $db_per_client bytes (server, per connection) | $proxy_per_client bytes | $(ratio "$proxy_per_client" "$db_per_client") |"
 echo "| CPU of the proxy while those clients idle (share of one core, 10 s) | - | $idle_cpu | - |"
 echo
-echo "| Run | client | mariadbd | longlink |"
-echo "|---|---|---|---|"
-printf '%s\n' "${split_rows[@]}"
+print_split_table

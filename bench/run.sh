@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
-# One command for longlink's benchmarks: bash bench/run.sh [--diagnose-only] [SIZES...]
+# One command for longlink's benchmarks:
+#   bash bench/run.sh [--diagnose-only | --tls-only] [SIZES...]
 # First bench/diagnose.sh with SIZES (default 60000 600000): `longlink diagnose --json` against
 # a bare sock_diag dump (the floor) and the pipelines operators use, in fresh network namespaces
 # holding that many TIME_WAIT sockets; its time, peak RSS and --watch CPU. Then, unless
-# --diagnose-only, bench/proxy.sh (the proxy against direct MariaDB; BENCH_SECONDS per
-# measurement). Needs root (namespaces).
+# --diagnose-only, bench/proxy.sh (the proxy against direct MariaDB) and bench/tls.sh (the proxy
+# with TLS on either side against MariaDB's own TLS); BENCH_SECONDS per measurement.
+# --tls-only runs bench/tls.sh alone. Needs root (namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 diagnose_only=0
+tls_only=0
 if [[ ${1:-} == --diagnose-only ]]; then
   diagnose_only=1
   shift
+elif [[ ${1:-} == --tls-only ]]; then
+  tls_only=1
+  shift
 fi
 
+if ((tls_only)); then
+  bash bench/tls.sh
+  exit
+fi
 bash bench/diagnose.sh "$@"
-((diagnose_only)) || bash bench/proxy.sh
+((diagnose_only)) && exit
+bash bench/proxy.sh
+bash bench/tls.sh

@@ -3,7 +3,11 @@
 // row and quit, for SECONDS; prints the total rate. A C client keeps the client's own cost
 // small, so the figure shows what the server (direct) or the proxy costs per session.
 //
-// Usage: short_sessions (--tcp HOST:PORT | --socket PATH) THREADS SECONDS
+// Usage: short_sessions [--ssl-ca FILE] (--tcp HOST:PORT | --socket PATH) THREADS SECONDS
+// --ssl-ca: every session asks for TLS (MYSQL_OPT_SSL_ENFORCE: no plain fallback) and verifies
+// the server's certificate against FILE, host name included (MYSQL_OPT_SSL_VERIFY_SERVER_CERT);
+// a session that cannot have TLS fails. Without it, sessions are plain (libmariadb asks for
+// TLS only when told to).
 #include <mysql.h>
 
 #include <atomic>
@@ -20,11 +24,18 @@ struct Target {
   std::string host;
   unsigned port = 0;
   std::string socket;
+  std::string ssl_ca;  // Empty: plain.
 };
 
 bool OneSession(const Target& target) {
   MYSQL* mysql = mysql_init(nullptr);
   if (mysql == nullptr) return false;
+  if (!target.ssl_ca.empty()) {
+    mysql_ssl_set(mysql, nullptr, nullptr, target.ssl_ca.c_str(), nullptr, nullptr);
+    const my_bool on = 1;
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
+    mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
+  }
   bool ok =
       mysql_real_connect(mysql, target.host.empty() ? nullptr : target.host.c_str(), "app",
                          "app-secret", "app", target.port,
@@ -43,11 +54,19 @@ bool OneSession(const Target& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* program = argv[0];
+  Target target;
+  if (argc == 7 && std::string(argv[1]) == "--ssl-ca") {
+    target.ssl_ca = argv[2];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc != 5) {
-    std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) THREADS SECONDS\n", argv[0]);
+    std::fprintf(stderr,
+                 "usage: %s [--ssl-ca FILE] (--tcp HOST:PORT | --socket PATH) THREADS SECONDS\n",
+                 program);
     return 2;
   }
-  Target target;
   const std::string kind = argv[1];
   const std::string where = argv[2];
   if (kind == "--tcp") {

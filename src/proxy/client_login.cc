@@ -127,9 +127,9 @@ net::Awaitable<std::optional<bool>> ClientLogin::StartTlsIfAsked(net::TlsContext
   // follows, and OpenSSL reads it from the socket.
   constexpr std::size_t kHeader = protocol::kPacketHeaderSize;
   if (!co_await client_.FillExactly(kHeader)) co_return std::nullopt;
-  const auto header = client_.in().data();
-  const std::size_t length = header[0] | (header[1] << 8) | (header[2] << 16);
-  if (length != protocol::kSslRequestSize || header[3] != 1) co_return false;
+  const auto header = *protocol::DecodePacketHeader(client_.in().data());
+  const std::size_t length = header.payload_length;
+  if (length != protocol::kSslRequestSize || header.sequence_id != 1) co_return false;
   if (!co_await client_.FillExactly(kHeader + length)) co_return std::nullopt;
   if (!protocol::IsSslRequest(client_.in().data().subspan(kHeader))) co_return false;
   client_.in().Consume(kHeader + length);
