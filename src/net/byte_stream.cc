@@ -51,7 +51,7 @@ ByteStream& ByteStream::operator=(ByteStream&& other) noexcept {
 }
 
 bool ByteStream::Detach() {
-  if (!socket_) return false;
+  if (!socket_ || !socket_->is_open()) return false;
   std::error_code error;
   const int fd = socket_->release(error);
   if (error) {
@@ -146,14 +146,16 @@ void ByteStream::Shutdown() {
 }
 
 void ByteStream::Close() {
-  compression_.reset();
-  tls_.reset();  // The descriptor stays open: OpenSSL never closes it.
+  // The socket first: a pending operation is aborted before the buffers it points into (the
+  // TLS session's, the compression layer's) go. The socket object stays, closed, so that a
+  // read or write still to come fails rather than finds no socket.
   if (socket_) {
     std::error_code ignored;
     socket_->close(ignored);
-    socket_.reset();
   }
   if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  tls_.reset();  // OpenSSL never closed the descriptor itself.
+  compression_.reset();
 }
 
 int ByteStream::native_handle() const {

@@ -3,7 +3,9 @@
 // instead of sockets and file descriptors.
 //
 // A stream is in one of three states:
-//   closed    (default-constructed, moved from, or after Close)
+//   closed    (default-constructed, moved from, or after Close; a stream closed while
+//             attached stays bound to its loop: reads and writes then fail with
+//             bad_descriptor, as a closed socket's do)
 //   attached  bound to one event loop (an executor): reads, writes, Deadline, Cancel
 //   detached  bound to none, still connected: what a pool keeps for an idle connection, so
 //             that any worker's loop can Attach it
@@ -63,7 +65,8 @@ class ByteStream {
   ByteStream(const ByteStream&) = delete;
   ByteStream& operator=(const ByteStream&) = delete;
 
-  bool is_open() const { return attached() || fd_ >= 0; }
+  bool is_open() const { return (socket_ && socket_->is_open()) || fd_ >= 0; }
+  // Bound to a loop (open, or closed while attached).
   bool attached() const { return socket_.has_value(); }
 
   // Unbinds the stream from its event loop; it stays connected and open. REQUIRES: attached,

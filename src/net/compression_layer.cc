@@ -27,22 +27,24 @@ CompressionLayer::CompressionLayer(Role role) : role_(role) {
 }
 
 void CompressionLayer::Received(std::size_t count) {
+  // Only once the current frame is all taken (TakeDecoded returned 0): Feed moves the
+  // decoder's buffers under current_.
   decoder_.Feed(protocol::ByteView(received_, std::min(count, sizeof received_)));
 }
 
 Result<std::size_t> CompressionLayer::TakeDecoded(std::span<std::uint8_t> out) {
-  while (pending_pos_ == pending_.size()) {
-    pending_.clear();
-    pending_pos_ = 0;
+  while (current_pos_ == current_.size()) {
+    current_ = {};
+    current_pos_ = 0;
     auto frame = decoder_.Next();
     if (!frame.ok()) return Error{"compressed protocol: " + frame.error().message};
     if (!frame->has_value()) return std::size_t{0};
     sequence_.FollowReceived((*frame)->sequence_id);
-    pending_.assign((*frame)->data.begin(), (*frame)->data.end());
+    current_ = (*frame)->data;
   }
-  const std::size_t count = std::min(out.size(), pending_.size() - pending_pos_);
-  std::memcpy(out.data(), pending_.data() + pending_pos_, count);
-  pending_pos_ += count;
+  const std::size_t count = std::min(out.size(), current_.size() - current_pos_);
+  std::memcpy(out.data(), current_.data() + current_pos_, count);
+  current_pos_ += count;
   return count;
 }
 
@@ -68,11 +70,6 @@ Status CompressionLayer::Encode(protocol::ByteView data) {
 }
 
 void CompressionLayer::Trim() {
-  if (pending_pos_ == pending_.size()) {
-    pending_.clear();
-    pending_pos_ = 0;
-    ShrinkIfLarge(pending_);
-  }
   gathered_.clear();
   ShrinkIfLarge(gathered_);
   outgoing_.clear();

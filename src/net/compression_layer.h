@@ -10,8 +10,9 @@
 // it sends a new command to a server, which checks the ids of the frames it reads. Toward a
 // client the counter simply follows the client's frames (a command starts at 0 there).
 //
-// Memory: one frame's decoded bytes at most (a read takes them out), plus what one write
-// encodes; both are freed down to a small size between commands.
+// Memory: one frame's decoded bytes at most, in the decoder (a read copies them out), plus what
+// one write encodes; the write side's buffers are freed down to a small size between commands
+// (Trim), the decoder frees its own once everything fed has been taken.
 #pragma once
 
 #include <cstddef>
@@ -43,7 +44,7 @@ class CompressionLayer {
   // more). An error when the peer's frames are broken (the stream is then unusable).
   Result<std::size_t> TakeDecoded(std::span<std::uint8_t> out);
   // Bytes received and not yet taken out (decoded or still compressed).
-  bool has_buffered() const { return pending_pos_ < pending_.size() || decoder_.buffered() > 0; }
+  bool has_buffered() const { return current_pos_ < current_.size() || decoder_.buffered() > 0; }
   // Decodes the first frame of `bytes` (received bytes looked at without consuming them, for
   // a peek) and copies up to out.size() of its data into `out`: the count; 0 if `bytes` does
   // not hold a whole frame; an error for a broken one. Leaves the layer as it is.
@@ -69,8 +70,10 @@ class CompressionLayer {
   protocol::compression::CompressedDecoder decoder_;
   protocol::compression::CompressedSequence sequence_;
   protocol::compression::EncoderOptions options_;
-  protocol::Bytes pending_;  // Decoded bytes of the last frame; [pending_pos_, end) not taken.
-  std::size_t pending_pos_ = 0;
+  // The last frame's decoded bytes, in the decoder's buffers (valid until its next Feed or
+  // Next, which happen only once they are all taken); [current_pos_, end) not taken yet.
+  protocol::ByteView current_ = {};
+  std::size_t current_pos_ = 0;
   protocol::Bytes gathered_;
   protocol::Bytes outgoing_;
   std::uint8_t received_[16 * 1024];

@@ -383,13 +383,17 @@ net::Awaitable<Status> BackendConnection::ResetAndInitDb(
 }
 
 net::Awaitable<std::error_code> BackendConnection::WriteCommands(ByteView framed) {
+  bool command_starts = true;
   while (!framed.empty()) {
     std::size_t length = framed.size();
     if (stream_.compressed()) {
       const auto chunk = protocol::PeekChunk(framed);
       if (chunk) length = chunk->size();
     }
-    stream_.StartCommand();
+    // A command's further chunks (16 MiB and more) continue its frame ids.
+    if (command_starts) stream_.StartCommand();
+    command_starts = length == framed.size() ||
+                     length < protocol::kPacketHeaderSize + protocol::kMaxChunkPayload;
     auto [error, written] =
         co_await asio::async_write(stream_, asio::buffer(framed.data(), length), net::kNoThrow);
     if (error) co_return error;

@@ -121,9 +121,9 @@ net::Awaitable<std::optional<ClientProof>> ClientAuthExchange::FullAuthenticatio
   if (decrypted.ok()) {
     const auto plain = auth::XorPasswordWithNonce(*decrypted, AsBytes(nonce));
     password.assign(plain.begin(), plain.end());
-  } else if (net::IsLocalConnection(client_.socket())) {
-    // The password in clear: fine where it never left the host (a client that believes its
-    // connection secure, a Unix socket or TLS, sends it so).
+  } else if (client_.secure() || net::IsLocalConnection(client_.socket())) {
+    // The password in clear: fine over TLS or where it never left the host (a client that
+    // believes its connection secure, TLS or a Unix socket, sends it so).
     password = std::move(*encrypted);
   } else {
     // Over the network in clear, or not for this key: refused, as MySQL refuses it.

@@ -37,9 +37,8 @@ net::Awaitable<bool> ClientChannel::Fill(std::size_t count) {
 net::Awaitable<bool> ClientChannel::FillExactly(std::size_t count) {
   net::IoBuffer& buffer = in();
   buffer.Reserve(count);
-  while (buffer.size() < count) {
+  while (buffer.size() < count) {  // Login only: its handshake_timeout bounds the wait.
     auto room = buffer.Room();
-    const PartialRead partial(*this);
     auto [error, n] = co_await stream_.async_read_some(
         asio::buffer(room.data(), count - buffer.size()), net::kNoThrow);
     if (error || n == 0) co_return false;

@@ -66,7 +66,7 @@ net::Awaitable<std::optional<LoginRequest>> ClientLogin::GreetAndAuthenticate(
     }
     {
       const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
-      co_await client_.SendError(error_packet, 2);
+      co_await client_.SendError(error_packet, static_cast<std::uint8_t>(response_sequence + 1));
     };
     co_return std::nullopt;
   }

@@ -100,6 +100,7 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
           maintenance_due_ = false;
           if (backend_.held()) co_await MaintainIdleBackend();
         }
+        if (!client_.stream().is_open()) break;  // Aborted meanwhile (a lost pinned backend).
         idle_waiting_ = true;
         auto [error, n] = co_await client_.stream().async_read_some(
             asio::buffer(next_command_.data(), next_command_.size()), net::kNoThrow);

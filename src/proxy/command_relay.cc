@@ -313,8 +313,9 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
             server_error::kConnectionKilled,
             "Connection was killed: longlink lost the backend connection during the command "
             "(it may or may not have run; it is not repeated)");
-        co_await client_.SendError(error_packet,
-                                   sent_any ? static_cast<std::uint8_t>(last_sequence + 1) : 1);
+        co_await client_.SendError(error_packet, sent_any
+                                                     ? static_cast<std::uint8_t>(last_sequence + 1)
+                                                     : reply_sequence_);
       }
       co_return Outcome::kBackendGone;
     }

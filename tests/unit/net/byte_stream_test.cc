@@ -140,6 +140,44 @@ TEST(ByteStream, SendNowAndClose) {
   EXPECT_EQ(::read(pair.peer, got.data(), got.size()), 0);  // Closed.
 }
 
+// A stream closed while attached (a client aborted while its session still runs) stays bound
+// to its loop: a read or write still to come fails with bad_descriptor instead of touching a
+// socket that is gone, and a read pending at the close ends (operation_aborted).
+TEST(ByteStream, ClosedWhileAttachedFailsLaterIo) {
+  asio::io_context io;
+  Pair pair(io);
+  std::array<std::uint8_t, 8> room{};
+  std::error_code pending_error;
+  pair.stream.async_read_some(asio::buffer(room),
+                              [&](std::error_code error, std::size_t) { pending_error = error; });
+  pair.stream.Close();
+  EXPECT_FALSE(pair.stream.is_open());
+  EXPECT_TRUE(pair.stream.attached());
+  EXPECT_EQ(pair.stream.native_handle(), -1);
+  EXPECT_FALSE(pair.stream.PeerClosedOrSpoke());
+  EXPECT_FALSE(pair.stream.Detach());
+  io.run();
+  EXPECT_EQ(pending_error, asio::error::operation_aborted);
+
+  std::error_code read_error;
+  std::error_code write_error;
+  bool read_done = false;
+  bool write_done = false;
+  pair.stream.async_read_some(asio::buffer(room), [&](std::error_code error, std::size_t) {
+    read_error = error;
+    read_done = true;
+  });
+  pair.stream.async_write_some(asio::buffer(room), [&](std::error_code error, std::size_t) {
+    write_error = error;
+    write_done = true;
+  });
+  io.restart();
+  io.run();
+  ASSERT_TRUE(read_done && write_done);
+  EXPECT_EQ(read_error, asio::error::bad_descriptor);
+  EXPECT_EQ(write_error, asio::error::bad_descriptor);
+}
+
 TEST(ByteStream, ShutdownEndsBothDirections) {
   asio::io_context io;
   Pair pair(io);
