@@ -186,7 +186,7 @@ def proxy_factory(tmp_path, request):
     proxy in front of the session's MariaDB (or of `server=`, a MariaDBServer of the test's
     own; then the session's server is not started); each is stopped (SIGTERM, exit 0) after
     the test."""
-    from proxy_process import ProxyProcess
+    from proxy_process import ProxyProcess, stop_all
     binary = request.getfixturevalue("longlink_bin")
     started = []
 
@@ -200,13 +200,7 @@ def proxy_factory(tmp_path, request):
         return p
 
     yield start
-    failures = []
-    for p in started:
-        try:
-            p.stop()
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "\n".join(failures)
+    stop_all(started)
 
 
 @pytest.fixture

@@ -191,3 +191,14 @@ class ProxyProcess:
         assert code == 0, f"the proxy exited with {code}; its stderr:\n{self.log()}"
         reports = sanitizer_reports(self.log())
         assert not reports, f"sanitizer report in the proxy's stderr: {reports}\n{self.log()}"
+
+
+def stop_all(proxies):
+    """Stops every proxy (ProxyProcess.stop); then fails with every failure together."""
+    failures = []
+    for proxy in proxies:
+        try:
+            proxy.stop()
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)

@@ -50,7 +50,7 @@ from client_checks import backend_thread
 from conftest import ROOT
 from mariadb_server import (APP_PASSWORD, APP_USER, RO_PASSWORD, RO_USER, ClientTls,
                             wait_until)
-from proxy_process import ProxyProcess
+from proxy_process import ProxyProcess, stop_all
 from raw_client import DEFAULT_CAPS, RawClient, packet
 import test_proxy_libmariadb as libmariadb_suite
 from test_proxy_accounts import LOOKUP_PASSWORD, LOOKUP_USER, accounts, lookup_account  # noqa: F401
@@ -154,13 +154,7 @@ def shared_proxies(request, tmp_path_factory):
         return started[name]
 
     yield get
-    failures = []
-    for proxy in started.values():
-        try:
-            proxy.stop()
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "\n".join(failures)
+    stop_all(started.values())
 
 
 @pytest.fixture

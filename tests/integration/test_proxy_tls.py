@@ -52,7 +52,7 @@ from mariadb_server import (APP_PASSWORD, APP_USER, PLAIN, SECURE_PASSWORD, SECU
                             X509_PASSWORD, X509_USER, ClientTls, free_port, native_hash,
                             wait_until)
 from pki import issue
-from proxy_process import ProxyProcess, default_users
+from proxy_process import ProxyProcess, default_users, stop_all
 from tls_wire import WireRelay
 
 MiB = 1024 * 1024
@@ -261,13 +261,7 @@ def shared_proxies(tls_mariadb, pki, tmp_path_factory, request):
         return started[name]
 
     yield get
-    failures = []
-    for proxy in started.values():
-        try:
-            proxy.stop()
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "\n".join(failures)
+    stop_all(started.values())
 
 
 @pytest.fixture

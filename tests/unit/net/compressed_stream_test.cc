@@ -31,6 +31,7 @@
 #include "net/tls_context.h"
 #include "protocol/compression/decoder.h"
 #include "protocol/compression/format.h"
+#include "run_both.h"
 #include "tcp_bytes.h"
 #include "test_pki.h"
 
@@ -45,20 +46,7 @@ using testing::TcpBytesReceived;
 
 constexpr std::size_t MiB = 1024 * 1024;
 
-// Runs `a_work` on `a` and `b_work` on `b`, each loop on its own thread, until both end.
-void RunBoth(asio::io_context& a, std::function<Awaitable<void>()> a_work, asio::io_context& b,
-             std::function<Awaitable<void>()> b_work) {
-  auto check = [](std::exception_ptr error) {
-    if (error) ADD_FAILURE() << "a coroutine threw";
-  };
-  asio::co_spawn(a, std::move(a_work), check);
-  asio::co_spawn(b, std::move(b_work), check);
-  std::thread other([&] { a.run(); });
-  b.run();
-  other.join();
-  a.restart();
-  b.restart();
-}
+using testing::RunBoth;
 
 // Runs `work` on `io` alone.
 void RunOne(asio::io_context& io, std::function<Awaitable<void>()> work) {

@@ -23,6 +23,7 @@
 
 #include "net/byte_stream.h"
 #include "net/tls_context.h"
+#include "run_both.h"
 #include "test_pki.h"
 
 namespace longlink::net {
@@ -31,20 +32,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-// Runs `a_work` on `a` and `b_work` on `b`, each loop on its own thread, until both end.
-void RunBoth(asio::io_context& a, std::function<Awaitable<void>()> a_work, asio::io_context& b,
-             std::function<Awaitable<void>()> b_work) {
-  auto check = [](std::exception_ptr error) {
-    if (error) ADD_FAILURE() << "a coroutine threw";
-  };
-  asio::co_spawn(a, std::move(a_work), check);
-  asio::co_spawn(b, std::move(b_work), check);
-  std::thread other([&] { a.run(); });
-  b.run();
-  other.join();
-  a.restart();
-  b.restart();
-}
+using testing::RunBoth;
 
 struct Ends {
   ByteStream server;  // Attached to the server's loop.
