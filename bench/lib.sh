@@ -1,12 +1,15 @@
 # shellcheck shell=bash
-# Shared by bench/proxy.sh and bench/tls.sh; sourced from the checkout's root (set -euo pipefail
-# on). On sourcing: installs and builds (BENCH_NO_BUILD=1: use build/ as is), sets bin,
-# sessions_bin, idle_bin, a scratch directory `work` (removed at exit, with the server and the
-# proxy, by the EXIT trap), `seconds` (BENCH_SECONDS per measurement, default 10) and the
-# server's `port`. Then:
+# Shared by bench/proxy.sh, bench/tls.sh and bench/txn_pool.sh; sourced from the checkout's root
+# (set -euo pipefail on). On sourcing: installs and builds (BENCH_NO_BUILD=1: use build/ as is),
+# sets bin (BENCH_LONGLINK_BIN: another longlink binary than build/src/longlink), sessions_bin,
+# idle_bin, txn_bin (BENCH_TXN_BIN: another than build/bench/txn_clients), a scratch directory
+# `work` (removed at exit, with the server and the proxy, by the EXIT trap), `seconds`
+# (BENCH_SECONDS per measurement, default 10) and the server's `port`. Then:
 #   start_server [MARIADBD ARGS...]  a throwaway MariaDB on 127.0.0.1:$port and
 #                                    $work/mysqld.sock (db_pid), with the benchmark's
 #                                    databases and user app/app-secret;
+#   restart_server                   a fresh mariadbd process on the same data and arguments
+#                                    (for figures, such as RSS, that an earlier run marks);
 #   measure ...                      runs a client, sets `measured`, adds a row to split_rows;
 #   print_split_table                prints those rows;
 #   ratio A B                        A/B as "0.58x".
@@ -14,9 +17,10 @@ if [[ -z ${BENCH_NO_BUILD:-} ]]; then
   bash scripts/install-deps.sh >/dev/null
   bash scripts/build.sh >/dev/null
 fi
-bin=$PWD/build/src/longlink
+bin=${BENCH_LONGLINK_BIN:-$PWD/build/src/longlink}
 sessions_bin=$PWD/build/bench/short_sessions
 idle_bin=$PWD/build/bench/idle_clients
+txn_bin=${BENCH_TXN_BIN:-$PWD/build/bench/txn_clients}
 work=$(mktemp -d /tmp/longlink-bench.XXXXXX)
 seconds=${BENCH_SECONDS:-10}
 port=23306
@@ -28,24 +32,35 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_server() {
-  mariadb-install-db --no-defaults --datadir="$work/data" --user=root \
-    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+server_args=()
+# run_server: mariadbd on $work/data with server_args (db_pid); returns once it answers.
+run_server() {
   mariadbd --no-defaults --datadir="$work/data" --user=root --port=$port --bind-address=127.0.0.1 \
     --socket="$work/mysqld.sock" --log-error="$work/error.log" --pid-file="$work/pid" \
     --innodb-buffer-pool-size=128M --skip-log-bin --max-connections=10200 --open-files-limit=30000 \
-    "$@" >/dev/null 2>&1 &
+    "${server_args[@]}" >/dev/null 2>&1 &
   db_pid=$!
   for _ in $(seq 100); do
     mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1 && break
     sleep 0.2
   done
+}
+start_server() {
+  server_args=("$@")
+  mariadb-install-db --no-defaults --datadir="$work/data" --user=root \
+    --auth-root-authentication-method=normal --skip-test-db >/dev/null 2>&1
+  run_server
   mariadb --no-defaults -S "$work/mysqld.sock" -uroot -e "
     CREATE DATABASE app; CREATE DATABASE sbtest;
     CREATE USER 'app'@'localhost' IDENTIFIED BY 'app-secret';
     CREATE USER 'app'@'%' IDENTIFIED BY 'app-secret';
     GRANT ALL ON app.* TO 'app'@'localhost'; GRANT ALL ON app.* TO 'app'@'%';
     GRANT ALL ON sbtest.* TO 'app'@'localhost'; GRANT ALL ON sbtest.* TO 'app'@'%';"
+}
+restart_server() {
+  kill "$db_pid"
+  wait "$db_pid" 2>/dev/null || true
+  run_server
 }
 
 # CPU ticks and context switches (voluntary and not, all threads) of process $1.
@@ -56,7 +71,9 @@ usage() {
   fi
   local ticks switches
   ticks=$(awk '{print $14 + $15}' /proc/"$1"/stat)
-  switches=$(cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s + 0}')
+  # A thread may end between the glob and its read.
+  switches=$(cat /proc/"$1"/task/*/status 2>/dev/null |
+    awk '/ctxt_switches/ {s += $2} END {print s + 0}')
   echo "$ticks $switches"
 }
 clock_ticks=$(getconf CLK_TCK)
@@ -92,8 +109,18 @@ measure() {
   rate=$(awk '/queries:/ {sub(/\(/, "", $3); print $3; exit}' "$work/client.out")
   [[ -n $rate ]] || rate=$(grep -oE '[0-9]+(\.[0-9]+)?' "$work/client.out" | tail -n 1)
   rate=$(printf '%.0f' "$rate")
-  split_rows+=("$(awk -v label="$label" -v unit="$unit" -v rate="$rate" -v window="$window" \
-    -v hz="$clock_ticks" -v b="${before[*]}" -v a="${after[*]}" -v direct="$([[ $proxy == - ]] && echo 1)" 'BEGIN {
+  split_row "$label" "$unit" "$rate" "$window" "${before[*]}" "${after[*]}" \
+    "$([[ $proxy == - ]] && echo 1)"
+  measured=$rate
+}
+
+# split_row LABEL UNIT RATE WINDOW BEFORE AFTER DIRECT: adds to split_rows the CPU microseconds
+# and context switches per unit of work of client, server and proxy, from BEFORE and AFTER (each
+# "ticks switches" of the three, as usage prints them, joined by spaces) WINDOW seconds apart at
+# RATE units per second; DIRECT (1 or empty): no proxy, its cell "-".
+split_row() {
+  split_rows+=("$(awk -v label="$1" -v unit="$2" -v rate="$3" -v window="$4" \
+    -v hz="$clock_ticks" -v b="$5" -v a="$6" -v direct="$7" 'BEGIN {
       split(b, x, " "); split(a, y, " "); n = rate * window
       cell = ""
       for (i = 0; i < 3; i++) {
@@ -103,7 +130,6 @@ measure() {
       if (direct) sub(/ [^|]*\|$/, " - |", cell)
       printf "| %s (%d %s/s) |%s", label, rate, unit, cell
     }')")
-  measured=$rate
 }
 
 print_split_table() {

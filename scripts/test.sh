@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # cache a developer's build filled.
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD} CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 jobs=$(nproc 2>/dev/null || echo 2)
-asan_tests=${LONGLINK_ASAN_TESTS:-'^integration\.(proxy|resilience|libmariadb|accounts|tls|compression)$'}
+asan_tests=${LONGLINK_ASAN_TESTS:-'^integration\.(proxy|resilience|libmariadb|accounts|tls|compression|transaction_pooling)$'}
 fuzz_seconds=${LONGLINK_FUZZ_SECONDS:-20}
 
 failed=()

@@ -174,6 +174,10 @@ void AddProxyFlags(CLI::App* cmd, longlink::proxy::ProxyFlags* f) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--max-clients", f->max_clients, "Client connections accepted at most")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--pool-mode", f->pool_mode,
+                  "session: a client keeps its backend connection until it leaves; transaction: "
+                  "only while a transaction runs (pool.mode)")
+      ->check(CLI::IsMember({"session", "transaction"}));
   cmd->add_option("--queue-timeout", f->queue_timeout,
                   "How long a client waits for a backend connection (e.g. 5s)")
       ->option_text("DURATION");

@@ -15,6 +15,12 @@
 
 namespace longlink::config {
 
+std::optional<PoolMode> ParsePoolMode(std::string_view text) {
+  if (text == "session") return PoolMode::kSession;
+  if (text == "transaction") return PoolMode::kTransaction;
+  return std::nullopt;
+}
+
 namespace {
 
 // sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
@@ -291,12 +297,23 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_CONFIG_TRY(pool, table_of("pool"));
   if (*pool != nullptr) {
     const toml::table& t = **pool;
-    if (auto s =
-            load.CheckKeys(t, "pool",
-                           {"max_connections", "max_user_connections", "min_idle", "queue_timeout",
-                            "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime"});
+    if (auto s = load.CheckKeys(
+            t, "pool",
+            {"mode", "max_connections", "max_user_connections", "min_idle", "queue_timeout",
+             "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime"});
         !s.ok()) {
       return s.error();
+    }
+    if (auto* n = t.get("mode")) {
+      LL_CONFIG_TRY(v, load.String(*n, "pool.mode"));
+      const std::optional<PoolMode> mode = ParsePoolMode(*v);
+      if (!mode) {
+        return load.Fail(n, "pool.mode",
+                         Quoted(*v) +
+                             " is not a pool mode: use \"session\" or "
+                             "\"transaction\"");
+      }
+      config.pool.mode = *mode;
     }
     if (auto* n = t.get("max_connections")) {
       LL_CONFIG_TRY(v, load.Integer(*n, "pool.max_connections", 1, 100000));

@@ -97,7 +97,16 @@ struct BackendSettings {
 };
 
 // [pool]: per pool; a pool is one user with one set of session-relevant client capabilities.
+// How long a client holds a backend connection (docs/PROXY.md, "Transaction pooling").
+enum class PoolMode : std::uint8_t {
+  kSession,      // From login until the client leaves.
+  kTransaction,  // While a transaction (or autocommit statement) runs, or the session is pinned.
+};
+// "session" / "transaction"; nullopt for anything else.
+std::optional<PoolMode> ParsePoolMode(std::string_view text);
+
 struct PoolSettings {
+  PoolMode mode = PoolMode::kSession;
   std::uint32_t max_connections = 20;  // Backend connections, open or opening.
   // Backend connections of one user, across all of its pools (one per collation and set of
   // capability flags); 0 = max_connections.

@@ -259,9 +259,12 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     connection->stream_.StartCompression(net::CompressionLayer::Role::kFacingServer);
   }
   // Two statements in one round trip.
-  const Bytes track = protocol::Encode(protocol::Query{kTrackStateChange});
-  const Bytes variables = protocol::Encode(protocol::Query{
-      "SELECT @@max_allowed_packet, @@wait_timeout, @@global.session_track_state_change"});
+  const Bytes track = protocol::Encode(protocol::Query{TrackingStatement(key)});
+  const Bytes variables = protocol::Encode(
+      protocol::Query{"SELECT @@max_allowed_packet, @@wait_timeout, "
+                      "@@global.session_track_state_change, @@global.session_track_schema, "
+                      "@@global.session_track_transaction_info, "
+                      "@@global.session_track_system_variables"});
   const Bytes setup = Pipeline({track, variables});
   if (const std::error_code error = co_await connection->WriteCommands(setup)) {
     co_return fail("sending setup: " + net::ErrorText(error));
@@ -289,10 +292,13 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     state.max_allowed_packet = number((*row)[0]);
     state.wait_timeout = static_cast<std::uint32_t>(number((*row)[1]));
   }
-  if (row->size() >= 3) {
-    state.global_tracks_state_change = number((*row)[2]) != 0;
+  if (row->size() >= 6) {
+    state.global_tracking.state_change = number((*row)[2]) != 0;
+    state.global_tracking.schema = number((*row)[3]) != 0;
+    state.global_tracking.transaction_info = ParseTransactionInfo((*row)[4].value_or("OFF"));
+    state.global_tracking.system_variables = (*row)[5].value_or("");
   }
-  state.created_at = state.last_used_at = state.last_alive_at = Clock::now();
+  state.created_at = state.last_used_at = state.last_alive_at = state.reset_at = Clock::now();
   connection->EndExchange();
   result.connection = std::move(connection);
   co_return result;
@@ -349,8 +355,19 @@ net::Awaitable<Status> BackendConnection::ReadOk(std::optional<protocol::ErrPack
   co_return Error{"unexpected reply"};
 }
 
-std::string FreshSessionStatement(const PoolKey& key) {
+std::string TrackingStatement(const PoolKey& key) {
   std::string sql = BackendConnection::kTrackStateChange;
+  if (key.transaction_pooling) {
+    sql +=
+        ", session_track_schema=ON, session_track_transaction_info="
+        "IF(@@global.session_track_transaction_info='CHARACTERISTICS','CHARACTERISTICS','STATE'), "
+        "session_track_system_variables='*'";
+  }
+  return sql;
+}
+
+std::string FreshSessionStatement(const PoolKey& key) {
+  std::string sql = TrackingStatement(key);
   if (key.capabilities & protocol::capability::kIgnoreSpace) {
     sql += ", sql_mode = CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'IGNORE_SPACE')";
   }
@@ -420,6 +437,9 @@ net::Awaitable<Status> BackendConnection::ResetSession(
     auto ok = co_await ReadOk(nullptr);
     if (!ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : ok;
   }
+  state_.variables.Clear();
+  state_.last_insert_id = 0;
+  state_.reset_at = Clock::now();
   if (schema != nullptr) {
     auto init_ok = co_await ReadOk(server_error);
     if (!init_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : init_ok;
@@ -490,6 +510,9 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::LoginSecret& se
   }
   if (!done.ok()) co_return done;
   state_.schema.clear();
+  state_.variables.Clear();
+  state_.last_insert_id = 0;
+  state_.reset_at = Clock::now();
   state_.key.collation = collation;
   // The new session has the tracker off and the handshake's flags forgotten (a separate round
   // trip: an auth switch may come first).

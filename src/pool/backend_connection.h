@@ -20,6 +20,8 @@
 #include "pool/backend_auth.h"
 #include "pool/backend_endpoint.h"
 #include "pool/pool_key.h"
+#include "pool/session_variables.h"
+#include "pool/tracker_settings.h"
 #include "protocol/handshake.h"
 #include "protocol/packets.h"
 
@@ -72,9 +74,19 @@ struct BackendState {
   std::string schema = {};                  // Current default schema ("" = none).
   std::uint64_t max_allowed_packet = 0;     // @@max_allowed_packet.
   std::uint32_t wait_timeout = 0;           // @@wait_timeout, seconds.
-  // @@global.session_track_state_change when the connection was opened: what a client's
-  // session starts with (the proxy turns the tracker on for its own use regardless).
-  bool global_tracks_state_change = false;
+  // The server's global tracker settings when the connection was opened: what a client's
+  // session starts with (the proxy turns trackers on for its own use regardless).
+  TrackerSettings global_tracking = {};
+  // Transaction pooling: the session variables set on this connection since it was opened or
+  // last reset, as the tracker reported them, and its LAST_INSERT_ID() (0 after a reset).
+  SessionVariables variables = {};
+  std::uint64_t last_insert_id = 0;
+  // When its session last started afresh (opened, reset, COM_CHANGE_USER): its unset
+  // variables have the globals of then.
+  Clock::time_point reset_at = {};
+  // A hash of the schema and `variables` when it was last returned to its pool (0: none set),
+  // so that a client whose session has the same finds it (Pools::Acquire's `prefer`).
+  std::uint64_t fingerprint = 0;
   // A Unix socket: a password may travel in clear (caching_sha2_password full authentication).
   bool secure_transport = false;
   // Logged in to an account whose password has expired: the server answers only SET
@@ -98,8 +110,13 @@ std::optional<protocol::ErrPacket> IdleSocketError(const net::ByteStream& stream
 // wait_timeout or idle_transaction_timeout; a KILL or shutdown closes it).
 bool IdleSocketWasReset(const net::ByteStream& stream);
 
+// The statement that turns on the trackers the proxy needs on a connection of `key`: state
+// changes; for transaction pooling also the schema, the transaction state (characteristics if
+// that is the global setting) and every system variable.
+std::string TrackingStatement(const PoolKey& key);
+
 // The statement that makes a reset (COM_RESET_CONNECTION, COM_CHANGE_USER) session look like a
-// fresh login with `key`'s handshake: the state tracker on (kTrackStateChange), and what the
+// fresh login with `key`'s handshake: the trackers on (TrackingStatement), and what the
 // handshake's flags set at login, which a reset forgets: IGNORE_SPACE in sql_mode, and for
 // INTERACTIVE, wait_timeout = interactive_timeout.
 std::string FreshSessionStatement(const PoolKey& key);
@@ -206,8 +223,14 @@ class BackendConnection {
   // The same; a server ERR is returned in `*server_error` with an ok status (the connection
   // stays usable).
   net::Awaitable<Status> Execute(std::string sql, std::optional<protocol::ErrPacket>* server_error);
-  // Turns the session-state tracker on again (after a client's COM_RESET_CONNECTION).
-  net::Awaitable<Status> TrackStateChanges() { return Execute(kTrackStateChange); }
+  // Turns the proxy's trackers on again (after a client's COM_RESET_CONNECTION) and forgets
+  // the session variables the reset cleared.
+  net::Awaitable<Status> TrackStateChanges() {
+    state_.variables.Clear();
+    state_.last_insert_id = 0;
+    state_.reset_at = Clock::now();
+    return Execute(TrackingStatement(state_.key));
+  }
   // Between commands: true if the server closed the connection or sent something unsolicited.
   bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
 

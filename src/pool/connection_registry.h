@@ -113,6 +113,8 @@ class ConnectionRegistry {
 
   // `key`'s idle connections, least recently returned first (the order to retire them in).
   std::vector<ConnectionId> IdleOldestFirst(const PoolKey& key) const;
+  // Up to `limit` of `key`'s idle connections, most recently returned first.
+  std::vector<ConnectionId> IdleNewestFirst(const PoolKey& key, std::size_t limit) const;
   // `key`'s most recently returned idle connection (the one to hand out), if any.
   std::optional<ConnectionId> NewestIdle(const PoolKey& key) const;
   // The most recently returned idle connection of a sibling pool of `key` (CanMoveTo) that has

@@ -317,7 +317,8 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
 }
 
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
-                                        const auth::LoginSecret& secret, std::uint64_t session) {
+                                        const auth::LoginSecret& secret, std::uint64_t session,
+                                        std::uint64_t prefer) {
   using Limit = ConnectionBudget::Limit;
   for (;;) {
     std::optional<IdleBackend> idle;
@@ -326,9 +327,19 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
     {
       std::lock_guard lock(mutex_);
       secrets_.try_emplace(key, secret);
-      if (const auto newest = registry_.NewestIdle(key)) {
-        idle = TakeIdleLocked(*newest, {.to = ConnectionState::kChecking, .session = session});
+      std::optional<ConnectionId> pick;
+      if (prefer != 0) {
+        for (const ConnectionId id : registry_.IdleNewestFirst(key, kPreferLookahead)) {
+          const auto it = idle_.find(id);
+          if (it != idle_.end() && it->second.state().fingerprint == prefer) {
+            pick = id;
+            break;
+          }
+        }
       }
+      if (!pick) pick = registry_.NewestIdle(key);
+      if (pick)
+        idle = TakeIdleLocked(*pick, {.to = ConnectionState::kChecking, .session = session});
       if (!idle) idle = TakeSiblingIdleLocked(key, session, /*surplus_only=*/true);
       if (!idle) {
         Limit limit = CheckLocked(key);
@@ -376,20 +387,24 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
   }
 }
 
-net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
-                                    std::uint64_t session) {
+bool Pools::RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uint64_t session) {
   const bool too_old = Clock::now() - connection->state().created_at >= settings_.max_lifetime;
   const bool own = connection->state().sandboxed || connection->state().key.expired_password;
-  if (too_old || own) {
-    Log(LogLevel::kDebug, session, "retiring backend connection {}: {}",
-        connection->state().thread_id,
-        too_old ? "older than max_lifetime" : "its account's password had expired");
-    const ConnectionId id = connection->registry_id();
-    std::move(*connection).Detach().QuitAndClose();
-    std::lock_guard lock(mutex_);
-    CloseLocked(id);
-    co_return;
-  }
+  if (!too_old && !own) return false;
+  Log(LogLevel::kDebug, session, "retiring backend connection {}: {}",
+      connection->state().thread_id,
+      too_old ? "older than max_lifetime" : "its account's password had expired");
+  const ConnectionId id = connection->registry_id();
+  std::move(*connection).Detach().QuitAndClose();
+  connection.reset();
+  std::lock_guard lock(mutex_);
+  CloseLocked(id);
+  return true;
+}
+
+net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
+                                    std::uint64_t session) {
+  if (RetireIfDue(connection, session)) co_return;
   auto reset = co_await connection->Reset(backend_.connect_timeout);
   if (!reset.ok()) {
     Log(LogLevel::kInfo, session, "closing backend connection {}: reset failed: {}",
@@ -397,6 +412,21 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
     Discard(std::move(connection));
     co_return;
   }
+  IdleBackend idle = std::move(*connection).Detach();
+  connection.reset();
+  std::lock_guard lock(mutex_);
+  PutIdleLocked(std::move(idle));
+}
+
+ConnectionCountsByState Pools::CountByState(const PoolKey& key) const {
+  std::lock_guard lock(mutex_);
+  return ConnectionCountsByState{.idle = registry_.Count(key, ConnectionState::kIdle),
+                                 .active = registry_.Count(key, ConnectionState::kActive)};
+}
+
+void Pools::ReleaseKept(std::unique_ptr<BackendConnection> connection, std::uint64_t session) {
+  if (RetireIfDue(connection, session)) return;
+  connection->state().last_used_at = Clock::now();
   IdleBackend idle = std::move(*connection).Detach();
   connection.reset();
   std::lock_guard lock(mutex_);
@@ -520,7 +550,8 @@ std::string PoolKey::ToString() const {
   char caps[32];
   std::snprintf(caps, sizeof caps, "%llx", static_cast<unsigned long long>(capabilities));
   return LogQuoted(user) + "/collation=" + std::to_string(collation) + "/caps=0x" + caps +
-         (expired_password ? "/expired-password" : "");
+         (expired_password ? "/expired-password" : "") +
+         (transaction_pooling ? "/transaction" : "");
 }
 
 }  // namespace longlink::pool

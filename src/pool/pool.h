@@ -57,6 +57,12 @@ enum class CheckoutFailure {
   kBackendDown,  // Connecting or logging in failed (error says why; server_error if any).
 };
 
+// How many of one pool's connections are idle and active (leased to clients).
+struct ConnectionCountsByState {
+  std::uint32_t idle = 0;
+  std::uint32_t active = 0;
+};
+
 struct Checkout {
   std::unique_ptr<BackendConnection> connection = {};
   CheckoutFailure failure = CheckoutFailure::kNone;
@@ -81,14 +87,22 @@ class Pools {
   // longer than check_delay is pinged first. While the server is unreachable, retries for up
   // to retry_timeout.
   // The connection returned is registered as active for `session` (REQUIRES: not 0) until it
-  // comes back through Release or Discard.
+  // comes back through Release, ReleaseKept or Discard.
+  // `prefer` (not 0): among the most recently returned idle connections, one whose
+  // BackendState::fingerprint is this is taken first (its session already matches).
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
-                                   const auth::LoginSecret& secret, std::uint64_t session);
+                                   const auth::LoginSecret& secret, std::uint64_t session,
+                                   std::uint64_t prefer = 0);
   // Resets the connection (COM_RESET_CONNECTION) and returns it to its pool, or closes it if
   // the reset fails. REQUIRES: the connection is between commands (its state is known), and
   // came from Acquire.
   net::Awaitable<void> Release(std::unique_ptr<BackendConnection> connection,
                                std::uint64_t session);
+  // Returns the connection to its pool as it is, without a reset (transaction pooling: its
+  // session state is known, in its BackendState, and the next client's differences are
+  // applied with its first command). Retired instead past max_lifetime or if sandboxed.
+  // REQUIRES: between commands, no transaction open, from Acquire.
+  void ReleaseKept(std::unique_ptr<BackendConnection> connection, std::uint64_t session);
   // Closes a connection whose state is unknown (client vanished mid-result, protocol error).
   // REQUIRES: it came from Acquire.
   void Discard(std::unique_ptr<BackendConnection> connection);
@@ -104,10 +118,15 @@ class Pools {
   // moving, or leased to a session). Thread-safe.
   bool CloseIdleByThread(std::uint32_t thread_id);
 
+  // `key`'s idle and active connections now. Thread-safe.
+  ConnectionCountsByState CountByState(const PoolKey& key) const;
+
   // How long a connection may go without a round trip before it is pinged:
   // min(keepalive_interval, half the connection's @@wait_timeout).
   Clock::duration KeepaliveInterval(const BackendState& state) const;
 
+  // How many of the most recently returned idle connections Acquire looks at for `prefer`.
+  static constexpr std::size_t kPreferLookahead = 8;
   // How often the janitor runs.
   static constexpr std::chrono::milliseconds kJanitorInterval{250};
 
@@ -138,6 +157,9 @@ class Pools {
   net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
                                                                IdleBackend idle, PoolKey key,
                                                                std::uint64_t session);
+  // Closes a connection on its way back if it is past max_lifetime or must not be shared
+  // (sandboxed); true if it did (`connection` is then null).
+  bool RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uint64_t session);
   // One attempt to open a connection, reported to health_.
   net::Awaitable<OpenResult> OpenOnce(asio::any_io_executor executor, const PoolKey& key,
                                       const auth::LoginSecret& secret);

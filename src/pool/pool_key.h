@@ -34,6 +34,10 @@ struct PoolKey {
   // connection logged in for it (with its CAN_HANDLE_EXPIRED_PASSWORDS bit, kept in
   // `capabilities`), never one opened before, and none is pooled after.
   bool expired_password = false;
+  // The pool serves transactions, not sessions (docs/PROXY.md, "Transaction pooling"): its
+  // connections track every session variable, the schema and the transaction state, and
+  // pass from client to client between transactions.
+  bool transaction_pooling = false;
   friend bool operator==(const PoolKey&, const PoolKey&) = default;
   // "app/utf8mb4(45)/caps=0x1a0002" for logs.
   std::string ToString() const;
@@ -43,7 +47,8 @@ struct PoolKey {
 // the same user and capabilities (those are fixed at login), another collation.
 inline bool CanMoveTo(const PoolKey& from, const PoolKey& to) {
   return from.user == to.user && from.capabilities == to.capabilities &&
-         from.expired_password == to.expired_password && from.collation != to.collation;
+         from.expired_password == to.expired_password &&
+         from.transaction_pooling == to.transaction_pooling && from.collation != to.collation;
 }
 
 struct PoolKeyHash {
@@ -52,6 +57,7 @@ struct PoolKeyHash {
     h ^= std::hash<std::uint64_t>()(key.capabilities) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     h ^= std::hash<std::uint8_t>()(key.collation) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
     h ^= static_cast<std::size_t>(key.expired_password);
+    h ^= static_cast<std::size_t>(key.transaction_pooling) << 1;
     return h;
   }
 };

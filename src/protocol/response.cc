@@ -135,6 +135,7 @@ Status ResponseTracker::TakeOk(ByteView payload) {
   if (!ok) return ok.error();
   last_ok_ = std::move(*ok);
   status_flags_ = last_ok_->status_flags;
+  warnings_ = last_ok_->warnings;
   return {};
 }
 
@@ -142,6 +143,7 @@ Status ResponseTracker::TakeEof(ByteView payload) {
   auto eof = Decode<EofPacket>(payload, caps_);
   if (!eof) return eof.error();
   status_flags_ = eof->status_flags;
+  warnings_ = eof->warnings;
   return {};
 }
 

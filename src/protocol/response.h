@@ -118,6 +118,9 @@ class ResponseTracker {
   // The status flags of the last OK or EOF seen (0 before any). After complete() this is the
   // final status, unless an ERR ended the response: ERR carries no status.
   std::uint16_t status_flags() const { return status_flags_; }
+  // The warning count of the last OK or EOF seen (0 before any): after complete(), the
+  // statement's warnings (what @@warning_count reads next), unless an ERR ended it.
+  std::uint16_t warnings() const { return warnings_; }
   // The ERR that ended the response, if one did.
   bool ended_with_error() const { return error_.has_value(); }
   const std::optional<ErrPacket>& error() const { return error_; }
@@ -166,6 +169,7 @@ class ResponseTracker {
   bool awaiting_client_ = false;
   bool more_results_ = false;
   std::uint16_t status_flags_ = 0;
+  std::uint16_t warnings_ = 0;
   std::optional<ErrPacket> error_;
   std::optional<StmtPrepareOk> prepare_ok_;
   std::optional<OkPacket> last_ok_;

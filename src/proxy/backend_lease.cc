@@ -1,8 +1,11 @@
 #include "proxy/backend_lease.h"
 
+#include <charconv>
+
 #include "common/log.h"
 #include "common/log_text.h"
 #include "proxy/proxy_errors.h"
+#include "proxy/session_restore.h"
 
 namespace longlink::proxy {
 
@@ -18,9 +21,11 @@ BackendLease::~BackendLease() { Discard(); }
 
 net::Awaitable<std::optional<ErrPacket>> BackendLease::Acquire(asio::any_io_executor executor,
                                                                pool::PoolKey key,
-                                                               const auth::LoginSecret& secret) {
+                                                               const auth::LoginSecret& secret,
+                                                               std::uint64_t prefer) {
   const pool::Clock::time_point started = pool::Clock::now();
-  auto checkout = co_await pools_.Acquire(executor, key, secret, session_);
+  const bool transaction_pooling = key.transaction_pooling;
+  auto checkout = co_await pools_.Acquire(executor, key, secret, session_, prefer);
   if (!checkout.connection) {
     ErrPacket error;
     if (checkout.failure == pool::CheckoutFailure::kPoolFull) {
@@ -38,7 +43,9 @@ net::Awaitable<std::optional<ErrPacket>> BackendLease::Acquire(asio::any_io_exec
   acquired_at_ = pool::Clock::now();
   lost_.reset();
   reusable_ = true;
-  reset_due_ = connection_->state().created_at < started;
+  // Transaction pooling knows each connection's state and restores the session's instead
+  // (session_restore.h).
+  reset_due_ = !transaction_pooling && connection_->state().created_at < started;
   ++generation_;
   co_return std::nullopt;
 }
@@ -51,6 +58,27 @@ net::Awaitable<void> BackendLease::Release(bool clean) {
   }
   auto connection = std::move(connection_);
   co_await pools_.Release(std::move(connection), session_);
+}
+
+void BackendLease::ReleaseKept(const SessionState& state, bool synced) {
+  if (!connection_) return;
+  if (!reusable_) {
+    Discard();
+    return;
+  }
+  pool::BackendState& backend = connection_->state();
+  if (synced) MarkRestored(&backend, state, /*reset=*/false);
+  if (const std::string* timeout = backend.variables.Find("wait_timeout")) {
+    // The client's own wait_timeout: the pool's keepalive must come sooner than that.
+    std::uint32_t seconds = 0;
+    const auto [end, error] =
+        std::from_chars(timeout->data(), timeout->data() + timeout->size(), seconds);
+    if (error == std::errc() && seconds > 0 && seconds < backend.wait_timeout) {
+      backend.wait_timeout = seconds;
+    }
+  }
+  backend.fingerprint = StateFingerprint(backend.schema, backend.variables);
+  pools_.ReleaseKept(std::move(connection_), session_);
 }
 
 void BackendLease::Discard() {

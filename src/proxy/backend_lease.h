@@ -49,12 +49,19 @@ class BackendLease {
 
   // Checks out a connection of `key` (opened with `secret` if a new one is needed); a loss
   // is forgotten. On failure, the ERR for the client (and a loss is still remembered).
+  // `prefer`: Pools::Acquire's (a fingerprint of the session's state, transaction pooling).
   net::Awaitable<std::optional<protocol::ErrPacket>> Acquire(asio::any_io_executor executor,
                                                              pool::PoolKey key,
-                                                             const auth::LoginSecret& secret);
+                                                             const auth::LoginSecret& secret,
+                                                             std::uint64_t prefer = 0);
   // Gives the connection back to its pool to be reset, or closes it if `clean` is false or
   // the session changed its options (COM_SET_OPTION). No-op if none is held.
   net::Awaitable<void> Release(bool clean);
+  // Transaction pooling: gives the connection back to its pool as it is (no reset). If
+  // `synced`, the session's state was restored on it (or the session started on it), and its
+  // BackendState takes `state`'s variables, schema and LAST_INSERT_ID(); else its own stay.
+  // Closed instead if not reusable. REQUIRES: state.movable(), held().
+  void ReleaseKept(const SessionState& state, bool synced);
   // Closes the held connection (its state is unknown). No-op if none is held.
   void Discard();
   // The session left something on the connection that a reset does not clear (COM_SET_OPTION

@@ -60,12 +60,14 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
       id_(id),
       peer_host_(std::move(peer_host)),
       admitted_(admitted),
-      backend_(context.pools(), id, context.config().backend.connect_timeout) {
+      backend_(context.pools(), id, context.config().backend.connect_timeout),
+      state_(context.transaction_pooling()) {
   sessions_.Add(id_, this);
 }
 
 ClientSession::~ClientSession() {
   if (backend_.held()) StopWatchingBackend();
+  UpdatePoolStats(/*gone=*/true);
   sessions_.Remove(id_);
   if (counted_user_) context_.UserGone(*counted_user_);
   if (admitted_) context_.ClientGone();
@@ -141,7 +143,8 @@ pool::PoolKey ClientSession::Key() const {
   return pool::PoolKey{.user = user_,
                        .capabilities = capabilities,
                        .collation = collation_,
-                       .expired_password = expired_password_};
+                       .expired_password = expired_password_,
+                       .transaction_pooling = key_transaction_pooling_};
 }
 
 net::Awaitable<bool> ClientSession::LogIn() {
@@ -159,16 +162,20 @@ net::Awaitable<bool> ClientSession::LogIn() {
   scramble_ = request->scramble;
   secret_ = std::move(admission.secret);
   expired_password_ = admission.password_expired;
+  key_transaction_pooling_ = context_.transaction_pooling() && !expired_password_;
   if (!co_await AttachBackend(request->schema, request->sequence)) co_return false;
   if (!co_await client_.SendOk(backend_->state().status_flags, request->sequence)) {
     co_return false;
   }
+  JoinPoolStats();
   // After the OK that ends the login, both directions are framed (the client sent nothing
   // since its handshake response: it waits for that OK).
   if (client_.capabilities() & protocol::capability::kCompress) {
     client_.stream().StartCompression(net::CompressionLayer::Role::kFacingClient);
   }
   if (!client_.has_input()) client_.GiveBack();
+  if (transaction_pooling()) ReleaseIfMovable();
+  UpdatePoolStats();
   co_return true;
 }
 
@@ -176,12 +183,27 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
                                                   std::uint8_t sequence) {
   ForgetSessionState();
   revealed_thread_ = false;
-  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_);
+  synced_ = false;
+  started_at_ = pool::Clock::now();
+  const std::uint64_t prefer =
+      transaction_pooling() ? StateFingerprint(schema, pool::SessionVariables()) : 0;
+  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
     co_return false;
   }
   if (!context_.server_identity_known()) context_.LearnServerIdentity(backend_->state().server);
+  if (transaction_pooling() && !backend_->state().variables.empty()) {
+    // Another client's variables: the login's OK must show a fresh session's status.
+    auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
+    if (!reset.ok()) {
+      backend_.Discard();
+      const ErrPacket error_packet =
+          BackendUnavailable("backend lost while resetting it: " + reset.error().message);
+      co_await client_.SendError(error_packet, sequence);
+      co_return false;
+    }
+  }
 
   if (!schema.empty() && backend_->state().schema != schema) {
     // A reset due goes in the same round trip (one is spent on the schema anyway).
@@ -223,10 +245,19 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
       co_return false;
     }
   }
+  state_.set_schema(backend_->state().schema);
+  state_.set_tracking(backend_->state().global_tracking);
+  if (expired_password_) state_.PinForever(PinReason::kExpiredPassword);
   co_return true;
 }
 
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
+  if (transaction_pooling() && !backend_.lost_pinned() && !reads_previous) {
+    // Nothing was left on the lost connection that the session needs: any other will do.
+    backend_.ForgetLoss();
+    *fatal = false;
+    co_return co_await CheckOut();
+  }
   auto replace =
       backend_.Replace(client_.executor(), Key(), *secret_, state_, reads_previous, fatal);
   auto refused = co_await std::move(replace);
@@ -292,6 +323,11 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
       co_return false;
   }
   idle_since_ = pool::Clock::now();
+  if (transaction_pooling()) {
+    ReleaseIfMovable();
+    UpdatePoolStats();
+    co_return true;
+  }
   co_return backend_.held() || backend_.lost();
 }
 
@@ -308,6 +344,14 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     };
     co_return Outcome::kOk;
   }
+  if (transaction_pooling() && !backend_.held() && !backend_.lost()) {
+    if (auto refused = co_await CheckOut()) {
+      // The command did not run; the client may try again.
+      if (!co_await client_.DropPacket(MaxClientPacket())) co_return Outcome::kClientGone;
+      if (!co_await client_.SendError(*refused, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
+    }
+  }
   bool reads_previous = false;
   CommandEffects effects;
   const bool text_command = command == Command::kQuery || command == Command::kStmtPrepare;
@@ -322,6 +366,12 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     const auto text = protocol::AsChars(
         client_.in().data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
     const StatementScan scan = ScanStatement(text);
+    if (scan.names_connection_id) {
+      // The client learns its backend's thread id, which it may KILL later: that id must
+      // never name another client's session, so the connection serves no other client.
+      revealed_thread_ = true;
+      backend_.MarkNotReusable();
+    }
     if (scan.kill) {
       std::optional<KillStatement> kill = ParseKillStatement(text);
       if (scan.multiple || !kill) {
@@ -347,12 +397,6 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
         auto handle = HandleSqlPrepare(&effects, std::string(text), size);
         if (const std::optional<Outcome> handled = co_await std::move(handle)) co_return *handled;
       }
-    }
-    if (scan.names_connection_id) {
-      // The client learns its backend's thread id, which it may KILL later: that id must
-      // never name another client's session, so the connection serves no other client.
-      revealed_thread_ = true;
-      backend_.MarkNotReusable();
     }
     if (scan.names_processlist) processlist_seen_at_ = pool::Clock::now();
     if (command == Command::kQuery) {
@@ -404,9 +448,11 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     relay.ResetFirst();
     backend_.ResetDone();
   }
-  // A SET of the tracker is answered as the tracker it sets would answer: not hidden.
-  if (!client_set_state_tracking_ && !effects.sets_state_tracking &&
-      !backend_->state().global_tracks_state_change) {
+  if (transaction_pooling()) {
+    PrepareRelay(relay, command, reads_previous);
+  } else if (!client_set_state_tracking_ && !effects.sets_state_tracking &&
+             !backend_->state().global_tracking.state_change) {
+    // A SET of the tracker is answered as the tracker it sets would answer: not hidden.
     relay.HideStateChangeTracking();
   }
   const Outcome forwarded = co_await relay.ForwardCommand(&sequence, &empty);
@@ -414,6 +460,16 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   if (command == Command::kSetOption) backend_.MarkNotReusable();
   const Outcome relayed = co_await relay.RelayResponse(*shape, cursor_requested);
   last_reply_error_ = relay.error_code();
+  if (relay.prepended_error()) {
+    // The command ran on a session that is not quite the client's; the connection is not
+    // handed to anyone else.
+    Log(LogLevel::kWarning, id_, "the session state could not be restored before a command: {}",
+        *relay.prepended_error());
+    backend_.MarkNotReusable();
+  }
+  if (relayed == Outcome::kOk) {
+    state_.OnReplyEnd(command, relay.warnings(), last_reply_error_.has_value());
+  }
   if (relayed == Outcome::kOk && last_reply_error_ &&
       protocol::ServerClosesAfter(*last_reply_error_)) {
     // The server ends the connection after this error (ER_NET_PACKET_TOO_LARGE, a KILL, ...):
@@ -436,6 +492,9 @@ net::Awaitable<Outcome> ClientSession::AfterCommand(Command command,
     auto tracking = co_await backend_->TrackStateChanges();
     if (!tracking.ok()) co_return Outcome::kBackendGone;
     ForgetSessionState();
+    state_.set_schema(backend_->state().schema);  // A reset keeps the schema.
+    synced_ = true;
+    started_at_ = backend_->state().reset_at;
   }
   if (effects.prepared_kill && prepared) {
     if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
@@ -471,6 +530,7 @@ net::Awaitable<Outcome> ClientSession::AfterCommand(Command command,
 
 void ClientSession::ForgetSessionState() {
   state_.Reset();
+  if (backend_.held()) state_.set_tracking(backend_->state().global_tracking);
   client_wait_timeout_ = std::chrono::seconds(0);
   client_set_state_tracking_ = false;
   prepared_kills_.reset();
@@ -548,8 +608,10 @@ net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
   user_ = change->username;
   secret_ = std::move(admission->secret);
   expired_password_ = admission->password_expired;
+  key_transaction_pooling_ = context_.transaction_pooling() && !expired_password_;
   if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
   if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
+  JoinPoolStats();
   if (!co_await client_.SendOk(backend_->state().status_flags, sequence)) {
     co_return Outcome::kClientGone;
   }

@@ -37,8 +37,10 @@
 #include "proxy/client_channel.h"
 #include "proxy/command_relay.h"
 #include "proxy/kill_statement.h"
+#include "proxy/pool_stats.h"
 #include "proxy/prepared_kill.h"
 #include "proxy/proxy_context.h"
+#include "proxy/session_restore.h"
 #include "proxy/session_state.h"
 #include "proxy/worker_sessions.h"
 
@@ -174,6 +176,25 @@ class ClientSession {
                                                           std::size_t size);
   // Serves one command that goes to the backend (CommandRelay).
   net::Awaitable<Outcome> Relay(protocol::Command command);
+
+  // Transaction pooling (session_transaction.cc; docs/PROXY.md "Transaction pooling").
+  bool transaction_pooling() const { return key_transaction_pooling_; }
+  // Before a command, with no connection held: takes one from the pool (one whose state
+  // matches the session's first) and plans what brings it to the session's state
+  // (restore_). The ERR for the client if none came.
+  net::Awaitable<std::optional<protocol::ErrPacket>> CheckOut();
+  // Puts restore_ (and, before a command that does not read the last statement's results, the
+  // LAST_INSERT_ID() query if that value is unknown) ahead of the command, and has the relay
+  // show the client only its own trackers' entries.
+  void PrepareRelay(CommandRelay& relay, protocol::Command command, bool reads_previous);
+  // After a command: gives the connection back if the session may move (no transaction, no
+  // pin), and logs a new pin.
+  void ReleaseIfMovable();
+  // Brings the pool counters up to date with this session (holding, pinned by reason);
+  // `gone`: the session ends (counted out).
+  void UpdatePoolStats(bool gone = false);
+  // The session now belongs to the pool of Key() (login, COM_CHANGE_USER).
+  void JoinPoolStats();
   // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
@@ -199,6 +220,18 @@ class ClientSession {
   std::optional<std::string> counted_user_;
   BackendLease backend_;
   SessionState state_;
+  // Transaction pooling for this session's pool (pool.mode; never for an expired password).
+  bool key_transaction_pooling_ = false;
+  // The restore planned at checkout, sent with the next command (transaction pooling).
+  std::optional<RestorePlan> restore_;
+  // The held connection has the session's state (restored, or the session began on it).
+  bool synced_ = false;
+  // When the session (its user's) began: a connection reset before has older globals.
+  pool::Clock::time_point started_at_ = {};
+  // This session's pool counters, and what it counts there now.
+  std::shared_ptr<PoolStatsCell> stats_;
+  bool counted_holding_ = false;
+  PinReason counted_pin_ = PinReason::kNone;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;
   // KILL statements the client prepared (COM_STMT_PREPARE), by statement id. Rare: held

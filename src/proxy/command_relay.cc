@@ -128,8 +128,13 @@ net::Awaitable<std::error_code> CommandRelay::ReadFromBackend() {
 }
 
 void CommandRelay::ResetFirst() {
-  reset_request_ = backend_.ResetRequest();
-  reset_replies_ = pool::BackendConnection::kResetReplies;
+  const Bytes reset = backend_.ResetRequest();
+  Prepend(reset, pool::BackendConnection::kResetReplies);
+}
+
+void CommandRelay::Prepend(ByteView commands, int replies) {
+  reset_request_.insert(reset_request_.end(), commands.begin(), commands.end());
+  reset_replies_ += replies;
 }
 
 net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
@@ -160,13 +165,52 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
     if (chunk->payload[0] == protocol::header::kErr) {
       auto err =
           protocol::Decode<protocol::ErrPacket>(chunk->payload, backend_.state().capabilities);
-      Log(LogLevel::kWarning, session_, "resetting backend connection {} failed: {}",
-          backend_.state().thread_id, err.ok() ? LogQuoted(err->message) : "bad ERR packet");
+      const std::string why = err.ok() ? LogQuoted(err->message) : "bad ERR packet";
+      Log(LogLevel::kWarning, session_, "preparing backend connection {} failed: {}",
+          backend_.state().thread_id, why);
+      if (!prepended_error_) prepended_error_ = why;
+    } else if (auto ok = protocol::Decode<protocol::OkPacket>(chunk->payload,
+                                                              backend_.state().capabilities);
+               ok.ok() && !ok->session_state.empty()) {
+      state_.LearnLastInsertId(*ok);
     }
     out_->Consume(chunk->size());
     --reset_replies_;
   }
   co_return Outcome::kOk;
+}
+
+void CommandRelay::HideEofStateChange(std::span<std::uint8_t> eof) const {
+  // 0xFE, warnings <2>, status <2>. The entries come with the next OK; what a result can
+  // change is the transaction state and (user variables) the state-change tracker.
+  constexpr std::size_t kStatusHigh = 4;
+  const pool::TrackerSettings& client = *client_tracking_;
+  if (eof.size() < 5 || client.state_change ||
+      client.transaction_info != pool::TrackerSettings::TransactionInfo::kOff) {
+    return;
+  }
+  eof[kStatusHigh] = static_cast<std::uint8_t>(eof[kStatusHigh] & (kNotStateChanged >> 8));
+}
+
+bool CommandRelay::FilterChanges(std::vector<protocol::SessionChange>* changes) const {
+  using TransactionInfo = pool::TrackerSettings::TransactionInfo;
+  const pool::TrackerSettings& client = *client_tracking_;
+  const std::size_t before = changes->size();
+  std::erase_if(*changes, [&client](const protocol::SessionChange& change) {
+    if (const auto* variable = std::get_if<protocol::SystemVariableChange>(&change)) {
+      return !client.TracksVariable(variable->name);
+    }
+    if (std::holds_alternative<protocol::SchemaChange>(change)) return !client.schema;
+    if (std::holds_alternative<protocol::StateChange>(change)) return !client.state_change;
+    if (std::holds_alternative<protocol::TransactionStateChange>(change)) {
+      return client.transaction_info == TransactionInfo::kOff;
+    }
+    if (std::holds_alternative<protocol::TransactionCharacteristicsChange>(change)) {
+      return client.transaction_info != TransactionInfo::kCharacteristics;
+    }
+    return false;
+  });
+  return changes->size() != before;
 }
 
 std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequence) {
@@ -182,6 +226,21 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
           backend_.state().schema = schema->schema;
         }
       }
+    }
+  }
+  if (client_tracking_ != nullptr && changes.ok() &&
+      (ok->status_flags & protocol::status::kSessionStateChanged)) {
+    // Transaction pooling: only what the client's own tracker settings would report.
+    if (!FilterChanges(&*changes)) {
+      if (client_.capabilities() & cap::kSessionTrack) return std::nullopt;
+    } else if (changes->empty()) {
+      ok->status_flags &= kNotStateChanged;
+      ok->session_state.clear();
+    } else {
+      ok->session_state = protocol::EncodeSessionState(*changes);
+    }
+    if (client_.capabilities() & cap::kSessionTrack) {
+      return protocol::Frame(protocol::Encode(*ok, client_.capabilities()), sequence);
     }
   }
   if (client_.capabilities() & cap::kSessionTrack) {
@@ -263,6 +322,10 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
             prepared_ = Prepared{.statement = *statement, .parameters = *parameters};
           }
         }
+        if (*kind == protocol::ServerPacketKind::kEof && client_tracking_ != nullptr) {
+          HideEofStateChange(
+              bytes.subspan(pos + protocol::kPacketHeaderSize, chunk->payload.size()));
+        }
         if (*kind == protocol::ServerPacketKind::kOk ||
             *kind == protocol::ServerPacketKind::kOkAsEof) {
           if (auto replacement = AdaptOk(chunk->payload, last_sequence)) {
@@ -326,6 +389,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
     co_return Outcome::kBackendError;
   }
   error_code_.reset();
+  warnings_ = tracker.warnings();
   if (tracker.ended_with_error()) {
     error_code_ = tracker.error()->code;
   } else {

@@ -15,10 +15,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "net/io_buffer.h"
 #include "pool/backend_connection.h"
 #include "protocol/response.h"
+#include "protocol/session_track.h"
 #include "proxy/client_channel.h"
 #include "proxy/session_state.h"
 
@@ -45,11 +47,23 @@ class CommandRelay {
   // its entries, and the SESSION_STATE_CHANGED flag where nothing else is left, are taken out
   // of the OK packets this client gets, so that they are what the server would send it.
   void HideStateChangeTracking() { hide_state_change_ = true; }
+  // Transaction pooling: the backend tracks everything (TrackingStatement); the client gets
+  // only the entries `client`'s tracker settings give (its session's, as the server's globals
+  // set them), and SESSION_STATE_CHANGED only if any is left. `client` outlives the relay.
+  void FilterTracking(const pool::TrackerSettings* client) { client_tracking_ = client; }
   // Before the command: resets the backend's session (BackendConnection::ResetRequest) in
   // the same write as the command, and reads the reset's replies before the command's. The
   // command cannot tell: it runs on a session fresh from the handshake, with the globals of
   // now (a SET GLOBAL since the connection was last reset is seen).
   void ResetFirst();
+  // Before the command: `commands` (framed, each from sequence id 0; a RestorePlan, the
+  // LAST_INSERT_ID() query) go in the same write, and their `replies` (OK or ERR each) are
+  // read and dropped before the command's. An OK that reports last_insert_id tells
+  // SessionState (LearnLastInsertId); an ERR is kept in prepended_error().
+  void Prepend(protocol::ByteView commands, int replies);
+  // The first ERR among the prepended commands' replies, if one failed: the command still
+  // ran, on a session that is not quite the client's.
+  const std::optional<std::string>& prepended_error() const { return prepended_error_; }
   // Forwards the client's command (one logical packet) to the backend as a new command (frame
   // ids start again on a compressed backend); as ForwardClientPacket.
   net::Awaitable<Outcome> ForwardCommand(std::uint8_t* sequence, bool* empty);
@@ -66,6 +80,8 @@ class CommandRelay {
                                         bool cursor_requested = false);
   // After RelayResponse returned kOk: the code of the ERR that ended the reply, if one did.
   std::optional<std::uint16_t> error_code() const { return error_code_; }
+  // After RelayResponse returned kOk: the warning count the reply ended with.
+  std::uint16_t warnings() const { return warnings_; }
   // After a COM_STMT_PREPARE's reply: the statement id and parameter count of its PREPARE_OK.
   struct Prepared {
     std::uint32_t statement = 0;
@@ -77,9 +93,14 @@ class CommandRelay {
   // Reads what the backend has into out_ (with room for the next whole chunk); the error, or
   // eof, if the connection failed.
   net::Awaitable<std::error_code> ReadFromBackend();
-  // Reads (and drops) the replies to ResetFirst's commands. An ERR is logged: the command
-  // still ran.
+  // Reads (and drops) the replies to ResetFirst's or Prepend's commands. An ERR is logged:
+  // the command still ran.
   net::Awaitable<Outcome> ReadResetReplies();
+  // Transaction pooling: clears SESSION_STATE_CHANGED in an EOF's status (in place) unless
+  // the client's trackers could have something to report after a result.
+  void HideEofStateChange(std::span<std::uint8_t> eof) const;
+  // Keeps the entries `client_tracking_` gives; true if any was taken out.
+  bool FilterChanges(std::vector<protocol::SessionChange>* changes) const;
   // Re-encodes a backend OK for this client if it must differ; tracks the schema.
   std::optional<protocol::Bytes> AdaptOk(protocol::ByteView payload, std::uint8_t sequence);
 
@@ -97,7 +118,10 @@ class CommandRelay {
   // replies are renumbered for a plain client (the server numbers them from its frame ids).
   std::uint8_t reply_sequence_ = 0;
   bool hide_state_change_ = false;
+  const pool::TrackerSettings* client_tracking_ = nullptr;
   std::optional<Prepared> prepared_;
+  std::optional<std::string> prepended_error_;
+  std::uint16_t warnings_ = 0;
 };
 
 }  // namespace longlink::proxy

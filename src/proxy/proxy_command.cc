@@ -123,6 +123,14 @@ Status ApplyFlags(const ProxyFlags& flags, config::ProxyConfig& config) {
   if (flags.min_idle) config.pool.min_idle = *flags.min_idle;
   if (flags.workers) config.proxy.workers = *flags.workers;
   if (flags.max_clients) config.proxy.max_client_connections = *flags.max_clients;
+  if (!flags.pool_mode.empty()) {
+    const std::optional<config::PoolMode> mode = config::ParsePoolMode(flags.pool_mode);
+    if (!mode) {
+      return Error{"--pool-mode: '" + flags.pool_mode +
+                   "' is not a pool mode: use session or transaction"};
+    }
+    config.pool.mode = *mode;
+  }
   if (!flags.queue_timeout.empty()) {
     auto duration = ParseFlagDuration("--queue-timeout", flags.queue_timeout);
     if (!duration.ok()) return duration.error();

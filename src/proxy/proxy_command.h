@@ -29,6 +29,7 @@ struct ProxyFlags {
   std::optional<unsigned> workers;
   std::optional<std::uint32_t> max_clients;
   std::string queue_timeout;
+  std::string pool_mode;
   std::string handshake_timeout;
   std::string log_level;
 };

@@ -21,6 +21,7 @@
 #include "protocol/constants.h"
 #include "proxy/account_directory.h"
 #include "proxy/login_failures.h"
+#include "proxy/pool_stats.h"
 
 namespace longlink::proxy {
 
@@ -46,6 +47,11 @@ class ProxyContext {
 
   const config::ProxyConfig& config() const { return config_; }
   pool::Pools& pools() { return pools_; }
+  // Per-pool counters (clients, holders, pins by reason, releases, replays).
+  PoolStats& pool_stats() { return pool_stats_; }
+  std::vector<PoolStatsSnapshot> PoolStatistics() const { return pool_stats_.Snapshot(pools_); }
+  // Whether clients of this proxy pool transactions (pool.mode).
+  bool transaction_pooling() const { return config_.pool.mode == config::PoolMode::kTransaction; }
   // How backend connections are made (address, timeout, TLS).
   const pool::BackendEndpoint& backend() const { return backend_; }
 
@@ -104,6 +110,7 @@ class ProxyContext {
   std::mutex user_sessions_mutex_;
   std::unordered_map<std::string, std::uint32_t> user_sessions_;
   pool::Pools pools_;
+  PoolStats pool_stats_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};

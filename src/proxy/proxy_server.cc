@@ -326,6 +326,9 @@ int RunProxy(const config::ProxyConfig& config) {
   signals.async_wait([&](const std::error_code& error, int number) {
     if (error) return;
     Log(LogLevel::kInfo, 0, "stopping on signal {}", number);
+    for (const PoolStatsSnapshot& pool : context.PoolStatistics()) {
+      Log(LogLevel::kInfo, 0, "{}", DescribePool(pool));
+    }
     reloads.cancel();
     for (auto& worker : workers) worker->io.stop();
   });

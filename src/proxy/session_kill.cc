@@ -87,7 +87,15 @@ net::Awaitable<std::optional<Outcome>> ClientSession::ResolveKill(KillStatement 
 
 net::Awaitable<std::optional<Outcome>> ClientSession::KillNumber(const KillStatement& kill,
                                                                  std::uint64_t number) {
-  if (number == id_ || (backend_.held() && number == backend_.thread_id())) {
+  const bool own_thread = backend_.held() && number == backend_.thread_id();
+  if (own_thread && transaction_pooling() && !revealed_thread_) {
+    // Transaction pooling: the connection this session took for this command; the client
+    // learnt the number when another session held it, and that holder's connection has, for
+    // this client, ended (docs/PROXY.md, "Transaction pooling").
+    if (!co_await client_.SendError(UnknownThread(number), 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (number == id_ || own_thread) {
     // The session kills itself, as on the server.
     if (kill.query_only) {
       const ErrPacket error_packet =

@@ -3,45 +3,105 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <vector>
 
 #include "protocol/session_track.h"
 
 namespace longlink::proxy {
 
+std::string_view PinReasonName(PinReason reason) {
+  static constexpr std::array<std::string_view, kPinReasonCount> kNames = {"none",
+                                                                           "user_variable",
+                                                                           "temporary_table",
+                                                                           "get_lock",
+                                                                           "lock_tables",
+                                                                           "sql_prepare",
+                                                                           "prepared_statement",
+                                                                           "cursor",
+                                                                           "handler",
+                                                                           "call",
+                                                                           "xa",
+                                                                           "sequence",
+                                                                           "set_transaction",
+                                                                           "session_tracking",
+                                                                           "one_shot_variable",
+                                                                           "connection_id",
+                                                                           "set_option",
+                                                                           "large_query",
+                                                                           "state_change",
+                                                                           "too_many_variables",
+                                                                           "expired_password",
+                                                                           "warnings",
+                                                                           "found_rows",
+                                                                           "last_insert_id"};
+  return kNames[static_cast<std::size_t>(reason) % kPinReasonCount];
+}
+
+std::string_view PinReasonText(PinReason reason) {
+  static constexpr std::array<std::string_view, kPinReasonCount> kTexts = {
+      "none",
+      "user variable",
+      "temporary table",
+      "GET_LOCK",
+      "LOCK TABLES or a lock clause",
+      "PREPARE",
+      "prepared statement",
+      "open cursor",
+      "HANDLER",
+      "CALL (a procedure may keep state)",
+      "XA transaction",
+      "sequence",
+      "SET TRANSACTION (for the next transaction)",
+      "session_track_* set by the client",
+      "a variable for the next statement only (insert_id, rand_seed, ...)",
+      "the client learnt its connection id",
+      "COM_SET_OPTION",
+      "a query too large to inspect",
+      "session state changed (reported by the server)",
+      "too many session variables to replay",
+      "expired password",
+      "the last statement's warnings (until the next command)",
+      "SQL_CALC_FOUND_ROWS (until the next command)",
+      "LAST_INSERT_ID() (until the next command)"};
+  return kTexts[static_cast<std::size_t>(reason) % kPinReasonCount];
+}
+
 namespace {
 
 struct KeywordRule {
   std::string_view word;
-  const char* keeps_state;  // nullptr: the word only reads the previous statement's results.
+  PinReason keeps_state;  // kNone: the word only reads the previous statement's results.
 };
 
 // Words (outside quotes) that make a statement leave session state, or read what the previous
 // statement left.
 constexpr std::array kKeywordRules = {
-    KeywordRule{"GET_LOCK", "GET_LOCK"},
-    KeywordRule{"LOCK", "LOCK TABLES or a lock clause"},
-    KeywordRule{"HANDLER", "HANDLER"},
-    KeywordRule{"CALL", "CALL (a procedure may keep state)"},
-    KeywordRule{"PREPARE", "PREPARE"},
-    KeywordRule{"EXECUTE", "EXECUTE"},
-    KeywordRule{"DEALLOCATE", "DEALLOCATE PREPARE"},
-    KeywordRule{"XA", "XA transaction"},
-    KeywordRule{"TEMPORARY", "temporary table"},
-    KeywordRule{"LAST_INSERT_ID", "LAST_INSERT_ID"},
-    KeywordRule{"NEXTVAL", "sequence"},
-    KeywordRule{"SETVAL", "sequence"},
-    KeywordRule{"NEXT", "sequence (NEXT VALUE FOR)"},
-    KeywordRule{"FOUND_ROWS", nullptr},
-    KeywordRule{"ROW_COUNT", nullptr},
-    KeywordRule{"WARNINGS", nullptr},
-    KeywordRule{"ERRORS", nullptr},
-    KeywordRule{"WARNING_COUNT", nullptr},
-    KeywordRule{"ERROR_COUNT", nullptr},
-    KeywordRule{"IDENTITY", nullptr},
-    KeywordRule{"INSERT_ID", nullptr},
-    KeywordRule{"LASTVAL", nullptr},
-    KeywordRule{"PREVIOUS", nullptr},
+    KeywordRule{"GET_LOCK", PinReason::kGetLock},
+    KeywordRule{"LOCK", PinReason::kLockTables},
+    KeywordRule{"HANDLER", PinReason::kHandler},
+    KeywordRule{"CALL", PinReason::kCall},
+    KeywordRule{"PREPARE", PinReason::kSqlPrepare},
+    KeywordRule{"EXECUTE", PinReason::kSqlPrepare},
+    KeywordRule{"DEALLOCATE", PinReason::kSqlPrepare},
+    KeywordRule{"XA", PinReason::kXa},
+    KeywordRule{"TEMPORARY", PinReason::kTemporaryTable},
+    KeywordRule{"LAST_INSERT_ID", PinReason::kLastInsertId},
+    KeywordRule{"NEXTVAL", PinReason::kSequence},
+    KeywordRule{"SETVAL", PinReason::kSequence},
+    KeywordRule{"NEXT", PinReason::kSequence},
+    KeywordRule{"FOUND_ROWS", PinReason::kNone},
+    KeywordRule{"ROW_COUNT", PinReason::kNone},
+    KeywordRule{"WARNINGS", PinReason::kNone},
+    KeywordRule{"ERRORS", PinReason::kNone},
+    KeywordRule{"WARNING_COUNT", PinReason::kNone},
+    KeywordRule{"ERROR_COUNT", PinReason::kNone},
+    KeywordRule{"IDENTITY", PinReason::kNone},
+    KeywordRule{"INSERT_ID", PinReason::kNone},
+    KeywordRule{"LASTVAL", PinReason::kNone},
+    KeywordRule{"PREVIOUS", PinReason::kNone},
+    KeywordRule{"BACKUP", PinReason::kLockTables},  // BACKUP STAGE, BACKUP LOCK.
+    KeywordRule{"SQL_CALC_FOUND_ROWS", PinReason::kFoundRows},
 };
 
 bool IsWordChar(char c) {
@@ -65,8 +125,8 @@ void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
   seen->statement_start = false;
   for (const auto& rule : kKeywordRules) {
     if (word != rule.word) continue;
-    if (rule.keeps_state != nullptr) {
-      if (scan->keeps_state == nullptr) scan->keeps_state = rule.keeps_state;
+    if (rule.keeps_state != PinReason::kNone) {
+      if (scan->keeps_state == PinReason::kNone) scan->keeps_state = rule.keeps_state;
     } else {
       scan->reads_previous = true;
     }
@@ -78,8 +138,59 @@ void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
   if (word == "WAIT_TIMEOUT") scan->names_wait_timeout = true;
   if (word == "PROFILING" || word == "PROFILING_HISTORY_SIZE") scan->names_profiling = true;
   if (word == "SESSION_TRACK_STATE_CHANGE") scan->names_state_change_tracking = true;
+  if (word.starts_with("SESSION_TRACK_")) scan->names_session_tracking = true;
   if (word == "CONNECTION_ID" || word == "PSEUDO_THREAD_ID") scan->names_connection_id = true;
   if (word == "PROCESSLIST") scan->names_processlist = true;
+}
+
+// The collation of `SET NAMES charset COLLATE collation` (quoted or not); "" if `text` is not
+// such a statement.
+std::string SetNamesCollation(std::string_view text) {
+  std::vector<std::string> tokens;  // The first few, uppercase for words.
+  std::size_t i = 0;
+  while (i < text.size() && tokens.size() < 6) {
+    const char c = text[i];
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      ++i;
+      continue;
+    }
+    std::string token;
+    if (c == '\'' || c == '"' || c == '`') {
+      const std::size_t close = text.find(c, i + 1);
+      if (close == std::string_view::npos) return "";
+      token = text.substr(i + 1, close - i - 1);
+      i = close + 1;
+    } else if (IsWordChar(c)) {
+      while (i < text.size() && IsWordChar(text[i])) token += text[i++];
+    } else {
+      token = c;
+      ++i;
+    }
+    tokens.push_back(std::move(token));
+  }
+  auto upper = [](std::string word) {
+    for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return word;
+  };
+  if (tokens.size() < 5 || upper(tokens[0]) != "SET" || upper(tokens[1]) != "NAMES" ||
+      upper(tokens[3]) != "COLLATE") {
+    return "";
+  }
+  std::string collation = tokens[4];
+  for (char& c : collation) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return collation;
+}
+
+// True if `text` from `pos` is "()" (blanks allowed around and inside).
+bool EmptyParentheses(std::string_view text, std::size_t pos) {
+  auto skip_blanks = [&] {
+    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])) != 0) ++pos;
+  };
+  skip_blanks();
+  if (pos >= text.size() || text[pos] != '(') return false;
+  ++pos;
+  skip_blanks();
+  return pos < text.size() && text[pos] == ')';
 }
 
 }  // namespace
@@ -91,12 +202,18 @@ StatementScan ScanStatement(std::string_view text) {
   bool word_too_long = false;
   bool ended = false;  // A ';' was seen; anything but space or comments after it is a 2nd one.
   const std::size_t n = text.size();
+  std::size_t i = 0;
   auto flush_word = [&] {
-    if (!word.empty() && !word_too_long) OnWord(word, &scan, &seen);
+    if (word == "LAST_INSERT_ID" && EmptyParentheses(text, i)) {
+      // LAST_INSERT_ID() reads the value; LAST_INSERT_ID(expr) sets it.
+      scan.reads_last_insert_id = true;
+    } else if (!word.empty() && !word_too_long) {
+      OnWord(word, &scan, &seen);
+    }
+    if (scan.first_keyword.empty() && !word.empty()) scan.first_keyword = word;
     word.clear();
     word_too_long = false;
   };
-  std::size_t i = 0;
   while (i < n) {
     const char c = text[i];
     if (IsWordChar(c)) {
@@ -177,37 +294,63 @@ StatementScan ScanStatement(std::string_view text) {
     ++i;
   }
   flush_word();
+  if (scan.first_keyword == "SET") scan.names_collation = SetNamesCollation(text);
 
-  if (seen.user_variable && scan.keeps_state == nullptr) scan.keeps_state = "user variable";
+  if (seen.user_variable && scan.keeps_state == PinReason::kNone) {
+    scan.keeps_state = PinReason::kUserVariable;
+  }
   if (scan.first_keyword == "SET" && seen.transaction && !seen.session &&
-      scan.keeps_state == nullptr) {
-    scan.keeps_state = "SET TRANSACTION (for the next transaction)";
+      scan.keeps_state == PinReason::kNone) {
+    scan.keeps_state = PinReason::kSetTransaction;
   }
   scan.replayable_set = scan.first_keyword == "SET" && !scan.multiple &&
-                        scan.keeps_state == nullptr && !seen.parenthesis && !seen.select &&
+                        scan.keeps_state == PinReason::kNone && !seen.parenthesis && !seen.select &&
                         !seen.global;
   return scan;
 }
 
 void SessionState::OnQuery(std::string_view text, const StatementScan& scan) {
   pending_set_.clear();
-  if (scan.keeps_state != nullptr) MakeDirty(scan.keeps_state);
-  if (scan.replayable_set && dirty_ == nullptr) pending_set_ = text;
+  found_rows_ = false;
+  if (transaction_pooling_) {
+    switch (scan.keeps_state) {
+      case PinReason::kNone:
+        break;
+      case PinReason::kFoundRows:
+        found_rows_ = true;
+        break;
+      case PinReason::kLastInsertId:
+        // LAST_INSERT_ID(expr) sets it: the value is the server's to tell.
+        last_insert_id_known_ = false;
+        break;
+      default:
+        Pin(scan.keeps_state);
+    }
+    if (scan.names_session_tracking) Pin(PinReason::kSessionTracking);
+    if (scan.names_connection_id) Pin(PinReason::kConnectionId);
+    pending_collation_ = scan.names_collation;
+    return;
+  }
+  if (scan.keeps_state != PinReason::kNone && scan.keeps_state != PinReason::kFoundRows) {
+    Pin(scan.keeps_state);
+  }
+  if (scan.replayable_set && pin_ == PinReason::kNone) pending_set_ = text;
 }
 
 void SessionState::OnUnscannedQuery() {
   pending_set_.clear();
-  MakeDirty("a query too large to inspect");
+  found_rows_ = false;
+  Pin(PinReason::kLargeQuery);
 }
 
 void SessionState::OnCommand(protocol::Command command) {
   pending_set_.clear();
   switch (command) {
     case protocol::Command::kStmtPrepare:
-      MakeDirty("prepared statement");
+      Pin(PinReason::kPreparedStatement);
       break;
     case protocol::Command::kSetOption:
-      MakeDirty("COM_SET_OPTION");
+      Pin(PinReason::kSetOption);
       break;
     default:
       break;
@@ -215,7 +358,11 @@ void SessionState::OnCommand(protocol::Command command) {
 }
 
 void SessionState::OnOk(const protocol::OkPacket& ok) {
-  if (ok.last_insert_id != 0) MakeDirty("AUTO_INCREMENT insert (LAST_INSERT_ID)");
+  if (transaction_pooling_) {
+    OnTransactionPoolingOk(ok);
+    return;
+  }
+  if (ok.last_insert_id != 0) Pin(PinReason::kLastInsertId);
   if (!(ok.status_flags & protocol::status::kSessionStateChanged)) return;
   if (!pending_set_.empty()) {
     // Keep the last of identical statements only: it decides everything it sets.
@@ -228,7 +375,7 @@ void SessionState::OnOk(const protocol::OkPacket& ok) {
     replay_.push_back(std::move(pending_set_));
     pending_set_.clear();
     if (replay_.size() > kMaxReplayStatements || replay_bytes_ > kMaxReplayBytes) {
-      MakeDirty("too many SET statements to replay");
+      Pin(PinReason::kTooManyVariables);
     }
     return;
   }
@@ -245,16 +392,118 @@ void SessionState::OnOk(const protocol::OkPacket& ok) {
       }
     }
   }
-  if (other || !schema) MakeDirty("session state changed (reported by the server)");
+  if (other || !schema) Pin(PinReason::kStateChange);
+}
+
+void SessionState::OnTransactionPoolingOk(const protocol::OkPacket& ok) {
+  if (ok.last_insert_id != 0) last_insert_id_known_ = false;
+  if (!(ok.status_flags & protocol::status::kSessionStateChanged) || ok.session_state.empty()) {
+    return;
+  }
+  auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok.session_state));
+  if (!changes.ok()) {
+    Pin(PinReason::kStateChange);
+    return;
+  }
+  bool state_change = false;
+  bool explained = false;  // A variable or the schema changed: what the state change was.
+  for (const auto& change : *changes) {
+    if (const auto* variable = std::get_if<protocol::SystemVariableChange>(&change)) {
+      explained = true;
+      OnVariable(variable->name, variable->value);
+    } else if (const auto* schema = std::get_if<protocol::SchemaChange>(&change)) {
+      explained = true;
+      schema_ = schema->schema;
+    } else if (std::holds_alternative<protocol::StateChange>(change)) {
+      state_change = true;
+    } else if (const auto* transaction = std::get_if<protocol::TransactionStateChange>(&change)) {
+      if (transaction->state.size() == 8 && transaction->state[7] == 'L') {
+        Pin(PinReason::kLockTables);
+      }
+    }
+  }
+  if (state_change && !explained) Pin(PinReason::kStateChange);
+  if (!pending_collation_.empty() && variables_.Find("character_set_connection") != nullptr) {
+    // SET NAMES ... COLLATE: the tracker tells the character sets, not the collation.
+    variables_.Set("collation_connection", pending_collation_);
+    pending_collation_.clear();
+  }
+}
+
+void SessionState::OnVariable(std::string_view name, std::string_view value) {
+  if (name == "last_insert_id" || name == "identity") {
+    std::uint64_t number = 0;
+    const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), number);
+    last_insert_id_known_ = error == std::errc() && end == value.data() + value.size();
+    last_insert_id_ = number;
+    return;
+  }
+  if (pool::IsOneShotVariable(name)) {
+    Pin(PinReason::kOneShotVariable);
+    return;
+  }
+  if (name.starts_with("session_track_")) {
+    Pin(PinReason::kSessionTracking);
+    const bool on = value == "ON" || value == "1";
+    if (name == "session_track_state_change") tracking_.state_change = on;
+    if (name == "session_track_schema") tracking_.schema = on;
+    if (name == "session_track_transaction_info") {
+      tracking_.transaction_info = pool::ParseTransactionInfo(value);
+    }
+    if (name == "session_track_system_variables") tracking_.system_variables = value;
+    return;
+  }
+  variables_.Set(name, value);
+  if (variables_.list().size() > kMaxVariables || variables_.bytes() > kMaxReplayBytes) {
+    Pin(PinReason::kTooManyVariables);
+  }
+}
+
+void SessionState::LearnLastInsertId(const protocol::OkPacket& ok) {
+  auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok.session_state));
+  if (!changes.ok()) return;
+  for (const auto& change : *changes) {
+    const auto* variable = std::get_if<protocol::SystemVariableChange>(&change);
+    if (variable != nullptr && variable->name == "last_insert_id") {
+      OnVariable(variable->name, variable->value);
+    }
+  }
+}
+
+void SessionState::OnReplyEnd(protocol::Command command, std::uint16_t warnings, bool error) {
+  const bool statement = command == protocol::Command::kQuery ||
+                         command == protocol::Command::kStmtExecute ||
+                         command == protocol::Command::kStmtPrepare;
+  PinReason hold = PinReason::kNone;
+  if (warnings > 0 || (error && statement)) {
+    hold = PinReason::kWarnings;  // SHOW WARNINGS, @@warning_count, GET DIAGNOSTICS read them.
+  } else if (!statement && hold_ == PinReason::kWarnings) {
+    hold = hold_;  // Only a statement clears the diagnostics area.
+  } else if (found_rows_ && !error) {
+    hold = PinReason::kFoundRows;
+  } else if (!statement && hold_ == PinReason::kFoundRows) {
+    hold = hold_;
+  }
+  if (hold == PinReason::kNone && !last_insert_id_known_) hold = PinReason::kLastInsertId;
+  hold_ = hold;
 }
 
 bool SessionState::clean(std::uint16_t status_flags) const {
-  return dirty_ == nullptr &&
+  // A client that learnt its connection id gets another one after a loss, as in session
+  // pooling; nothing else of its session is lost.
+  return (pin_ == PinReason::kNone || pin_ == PinReason::kConnectionId) &&
          !(status_flags & (protocol::status::kInTrans | protocol::status::kInTransReadonly));
 }
 
+bool SessionState::movable(std::uint16_t status_flags) const {
+  return pin_ == PinReason::kNone && clean(status_flags) && hold_ == PinReason::kNone &&
+         !(status_flags & protocol::status::kCursorExists);
+}
+
+PinReason SessionState::pin_reason() const { return pin_ != PinReason::kNone ? pin_ : hold_; }
+
 std::string_view SessionState::dirty_reason(std::uint16_t status_flags) const {
-  if (dirty_ != nullptr) return dirty_;
+  if (pin_ != PinReason::kNone) return PinReasonText(pin_);
   if (status_flags & (protocol::status::kInTrans | protocol::status::kInTransReadonly)) {
     return "open transaction";
   }
@@ -262,10 +511,15 @@ std::string_view SessionState::dirty_reason(std::uint16_t status_flags) const {
 }
 
 void SessionState::Reset() {
-  dirty_ = nullptr;
+  pin_ = PinReason::kNone;
+  hold_ = PinReason::kNone;
+  found_rows_ = false;
   replay_.clear();
   replay_bytes_ = 0;
   pending_set_.clear();
+  variables_.Clear();
+  last_insert_id_ = 0;
+  last_insert_id_known_ = true;
 }
 
 namespace {

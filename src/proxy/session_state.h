@@ -24,8 +24,11 @@
 #include <string_view>
 #include <vector>
 
+#include "pool/session_variables.h"
+#include "pool/tracker_settings.h"
 #include "protocol/constants.h"
 #include "protocol/packets.h"
+#include "proxy/pin_reason.h"
 
 namespace longlink::proxy {
 
@@ -33,8 +36,8 @@ namespace longlink::proxy {
 struct StatementScan {
   std::string first_keyword = {};  // Uppercase, e.g. "SELECT"; empty if none.
   bool multiple = false;           // More than one statement (';' followed by more).
-  // Why the statement leaves state a fresh connection would not have (nullptr: it does not).
-  const char* keeps_state = nullptr;
+  // Why the statement leaves state a fresh connection would not have (kNone: it does not).
+  PinReason keeps_state = PinReason::kNone;
   // It reads what the previous statement left (FOUND_ROWS(), ROW_COUNT(), SHOW WARNINGS,
   // @@warning_count, LASTVAL, ...): wrong on a fresh connection.
   bool reads_previous = false;
@@ -48,6 +51,13 @@ struct StatementScan {
   bool names_wait_timeout = false;
   bool names_profiling = false;
   bool names_state_change_tracking = false;
+  // It calls LAST_INSERT_ID() without an argument (reads it; with one, it sets it).
+  bool reads_last_insert_id = false;
+  // SET NAMES ... COLLATE name: the collation (the server's tracker reports the character
+  // sets only). Empty otherwise.
+  std::string names_collation = {};
+  // It names a session_track_* variable (the trackers the proxy relies on).
+  bool names_session_tracking = false;
   // It can tell the client a server thread id: its own (CONNECTION_ID(), @@pseudo_thread_id)
   // or others' (the process list). KILL by thread id relies on what a client could know.
   bool names_connection_id = false;
@@ -83,6 +93,15 @@ class SessionState {
   // Beyond these, the replay list is not kept and the session counts as dirty.
   static constexpr std::size_t kMaxReplayStatements = 32;
   static constexpr std::size_t kMaxReplayBytes = 16 * 1024;
+  // Transaction pooling: session variables kept to move a session at most.
+  static constexpr std::size_t kMaxVariables = 128;
+
+  // Transaction pooling (the backend connection tracks every variable, the schema and the
+  // transaction state): the session's variables, schema and LAST_INSERT_ID() are followed
+  // from the server's trackers, so that the session can move between connections
+  // (variables(), schema(), last_insert_id()), and what cannot move pins it (pin_reason()).
+  explicit SessionState(bool transaction_pooling = false)
+      : transaction_pooling_(transaction_pooling) {}
 
   // A COM_QUERY is about to run: `scan` of its `text`, or nullopt if it is too large to scan
   // (the session then counts as dirty).
@@ -92,26 +111,65 @@ class SessionState {
   void OnCommand(protocol::Command command);
   // An OK packet of the current command, as the backend sent it.
   void OnOk(const protocol::OkPacket& ok);
+  // The reply to `command` ended: with `warnings` (the last OK/EOF's count), or with an ERR.
+  // Decides what the next command may need of this connection (transaction pooling).
+  void OnReplyEnd(protocol::Command command, std::uint16_t warnings, bool error);
+  // The OK of the proxy's own `SET SESSION last_insert_id = LAST_INSERT_ID()`: the value.
+  void LearnLastInsertId(const protocol::OkPacket& ok);
 
-  // True if the session may move to a fresh connection, given the last status flags.
+  // True if the session may move to a fresh connection, given the last status flags (after
+  // its connection died while it was idle: a pin for its connection id does not prevent it).
   bool clean(std::uint16_t status_flags) const;
+  // Transaction pooling: true if the connection may go back to the pool now: clean, and
+  // nothing the next command could read is left on it (pin_reason() is kNone).
+  bool movable(std::uint16_t status_flags) const;
+  // What ties the session to its connection (a pin until reset, else a hold until the next
+  // command; kNone if neither). An open transaction is neither.
+  PinReason pin_reason() const;
   // Why not, for logs ("user variable", "open transaction", ...).
   std::string_view dirty_reason(std::uint16_t status_flags) const;
-  // The SET statements to replay on a fresh connection, oldest first.
+  // The SET statements to replay on a fresh connection, oldest first (session pooling).
   const std::vector<std::string>& replay() const { return replay_; }
 
-  // The session was reset (COM_RESET_CONNECTION) or logged in again (COM_CHANGE_USER).
+  // Transaction pooling: the session's own variables, default schema and LAST_INSERT_ID().
+  const pool::SessionVariables& variables() const { return variables_; }
+  const std::string& schema() const { return schema_; }
+  void set_schema(std::string schema) { schema_ = std::move(schema); }
+  std::uint64_t last_insert_id() const { return last_insert_id_; }
+  // False after a statement that may have changed LAST_INSERT_ID() to a value the proxy has
+  // not seen (an insert with an id; LAST_INSERT_ID(expr)).
+  bool last_insert_id_known() const { return last_insert_id_known_; }
+  // The session's tracker settings (what the client would get from the server): the
+  // server's globals at login, then what the client set, as far as the tracker reports it.
+  const pool::TrackerSettings& tracking() const { return tracking_; }
+  void set_tracking(const pool::TrackerSettings& tracking) { tracking_ = tracking; }
+  // A session whose state cannot move at all (an expired password's sandbox).
+  void PinForever(PinReason reason) { Pin(reason); }
+
+  // The session was reset (COM_RESET_CONNECTION) or logged in again (COM_CHANGE_USER). The
+  // schema is the caller's to set.
   void Reset();
 
  private:
-  void MakeDirty(const char* why) {
-    if (dirty_ == nullptr) dirty_ = why;
+  void Pin(PinReason reason) {
+    if (pin_ == PinReason::kNone) pin_ = reason;
   }
+  void OnTransactionPoolingOk(const protocol::OkPacket& ok);
+  void OnVariable(std::string_view name, std::string_view value);
 
-  const char* dirty_ = nullptr;  // The first reason, or nullptr while clean.
+  const bool transaction_pooling_;
+  PinReason pin_ = PinReason::kNone;   // The first reason, until a reset.
+  PinReason hold_ = PinReason::kNone;  // Until the next command.
+  bool found_rows_ = false;            // The current statement has SQL_CALC_FOUND_ROWS.
+  std::string pending_collation_;      // The current statement's SET NAMES ... COLLATE.
   std::vector<std::string> replay_;
   std::size_t replay_bytes_ = 0;
   std::string pending_set_;  // The current command's SET text, if it is a replayable SET.
+  pool::SessionVariables variables_;
+  std::string schema_;
+  std::uint64_t last_insert_id_ = 0;
+  bool last_insert_id_known_ = true;
+  pool::TrackerSettings tracking_;
 };
 
 }  // namespace longlink::proxy

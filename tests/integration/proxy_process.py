@@ -27,6 +27,12 @@ SANITIZER_REPORT = re.compile(r"^(==\d+==ERROR: (Address|Leak)Sanitizer|.*: runt
                               r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer)", re.M)
 
 
+# LONGLINK_TEST_POOL_MODE=transaction runs every proxy of the suite in transaction pooling
+# (scripts/test.sh runs the client and transparency suites in both modes); a test's own
+# pool__mode wins.
+POOL_MODE = os.environ.get("LONGLINK_TEST_POOL_MODE", "")
+
+
 def sanitizer_reports(text):
     """The lines of `text` that start a sanitizer report; [] for a clean run."""
     return [m.group(0) for m in SANITIZER_REPORT.finditer(text)]
@@ -63,6 +69,8 @@ class ProxyProcess:
             "backend": {"address": f"127.0.0.1:{server.port}"},
             "pool": {"max_connections": 4, "min_idle": 1, "queue_timeout": "2s"},
         }
+        if POOL_MODE:
+            self.sections["pool"]["mode"] = POOL_MODE
         for key, value in settings.items():
             if isinstance(value, dict):
                 self.sections.setdefault(key, {}).update(value)

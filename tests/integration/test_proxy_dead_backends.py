@@ -338,7 +338,7 @@ def test_kill_idle_pooled_backends(server, proxy_factory):
     once, and the sessions that follow all succeed on other connections. check_delay=1h turns
     the ping at checkout off, so only the watching can keep a dead connection from a client."""
     proxy = proxy_factory(server=server, pool__max_connections=4, pool__min_idle=1,
-                          pool__check_delay="1h")
+                          pool__check_delay="1h", pool__mode="session")
     clients = [connect(proxy.target(t)) for t in ("unix", "tcp", "unix", "tcp")]
     killed = {backend_id(c) for c in clients}
     assert len(killed) == 4
@@ -428,7 +428,7 @@ def test_kill_under_idle_client_is_noticed_while_idle(server, proxy_factory):
     (epoll), and a socket already closed by then is reported at once. The proxy logs the
     loss within seconds, with no command from the client, and the client's next query runs
     on a fresh backend connection."""
-    proxy = proxy_factory(server=server, pool__max_connections=4)
+    proxy = proxy_factory(pool__mode="session", server=server, pool__max_connections=4)
     conn = connect(proxy.unix, autocommit=True)
     # Killed before the watch starts (idle < 1 s) and after it (idle > 1 s).
     for idle_before_kill in (0.0, 1.6):
@@ -742,8 +742,11 @@ def test_no_fd_or_memory_growth_after_1000_backend_deaths(server, proxy_factory)
     """4 clients each have their backend connection killed 250 times (after a warm-up of 100
     deaths), each death absorbed by a transparent reattach. The proxy's open file descriptors
     and VmRSS do not grow (fds: at most 2 more, for the pool's idle count; RSS: < 2 MiB), and
-    the server sees no more connections from the proxy than its pool allows."""
-    proxy = proxy_factory(server=server, pool__max_connections=8, pool__min_idle=1)
+    the server sees no more connections from the proxy than its pool allows. Session pooling:
+    a client's backend thread id stays its own between commands only there (in transaction
+    pooling a killed id may be another client's by then)."""
+    proxy = proxy_factory(server=server, pool__max_connections=8, pool__min_idle=1,
+                          pool__mode="session")
     churn_round(server, proxy, 25)
     time.sleep(1.5)  # the janitor settles the pool's idle count
     fds, rss = proxy.fd_count(), proxy.rss_kib()
@@ -799,7 +802,8 @@ def test_full_server_err_1040(server, proxy_factory):
     sockets to the server. When a slot frees up during the retrying, the waiting client gets it
     within 1 s. Afterwards (max_connections restored) new sessions work."""
     proxy = proxy_factory(server=server, pool__max_connections=4, pool__min_idle=0,
-                          pool__queue_timeout="10s", backend__retry_timeout="3s")
+                          pool__queue_timeout="10s", backend__retry_timeout="3s",
+                          pool__mode="session")
     wait_until(lambda: not app_threads(server), 5, "the proxy's start-up connection to close")
     admin = server.admin()
     old = server.variable("max_connections")

@@ -143,7 +143,7 @@ def test_min_idle_keeps_a_used_pool_filled(proxy_factory, mariadb):
     start (a janitor refills it every second)". One client session, then no clients: the pool
     holds min_idle backend connections as user app, never more than max_connections."""
     no_app_backends(mariadb)
-    proxy = proxy_factory(pool__max_connections=4, pool__min_idle=2)
+    proxy = proxy_factory(pool__mode="session", pool__max_connections=4, pool__min_idle=2)
     short_sessions(proxy.unix, 1)
     wait_until(lambda: app_backends(mariadb) >= 2, 5,
                "min_idle=2 backend connections as user app")
@@ -162,7 +162,7 @@ def test_an_idle_pool_holds_min_idle_and_opens_none(proxy_factory, mariadb):
     in 30 s. Now the one connection stays, pinged, and no other is opened or closed."""
     no_app_backends(mariadb)
     proxy = proxy_factory(pool={"max_connections": 8, "min_idle": 1, "keepalive_interval": "1s",
-                                "max_idle_time": "2s"})
+                                "max_idle_time": "2s", "mode": "session"})
     short_sessions(proxy.unix, 1)
     seen = set()
     deadline = time.monotonic() + 7  # Several keepalive rounds and max_idle_time periods.
@@ -196,7 +196,7 @@ def test_one_user_is_capped_across_collations(proxy_factory, mariadb):
     every client sees its own character set."""
     no_app_backends(mariadb)
     proxy = proxy_factory(pool={"max_connections": 4, "max_user_connections": 6, "min_idle": 0,
-                                "queue_timeout": "10s"})
+                                "queue_timeout": "10s", "mode": "session"})
     peak = [0]
     errors = []
 
@@ -230,7 +230,7 @@ def test_sibling_collation_reuses_an_idle_connection(proxy_factory, mariadb):
     its new collation across resets."""
     no_app_backends(mariadb)
     proxy = proxy_factory(pool={"max_connections": 4, "max_user_connections": 1, "min_idle": 0,
-                                "queue_timeout": "1s"})
+                                "queue_timeout": "1s", "mode": "session"})
     first = connect_with_charset(proxy.unix, "latin1")
     first.close()
     wait_until(lambda: len(app_backend_ids(mariadb)) == 1, 5, "one idle backend connection")
@@ -253,7 +253,7 @@ def test_total_cap_closes_another_users_idle_connection(proxy_factory, mariadb):
     """Proxy-only: backend.max_connections counts every pool; at the cap, a client of another
     user gets the place of an idle connection (closed) instead of waiting."""
     no_app_backends(mariadb)
-    proxy = proxy_factory(backend={"max_connections": 1},
+    proxy = proxy_factory(pool__mode="session", backend={"max_connections": 1},
                           pool={"max_connections": 4, "min_idle": 0, "queue_timeout": "1s"})
     short_sessions(proxy.unix, 1)  # app
     wait_until(lambda: len(app_backend_ids(mariadb)) == 1, 5, "app's idle connection")

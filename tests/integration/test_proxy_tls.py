@@ -695,7 +695,8 @@ def test_kill_of_idle_pooled_tls_backends_is_noticed(tls_mariadb, pki, fresh_pro
     idle sockets under TLS too: the server's close arrives as TLS close_notify or a bare EOF),
     and the next sessions work on new TLS connections. check_delay=1h: no ping at checkout.
     Proxy-only: a pool is the proxy's."""
-    proxy = fresh_proxy(pool__max_connections=2, pool__min_idle=1, pool__check_delay="1h")
+    proxy = fresh_proxy(pool__max_connections=2, pool__min_idle=1, pool__check_delay="1h",
+                        pool__mode="session")
     clients = [connect(proxy.target(t).with_tls(verified)) for t in ("unix", "tcp")]
     killed = {backend_thread(c) for c in clients}
     assert len(killed) == 2

@@ -117,6 +117,9 @@ TEST(ConfigTest, ValidFiles) {
       {"duration ms", "[pool]\nqueue_timeout = \"500ms\"\n",
        [](ProxyConfig* c) { c->pool.queue_timeout = Milliseconds(500); }},
       {"duration s", "[pool]\nqueue_timeout = \"5s\"\n", [](ProxyConfig*) {}},
+      {"transaction pooling", "[pool]\nmode = \"transaction\"\n",
+       [](ProxyConfig* c) { c->pool.mode = PoolMode::kTransaction; }},
+      {"session pooling", "[pool]\nmode = \"session\"\n", [](ProxyConfig*) {}},
       {"duration m", "[proxy]\nhandshake_timeout = \"2m\"\n",
        [](ProxyConfig* c) { c->proxy.handshake_timeout = Milliseconds(120000); }},
       {"duration h", "[backend]\nconnect_timeout = \"1h\"\naddress = \"db:3306\"\n",
@@ -281,7 +284,7 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"syntax: table twice", backend + "[backend]\n" + users,
        "t.toml:3: Error while parsing table header: cannot redefine existing table 'backend'"},
       {"unknown key", backend + "[pool]\nmax_conections = 3\n" + users,
-       "t.toml:4: pool.max_conections: unknown key; expected one of max_connections, "
+       "t.toml:4: pool.max_conections: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
        "max_idle_time, max_lifetime"},
       {"unknown proxy key", "[proxy]\nread_timeout = \"5s\"\n" + backend + users,
@@ -298,7 +301,7 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, auth, "
        "client_tls, backend_tls, users"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
-       "t.toml:4: pool.zz: unknown key; expected one of max_connections, "
+       "t.toml:4: pool.zz: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
        "max_idle_time, max_lifetime"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
@@ -365,6 +368,8 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:2: listen.unix_socket: 'x.sock' must be an absolute path"},
       {"log level", "[proxy]\nlog_level = \"loud\"\n" + backend + users,
        "t.toml:2: proxy.log_level: 'loud' is not one of error, warning, info, debug"},
+      {"pool mode", "[pool]\nmode = \"statement\"\n" + backend + users,
+       "t.toml:2: pool.mode: 'statement' is not a pool mode: use \"session\" or \"transaction\""},
       {"too many workers", "[proxy]\nworkers = 2000\n" + backend + users,
        "t.toml:2: proxy.workers: must be from 0 to 1024, got 2000"},
       {"bad hash", backend + "[[users]]\nname = \"app\"\npassword_hash = \"6C89\"\n",

@@ -191,6 +191,23 @@ TEST(MakeProxyConfig, FlagsAreLaidOverTheConfigFile) {
             file.path() + ": backend.address: missing (the server to pool connections to)");
 }
 
+TEST(MakeProxyConfig, PoolModeFlag) {
+  ProxyFlags flags = BackendFlags();
+  flags.users = {"app:secret"};
+  auto plain = MakeProxyConfig(flags);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_EQ(plain->pool.mode, config::PoolMode::kSession);  // The default.
+  flags.pool_mode = "transaction";
+  auto transaction = MakeProxyConfig(flags);
+  ASSERT_TRUE(transaction.ok()) << transaction.error().message;
+  EXPECT_EQ(transaction->pool.mode, config::PoolMode::kTransaction);
+  flags.pool_mode = "statement";
+  auto bad = MakeProxyConfig(flags);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "--pool-mode: 'statement' is not a pool mode: use session or transaction");
+}
+
 struct ScrubRow {
   const char* name;
   std::vector<std::string> argv;

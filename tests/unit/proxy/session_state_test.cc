@@ -36,7 +36,8 @@ TEST(ScanStatementTest, Table) {
       {"CALL p()", "CALL", true, false, false, false},
       {"CREATE TEMPORARY TABLE tt (a INT)", "CREATE", true, false, false, false},
       {"PREPARE s FROM 'SELECT 1'", "PREPARE", true, false, false, false},
-      {"SELECT LAST_INSERT_ID()", "SELECT", true, false, false, false},
+      {"SELECT LAST_INSERT_ID()", "SELECT", false, false, false, false},
+      {"UPDATE t SET id = LAST_INSERT_ID(id + 1)", "UPDATE", true, false, false, false},
       {"SELECT NEXT VALUE FOR s", "SELECT", true, false, false, false},
       {"SELECT 'GET_LOCK(' AS `LOCK`, \"@x\" -- GET_LOCK\n", "SELECT", false, false, false, false},
       {"SELECT 1 /* @x LOCK */", "SELECT", false, false, false, false},
@@ -66,7 +67,7 @@ TEST(ScanStatementTest, Table) {
     SCOPED_TRACE(row.text);
     const StatementScan scan = ScanStatement(row.text);
     EXPECT_EQ(scan.first_keyword, row.first_keyword);
-    EXPECT_EQ(scan.keeps_state != nullptr, row.keeps_state);
+    EXPECT_EQ(scan.keeps_state != PinReason::kNone, row.keeps_state);
     EXPECT_EQ(scan.reads_previous, row.reads_previous);
     EXPECT_EQ(scan.replayable_set, row.replayable_set);
     EXPECT_EQ(scan.multiple, row.multiple);

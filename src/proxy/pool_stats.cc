@@ -1,0 +1,57 @@
+#include "proxy/pool_stats.h"
+
+namespace longlink::proxy {
+
+std::string DescribePool(const PoolStatsSnapshot& snapshot) {
+  std::string pinned;
+  for (std::size_t i = 1; i < kPinReasonCount; ++i) {
+    if (snapshot.pinned[i] == 0) continue;
+    pinned += pinned.empty() ? " (pinned: " : ", ";
+    pinned += std::string(PinReasonName(static_cast<PinReason>(i))) + " " +
+              std::to_string(snapshot.pinned[i]);
+  }
+  if (!pinned.empty()) pinned += ")";
+  return "pool " + snapshot.key.ToString() + ": " + std::to_string(snapshot.clients) +
+         " clients, " + std::to_string(snapshot.clients_holding) + " holding a connection" +
+         pinned + ", backend " + std::to_string(snapshot.backend_idle) + " idle " +
+         std::to_string(snapshot.backend_active) + " active; " + std::to_string(snapshot.releases) +
+         " releases, " + std::to_string(snapshot.reattaches) + " reattaches, " +
+         std::to_string(snapshot.state_replays) + " state replays (" +
+         std::to_string(snapshot.resets_for_replay) + " with a reset)";
+}
+
+std::shared_ptr<PoolStatsCell> PoolStats::Cell(const pool::PoolKey& key) {
+  std::lock_guard lock(mutex_);
+  auto& cell = cells_[key];
+  if (!cell) cell = std::make_shared<PoolStatsCell>();
+  return cell;
+}
+
+std::vector<PoolStatsSnapshot> PoolStats::Snapshot(const pool::Pools& pools) const {
+  std::vector<PoolStatsSnapshot> out;
+  std::lock_guard lock(mutex_);
+  out.reserve(cells_.size());
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  for (const auto& [key, cell] : cells_) {
+    PoolStatsSnapshot snapshot;
+    snapshot.key = key;
+    snapshot.mode =
+        key.transaction_pooling ? config::PoolMode::kTransaction : config::PoolMode::kSession;
+    snapshot.clients = cell->clients.load(kRelaxed);
+    snapshot.clients_holding = cell->clients_holding.load(kRelaxed);
+    for (std::size_t i = 0; i < kPinReasonCount; ++i) {
+      snapshot.pinned[i] = cell->pinned[i].load(kRelaxed);
+    }
+    snapshot.releases = cell->releases.load(kRelaxed);
+    snapshot.reattaches = cell->reattaches.load(kRelaxed);
+    snapshot.state_replays = cell->state_replays.load(kRelaxed);
+    snapshot.resets_for_replay = cell->resets_for_replay.load(kRelaxed);
+    const pool::ConnectionCountsByState counts = pools.CountByState(key);
+    snapshot.backend_idle = counts.idle;
+    snapshot.backend_active = counts.active;
+    out.push_back(snapshot);
+  }
+  return out;
+}
+
+}  // namespace longlink::proxy

@@ -1,0 +1,70 @@
+// Per-pool counters that say what the pooling does and why (docs/PROXY.md, "Transaction
+// pooling"): clients, clients holding a backend connection, pinned clients by reason,
+// releases, reattaches (a client taking a connection again for its next transaction) and state
+// replays (a restore sent ahead of a command). The admin console and metrics read them as
+// plain structs (PoolStats::Snapshot).
+//
+// Sessions update their pool's cell with relaxed atomics (no lock per command); the map of
+// cells is locked only when a session starts, changes user or a snapshot is taken.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "config/proxy_config.h"
+#include "pool/pool.h"
+#include "pool/pool_key.h"
+#include "proxy/pin_reason.h"
+
+namespace longlink::proxy {
+
+// One pool's counters. Gauges (clients, holding, pinned) go up and down; the rest only up.
+struct PoolStatsCell {
+  std::atomic<std::int64_t> clients{0};
+  std::atomic<std::int64_t> clients_holding{0};
+  std::array<std::atomic<std::int64_t>, kPinReasonCount> pinned{};
+  std::atomic<std::uint64_t> releases{0};
+  std::atomic<std::uint64_t> reattaches{0};
+  std::atomic<std::uint64_t> state_replays{0};
+  std::atomic<std::uint64_t> resets_for_replay{0};  // Replays that needed a reset first.
+};
+
+// A pool's counters at one moment, with its backend connections.
+struct PoolStatsSnapshot {
+  pool::PoolKey key = {};
+  config::PoolMode mode = config::PoolMode::kSession;
+  std::int64_t clients = 0;
+  std::int64_t clients_holding = 0;
+  std::array<std::int64_t, kPinReasonCount> pinned = {};  // By PinReason; [kNone] unused.
+  std::uint64_t releases = 0;
+  std::uint64_t reattaches = 0;
+  std::uint64_t state_replays = 0;
+  std::uint64_t resets_for_replay = 0;
+  std::uint32_t backend_idle = 0;
+  std::uint32_t backend_active = 0;
+};
+
+// One line for the log: "pool 'app'/...: 12 clients, 3 holding a connection (pinned:
+// user_variable 2), backend 2 idle 3 active; 140 releases, 141 reattaches, 20 state replays
+// (3 with a reset)".
+std::string DescribePool(const PoolStatsSnapshot& snapshot);
+
+class PoolStats {
+ public:
+  // The cell of `key`'s pool (made on first use; cells live as long as this object).
+  std::shared_ptr<PoolStatsCell> Cell(const pool::PoolKey& key);
+  // Every pool's counters; backend connection counts from `pools`. Thread-safe.
+  std::vector<PoolStatsSnapshot> Snapshot(const pool::Pools& pools) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<pool::PoolKey, std::shared_ptr<PoolStatsCell>, pool::PoolKeyHash> cells_;
+};
+
+}  // namespace longlink::proxy

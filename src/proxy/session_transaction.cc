@@ -1,0 +1,117 @@
+// ClientSession's transaction pooling: a connection is checked out for a command when the
+// session holds none, restored to the session's state in the command's own write, and given
+// back as soon as the session may move (docs/PROXY.md, "Transaction pooling").
+#include "common/log.h"
+#include "common/log_text.h"
+#include "proxy/client_session.h"
+#include "proxy/proxy_errors.h"
+
+namespace longlink::proxy {
+
+using protocol::ErrPacket;
+
+net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
+  restore_.reset();
+  const std::uint64_t prefer = StateFingerprint(state_.schema(), state_.variables());
+  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
+  if (auto refused = co_await std::move(acquire)) co_return refused;
+  revealed_thread_ = false;  // Another thread id, maybe.
+  if (stats_) stats_->reattaches.fetch_add(1, std::memory_order_relaxed);
+  RestorePlan plan = PlanRestore(backend_.connection(), state_, started_at_);
+  if (plan.needs_schema_clear) {
+    // Only COM_CHANGE_USER takes the schema away: a round trip of its own (rare: a session
+    // without a schema in a pool whose connections have one).
+    auto cleared = co_await backend_->ChangeUser(*secret_, backend_->state().key.collation);
+    if (!cleared.ok()) {
+      Log(LogLevel::kWarning, id_, "backend connection {} lost clearing its schema: {}",
+          backend_.thread_id(), cleared.error().message);
+      backend_.Discard();
+      co_return BackendUnavailable("cannot clear the schema: " + cleared.error().message);
+    }
+    plan = PlanRestore(backend_.connection(), state_, started_at_);
+  }
+  if (!plan.empty()) {
+    Log(LogLevel::kDebug, id_, "restoring the session on backend connection {}:{}{}{}",
+        backend_.thread_id(), plan.reset ? " reset" : "",
+        plan.assignments.empty() ? "" : " " + LogQuoted(plan.assignments),
+        plan.init_db ? " schema " + LogQuoted(state_.schema()) : "");
+    if (stats_) {
+      stats_->state_replays.fetch_add(1, std::memory_order_relaxed);
+      if (plan.reset) stats_->resets_for_replay.fetch_add(1, std::memory_order_relaxed);
+    }
+    restore_ = std::move(plan);
+  }
+  synced_ = true;
+  UpdatePoolStats();
+  co_return std::nullopt;
+}
+
+void ClientSession::PrepareRelay(CommandRelay& relay, protocol::Command command,
+                                 bool reads_previous) {
+  if (restore_) {
+    relay.Prepend(restore_->commands, restore_->replies);
+    MarkRestored(&backend_->state(), state_, restore_->reset);
+    restore_.reset();
+  }
+  if (command == protocol::Command::kQuery && !reads_previous && !state_.last_insert_id_known()) {
+    // The statement about to run clears what the last one left anyway: ask for
+    // LAST_INSERT_ID() ahead of it, so that the session can move after it.
+    const protocol::Bytes query =
+        protocol::Frame(protocol::Encode(protocol::Query{kLastInsertIdQuery}), 0);
+    relay.Prepend(query, 1);
+  }
+  relay.FilterTracking(&state_.tracking());
+}
+
+void ClientSession::ReleaseIfMovable() {
+  if (!backend_.held()) return;
+  const std::uint16_t status = backend_->state().status_flags;
+  if (state_.movable(status)) {
+    // A restore planned but never sent (the proxy answered the command itself): the
+    // connection still has its own state.
+    const bool synced = synced_ && !restore_;
+    restore_.reset();
+    backend_.ReleaseKept(state_, synced);
+    synced_ = false;
+    if (stats_) stats_->releases.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const PinReason reason = state_.pin_reason();
+  if (reason != counted_pin_ && reason != PinReason::kNone &&
+      LastsOf(reason) == PinLasts::kUntilReset) {
+    Log(LogLevel::kDebug, id_, "pinned to backend connection {}: {}", backend_.thread_id(),
+        PinReasonText(reason));
+  }
+}
+
+void ClientSession::JoinPoolStats() {
+  UpdatePoolStats(/*gone=*/true);
+  stats_ = context_.pool_stats().Cell(Key());
+  stats_->clients.fetch_add(1, std::memory_order_relaxed);
+}
+
+void ClientSession::UpdatePoolStats(bool gone) {
+  if (!stats_) return;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  const bool holding = !gone && backend_.held();
+  if (holding != counted_holding_) {
+    stats_->clients_holding.fetch_add(holding ? 1 : -1, kRelaxed);
+    counted_holding_ = holding;
+  }
+  const PinReason pin = gone || !backend_.held() ? PinReason::kNone : state_.pin_reason();
+  if (pin != counted_pin_) {
+    if (counted_pin_ != PinReason::kNone) {
+      stats_->pinned[static_cast<std::size_t>(counted_pin_)].fetch_sub(1, kRelaxed);
+    }
+    if (pin != PinReason::kNone) {
+      stats_->pinned[static_cast<std::size_t>(pin)].fetch_add(1, kRelaxed);
+    }
+    counted_pin_ = pin;
+  }
+  if (gone) {
+    stats_->clients.fetch_sub(1, kRelaxed);
+    stats_.reset();
+  }
+}
+
+}  // namespace longlink::proxy
