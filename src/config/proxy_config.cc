@@ -381,7 +381,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (!tables) return load.WrongType(*users, "users", "[[users]] tables");
     for (const auto& element : *entries) {
       const toml::table& t = *element.as_table();
-      if (auto s = load.CheckKeys(t, "users", {"name", "password", "password_hash", "require_tls"});
+      if (auto s = load.CheckKeys(
+              t, "users", {"name", "password", "password_hash", "require_tls", "pool_mode"});
           !s.ok()) {
         return s.error();
       }
@@ -401,6 +402,14 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       if (auto* r = t.get("require_tls")) {
         LL_CONFIG_TRY(v, load.Bool(*r, "users.require_tls"));
         user.require_tls = *v;
+      }
+      if (auto* m = t.get("pool_mode")) {
+        LL_CONFIG_TRY(v, load.String(*m, "users.pool_mode"));
+        user.pool_mode = ParsePoolMode(*v);
+        if (!user.pool_mode) {
+          return load.Fail(m, "users.pool_mode",
+                           Quoted(*v) + " is not a pool mode: use \"session\" or \"transaction\"");
+        }
       }
       config.users.push_back(std::move(user));
     }

@@ -134,6 +134,8 @@ struct UserSettings {
   std::optional<std::string> password_hash = {};  // "*" + 40 hex digits (mysql.user).
   // This user must log in over TLS, also on the Unix socket (the server's REQUIRE SSL).
   bool require_tls = false;
+  // This user's pools' mode, if not pool.mode's.
+  std::optional<PoolMode> pool_mode = {};
   friend bool operator==(const UserSettings&, const UserSettings&) = default;
 };
 

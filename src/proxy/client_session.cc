@@ -60,8 +60,7 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
       id_(id),
       peer_host_(std::move(peer_host)),
       admitted_(admitted),
-      backend_(context.pools(), id, context.config().backend.connect_timeout),
-      state_(context.transaction_pooling()) {
+      backend_(context.pools(), id, context.config().backend.connect_timeout) {
   sessions_.Add(id_, this);
 }
 
@@ -162,7 +161,8 @@ net::Awaitable<bool> ClientSession::LogIn() {
   scramble_ = request->scramble;
   secret_ = std::move(admission.secret);
   expired_password_ = admission.password_expired;
-  key_transaction_pooling_ = context_.transaction_pooling() && !expired_password_;
+  key_transaction_pooling_ = context_.TransactionPoolingFor(user_) && !expired_password_;
+  state_.set_transaction_pooling(key_transaction_pooling_);
   if (!co_await AttachBackend(request->schema, request->sequence)) co_return false;
   if (!co_await client_.SendOk(backend_->state().status_flags, request->sequence)) {
     co_return false;
@@ -247,7 +247,6 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
   }
   state_.set_schema(backend_->state().schema);
   state_.set_tracking(backend_->state().global_tracking);
-  if (expired_password_) state_.PinForever(PinReason::kExpiredPassword);
   co_return true;
 }
 
@@ -608,7 +607,8 @@ net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
   user_ = change->username;
   secret_ = std::move(admission->secret);
   expired_password_ = admission->password_expired;
-  key_transaction_pooling_ = context_.transaction_pooling() && !expired_password_;
+  key_transaction_pooling_ = context_.TransactionPoolingFor(user_) && !expired_password_;
+  state_.set_transaction_pooling(key_transaction_pooling_);
   if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
   if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
   JoinPoolStats();

@@ -40,7 +40,6 @@ enum class PinReason : std::uint8_t {
   kLargeQuery,        // A query too large to inspect.
   kStateChange,       // The server reported a state change the proxy cannot name or move.
   kTooManyVariables,  // More session variables than the proxy keeps to replay.
-  kExpiredPassword,   // A sandboxed session (the account's password has expired).
   kWarnings,          // Until the next command: the last statement's warnings.
   kFoundRows,         // Until the next command: SQL_CALC_FOUND_ROWS.
   kLastInsertId,      // Until the next command: LAST_INSERT_ID() not known to the proxy.

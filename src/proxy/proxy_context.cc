@@ -18,6 +18,14 @@ std::vector<auth::AccountCredential> DecoyCredentials() {
 
 }  // namespace
 
+bool ProxyContext::TransactionPoolingFor(const std::string& user) const {
+  config::PoolMode mode = config_.pool.mode;
+  for (const config::UserSettings& listed : config_.users) {
+    if (listed.name == user && listed.pool_mode) mode = *listed.pool_mode;
+  }
+  return mode == config::PoolMode::kTransaction;
+}
+
 ProxyContext::ProxyContext(config::ProxyConfig config)
     : config_(std::move(config)),
       backend_(config_.backend, config_.backend_tls),

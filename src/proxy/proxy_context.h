@@ -50,8 +50,8 @@ class ProxyContext {
   // Per-pool counters (clients, holders, pins by reason, releases, replays).
   PoolStats& pool_stats() { return pool_stats_; }
   std::vector<PoolStatsSnapshot> PoolStatistics() const { return pool_stats_.Snapshot(pools_); }
-  // Whether clients of this proxy pool transactions (pool.mode).
-  bool transaction_pooling() const { return config_.pool.mode == config::PoolMode::kTransaction; }
+  // Whether the pools of `user` pool transactions: its [[users]] pool_mode, else pool.mode.
+  bool TransactionPoolingFor(const std::string& user) const;
   // How backend connections are made (address, timeout, TLS).
   const pool::BackendEndpoint& backend() const { return backend_; }
 

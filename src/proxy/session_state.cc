@@ -31,7 +31,6 @@ std::string_view PinReasonName(PinReason reason) {
                                                                            "large_query",
                                                                            "state_change",
                                                                            "too_many_variables",
-                                                                           "expired_password",
                                                                            "warnings",
                                                                            "found_rows",
                                                                            "last_insert_id"};
@@ -60,7 +59,6 @@ std::string_view PinReasonText(PinReason reason) {
       "a query too large to inspect",
       "session state changed (reported by the server)",
       "too many session variables to replay",
-      "expired password",
       "the last statement's warnings (until the next command)",
       "SQL_CALC_FOUND_ROWS (until the next command)",
       "LAST_INSERT_ID() (until the next command)"};

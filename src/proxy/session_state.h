@@ -102,6 +102,8 @@ class SessionState {
   // (variables(), schema(), last_insert_id()), and what cannot move pins it (pin_reason()).
   explicit SessionState(bool transaction_pooling = false)
       : transaction_pooling_(transaction_pooling) {}
+  // At login and COM_CHANGE_USER (the user's pools decide); before Reset.
+  void set_transaction_pooling(bool on) { transaction_pooling_ = on; }
 
   // A COM_QUERY is about to run: `scan` of its `text`, or nullopt if it is too large to scan
   // (the session then counts as dirty).
@@ -143,8 +145,6 @@ class SessionState {
   // server's globals at login, then what the client set, as far as the tracker reports it.
   const pool::TrackerSettings& tracking() const { return tracking_; }
   void set_tracking(const pool::TrackerSettings& tracking) { tracking_ = tracking; }
-  // A session whose state cannot move at all (an expired password's sandbox).
-  void PinForever(PinReason reason) { Pin(reason); }
 
   // The session was reset (COM_RESET_CONNECTION) or logged in again (COM_CHANGE_USER). The
   // schema is the caller's to set.
@@ -157,7 +157,7 @@ class SessionState {
   void OnTransactionPoolingOk(const protocol::OkPacket& ok);
   void OnVariable(std::string_view name, std::string_view value);
 
-  const bool transaction_pooling_;
+  bool transaction_pooling_;
   PinReason pin_ = PinReason::kNone;   // The first reason, until a reset.
   PinReason hold_ = PinReason::kNone;  // Until the next command.
   bool found_rows_ = false;            // The current statement has SQL_CALC_FOUND_ROWS.

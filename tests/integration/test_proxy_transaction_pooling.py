@@ -372,3 +372,24 @@ def test_the_counters_say_why(proxy_factory):
     assert counts["reattaches"] >= 4, line
     pinned.close()
     moving.close()
+
+
+def test_a_users_own_pool_mode(proxy_factory, mariadb):
+    """[[users]] pool_mode: app pools transactions in a proxy whose pool.mode is session (20
+    clients on a pool of 2, one after another, each still connected); ro, not listed with a
+    mode, holds a connection per client (its third client waits and gives up)."""
+    from proxy_process import default_users
+    users = [dict(u, pool_mode="transaction") if u["name"] == "app" else u
+             for u in default_users()]
+    proxy = proxy_factory(users=users, pool__mode="session", pool__max_connections=2,
+                          pool__min_idle=0, pool__queue_timeout="300ms")
+    apps = [proxy.tcp.connect(autocommit=True) for _ in range(20)]
+    for conn in apps:
+        assert query_all(conn, "SELECT 1") == ((1,),)
+    ros = [proxy.tcp.connect(user="ro", password="ro-secret", autocommit=True)
+           for _ in range(2)]
+    with pytest.raises(pymysql.err.OperationalError) as error:
+        proxy.tcp.connect(user="ro", password="ro-secret")
+    assert error.value.args[0] == 1040
+    for conn in apps + ros:
+        conn.close()

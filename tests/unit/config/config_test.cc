@@ -120,6 +120,11 @@ TEST(ConfigTest, ValidFiles) {
       {"transaction pooling", "[pool]\nmode = \"transaction\"\n",
        [](ProxyConfig* c) { c->pool.mode = PoolMode::kTransaction; }},
       {"session pooling", "[pool]\nmode = \"session\"\n", [](ProxyConfig*) {}},
+      {"a user's pool mode",
+       "[[users]]\nname = \"cron\"\npassword = \"c\"\npool_mode = \"transaction\"\n",
+       [](ProxyConfig* c) {
+         c->users.push_back({.name = "cron", .password = "c", .pool_mode = PoolMode::kTransaction});
+       }},
       {"duration m", "[proxy]\nhandshake_timeout = \"2m\"\n",
        [](ProxyConfig* c) { c->proxy.handshake_timeout = Milliseconds(120000); }},
       {"duration h", "[backend]\nconnect_timeout = \"1h\"\naddress = \"db:3306\"\n",
@@ -306,7 +311,7 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "max_idle_time, max_lifetime"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
        "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash, "
-       "require_tls"},
+       "require_tls, pool_mode"},
       {"wrong type integer", backend + "[pool]\nmax_connections = \"3\"\n" + users,
        "t.toml:4: pool.max_connections: expected an integer, got a string"},
       {"wrong type string", "[proxy]\nlog_level = 3\n" + backend + users,
@@ -368,6 +373,8 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:2: listen.unix_socket: 'x.sock' must be an absolute path"},
       {"log level", "[proxy]\nlog_level = \"loud\"\n" + backend + users,
        "t.toml:2: proxy.log_level: 'loud' is not one of error, warning, info, debug"},
+      {"user pool mode", backend + "[[users]]\nname = \"a\"\npassword = \"\"\npool_mode = \"x\"\n",
+       "t.toml:6: users.pool_mode: 'x' is not a pool mode: use \"session\" or \"transaction\""},
       {"pool mode", "[pool]\nmode = \"statement\"\n" + backend + users,
        "t.toml:2: pool.mode: 'statement' is not a pool mode: use \"session\" or \"transaction\""},
       {"too many workers", "[proxy]\nworkers = 2000\n" + backend + users,

@@ -3,6 +3,7 @@
 // "Transaction pooling"); and PlanRestore.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -180,6 +181,28 @@ TEST(TransactionStateTest, PlanRestore) {
   // A session without a schema on a connection that has one.
   SessionState none(true);
   EXPECT_TRUE(PlanRestore(connection, none, started).needs_schema_clear);
+}
+
+}  // namespace
+}  // namespace longlink::proxy
+
+namespace longlink::proxy {
+namespace {
+
+TEST(PinReasonTest, EveryReasonHasItsOwnNameAndText) {
+  std::vector<std::string_view> names;
+  for (std::size_t i = 0; i < kPinReasonCount; ++i) {
+    const auto reason = static_cast<PinReason>(i);
+    EXPECT_FALSE(PinReasonName(reason).empty()) << i;
+    EXPECT_FALSE(PinReasonText(reason).empty()) << i;
+    names.push_back(PinReasonName(reason));
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(std::adjacent_find(names.begin(), names.end()), names.end());
+  EXPECT_EQ(PinReasonName(PinReason::kLastInsertId), "last_insert_id");
+  EXPECT_EQ(PinReasonName(PinReason::kUserVariable), "user_variable");
+  EXPECT_EQ(LastsOf(PinReason::kWarnings), PinLasts::kUntilNextCommand);
+  EXPECT_EQ(LastsOf(PinReason::kTemporaryTable), PinLasts::kUntilReset);
 }
 
 }  // namespace
