@@ -108,7 +108,9 @@ bool IsWordChar(char c) {
 
 // What the scanner saw besides keywords, for the replayable-SET rule.
 struct Seen {
-  bool user_variable = false;
+  bool user_variable = false;          // A user variable is assigned (read only: not counted).
+  bool into = false;                   // INTO (SELECT ... INTO @v, LOAD DATA ... INTO TABLE (@v)).
+  std::string statement_keyword = {};  // The current statement's first word.
   bool parenthesis = false;
   bool select = false;
   bool global = false;
@@ -120,6 +122,7 @@ struct Seen {
 void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
   if (scan->first_keyword.empty()) scan->first_keyword = word;
   if (seen->statement_start && word == "KILL") scan->kill = true;
+  if (seen->statement_start) seen->statement_keyword = word;
   seen->statement_start = false;
   for (const auto& rule : kKeywordRules) {
     if (word != rule.word) continue;
@@ -130,6 +133,7 @@ void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
     }
   }
   if (word == "SELECT") seen->select = true;
+  if (word == "INTO") seen->into = true;
   if (word == "GLOBAL" || word == "PERSIST") seen->global = true;
   if (word == "SESSION" || word == "LOCAL") seen->session = true;
   if (word == "TRANSACTION") seen->transaction = true;
@@ -177,6 +181,18 @@ std::string SetNamesCollation(std::string_view text) {
   std::string collation = tokens[4];
   for (char& c : collation) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return collation;
+}
+
+// True if the user variable whose name starts at `pos` (after its '@') is followed by ":=".
+bool AssignedAt(std::string_view text, std::size_t pos) {
+  if (pos < text.size() && (text[pos] == '\'' || text[pos] == '"' || text[pos] == '`')) {
+    const std::size_t close = text.find(text[pos], pos + 1);
+    pos = close == std::string_view::npos ? text.size() : close + 1;
+  } else {
+    while (pos < text.size() && (IsWordChar(text[pos]) || text[pos] == '.')) ++pos;
+  }
+  while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])) != 0) ++pos;
+  return pos + 1 < text.size() && text[pos] == ':' && text[pos + 1] == '=';
 }
 
 // True if `text` from `pos` is "()" (blanks allowed around and inside).
@@ -273,7 +289,11 @@ StatementScan ScanStatement(std::string_view text) {
       if (i + 1 < n && text[i + 1] == '@') {  // @@system_variable: read as words.
         i += 2;
       } else {
-        seen.user_variable = true;
+        // Assigned (SET @v, @v := x, INTO @v), it is state; only read, it is NULL or what an
+        // assignment (which pinned the session already) left.
+        if (seen.statement_keyword == "SET" || seen.into || AssignedAt(text, i + 1)) {
+          seen.user_variable = true;
+        }
         ++i;
       }
       continue;

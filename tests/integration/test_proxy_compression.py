@@ -710,7 +710,10 @@ class CountingRelay:
             client, server = pairs[0]
             client.sendall(data)
             for s in (client, server):
-                s.shutdown(socket.SHUT_RDWR)
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:  # The proxy, quick to drop it, closed first: the pump shut both.
+                    pass
 
     def close(self):
         self.listener.close()

@@ -257,12 +257,16 @@ def test_a_schema_refused_at_login_is_refused_as_direct(proxy_factory, mariadb):
 
 
 # The randomized workload: each client has a table of its own, a lock name of its own.
-def random_program(rng, client, steps):
+def random_program(rng, client, steps, pins):
+    """`pins`: also statements that pin the session (then clients take turns more than they
+    interleave); without, every session moves between connections all the time."""
     table = f"app.rand_{client}"
     program = []
+    kinds = ["set", "names", "use", "txn", "insert", "warn", "select"]
+    if pins:
+        kinds += ["uservar", "temp", "lock", "getlock"]
     for _ in range(steps):
-        kind = rng.choice(["set", "names", "use", "uservar", "temp", "txn", "lock", "getlock",
-                           "insert", "warn", "select"])
+        kind = rng.choice(kinds)
         if kind == "set":
             program.append(rng.choice([
                 f"SET SESSION time_zone = '+0{rng.randint(0, 9)}:00'",
@@ -308,11 +312,11 @@ def run_program(conn, program):
     return out
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_random_workloads_give_direct_results(proxy_factory, mariadb, seed):
+@pytest.mark.parametrize("seed,pins", [(1, True), (2, True), (3, False), (4, False)])
+def test_random_workloads_give_direct_results(proxy_factory, mariadb, seed, pins):
     clients, steps = 8, 25
     rng = random.Random(seed)
-    programs = [random_program(rng, c, steps) for c in range(clients)]
+    programs = [random_program(rng, c, steps, pins) for c in range(clients)]
 
     def reset_tables():
         for c in range(clients):
@@ -329,7 +333,8 @@ def test_random_workloads_give_direct_results(proxy_factory, mariadb, seed):
         conn.close()
 
     reset_tables()
-    proxy = proxy_factory(**dict(TXN, pool__max_connections=3, pool__queue_timeout="20s"))
+    proxy = proxy_factory(**dict(TXN, pool__max_connections=2 if not pins else 3,
+                                 pool__queue_timeout="20s"))
     results = [None] * clients
 
     def client(c):
@@ -345,7 +350,11 @@ def test_random_workloads_give_direct_results(proxy_factory, mariadb, seed):
     for c in range(clients):
         assert results[c] == direct[c], f"client {c}"
     wait_for_at_most(mariadb, 3)
-
+    if not pins:  # Every client moved: many restores, a release after each statement.
+        proxy.stop()
+        line = proxy.log_lines(r"pool 'app'/.*/transaction: ")[0]
+        releases = int(re.search(r"(\d+) releases", line).group(1))
+        assert releases >= clients * steps, line
 
 def test_the_counters_say_why(proxy_factory):
     """At its stop the proxy logs each pool's counters (the struct the admin console and

@@ -22,7 +22,11 @@ TEST(ScanStatementTest, Table) {
   const ScanRow rows[] = {
       {"SELECT 1", "SELECT", false, false, false, false},
       {"  select * from t where email = 'a@b.example'", "SELECT", false, false, false, false},
-      {"SELECT @x", "SELECT", true, false, false, false},
+      {"SELECT @x", "SELECT", false, false, false, false},  // Read: what an assignment left.
+      {"SELECT @x:=1", "SELECT", true, false, false, false},
+      {"SELECT @`x y` := 1", "SELECT", true, false, false, false},
+      {"SELECT 1; SET @x = 2", "SELECT", true, false, false, true},
+      {"LOAD DATA INFILE 'f' INTO TABLE t (@a) SET v = @a", "LOAD", true, false, false, false},
       {"SELECT @x := 1", "SELECT", true, false, false, false},
       {"SELECT 1 INTO @y", "SELECT", true, false, false, false},
       {"SELECT @@autocommit, @@session.time_zone", "SELECT", false, false, false, false},
@@ -41,7 +45,7 @@ TEST(ScanStatementTest, Table) {
       {"SELECT NEXT VALUE FOR s", "SELECT", true, false, false, false},
       {"SELECT 'GET_LOCK(' AS `LOCK`, \"@x\" -- GET_LOCK\n", "SELECT", false, false, false, false},
       {"SELECT 1 /* @x LOCK */", "SELECT", false, false, false, false},
-      {"SELECT 1 /*! , @x */", "SELECT", true, false, false, false},
+      {"SELECT 1 /*! , @x := 2 */", "SELECT", true, false, false, false},
       {"SELECT 1 /*M!100000 , GET_LOCK('a',1) */", "SELECT", true, false, false, false},
       {"SELECT 'it''s', 'a\\'b @x'", "SELECT", false, false, false, false},
       {"# comment\nSELECT 1", "SELECT", false, false, false, false},
