@@ -402,3 +402,25 @@ def test_a_users_own_pool_mode(proxy_factory, mariadb):
     assert error.value.args[0] == 1040
     for conn in apps + ros:
         conn.close()
+
+
+def test_a_connection_whose_state_matches_is_preferred(proxy_factory):
+    """Two idle connections, one with a's time zone and one without: a and b, taking turns,
+    each get the one that matches their session, so nothing is replayed (the counters)."""
+    proxy = proxy_factory(**dict(TXN, pool__max_connections=2))
+    a = proxy.tcp.connect(autocommit=True)
+    b = proxy.tcp.connect(autocommit=True)
+    query_all(a, "BEGIN")
+    query_all(b, "BEGIN")  # Two connections now.
+    query_all(a, "SET SESSION time_zone = '+01:00'")
+    query_all(a, "COMMIT")
+    query_all(b, "COMMIT")
+    for _ in range(10):
+        assert query_all(a, "SELECT @@time_zone") == (("+01:00",),)
+        assert query_all(b, "SELECT @@time_zone") == (("SYSTEM",),)
+    a.close()
+    b.close()
+    proxy.stop()
+    line = proxy.log_lines(r"pool 'app'/.*/transaction: ")[0]
+    replays = int(re.search(r"(\d+) state replays", line).group(1))
+    assert replays <= 2, line  # At most the first turns, before the two settle.
