@@ -7,7 +7,9 @@
 // session may move to another connection of the pool with its schema and SET statements
 // replayed. In session pooling a session keeps its connection until it ends, and moves only
 // when the connection dies while the client is idle (Lose, then Replace before the next
-// command); a pinned session cannot move, and its client is closed.
+// command); a pinned session cannot move, and its client is closed. In transaction pooling
+// the session gives the connection back after each transaction as it is (ReleaseKept), and
+// the next checkout restores the session's state (session_restore.h).
 //
 // Single-threaded: used on the session's worker only.
 #pragma once

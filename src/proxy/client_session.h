@@ -3,7 +3,10 @@
 // commands (CommandRelay streams each to the backend and the reply back; KILL and
 // COM_CHANGE_USER are the proxy's own), and gives the backend back when the client leaves.
 // Its parts: client_channel (the client's socket and the one error path), client_login,
-// backend_lease, command_relay, session_state, session_kill.cc (KILL).
+// backend_lease, command_relay, session_state, session_kill.cc (KILL), session_transaction.cc
+// (transaction pooling: the backend is checked out for a command when none is held, restored to
+// the session's state in the command's own write, and given back as soon as the session may
+// move; docs/PROXY.md "Transaction pooling").
 //
 // Memory: between commands a session holds its socket, a few short strings, a 64-byte buffer
 // for the start of the next command and one coroutine frame (Run's); buffers are borrowed
