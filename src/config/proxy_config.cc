@@ -23,6 +23,17 @@ std::optional<PoolMode> ParsePoolMode(std::string_view text) {
 
 namespace {
 
+// A pool mode at `key` (pool.mode, users.pool_mode).
+Result<PoolMode> LoadPoolMode(const Loader& load, const toml::node& node, std::string_view key) {
+  LL_CONFIG_TRY(text, load.String(node, key));
+  const std::optional<PoolMode> mode = ParsePoolMode(*text);
+  if (!mode) {
+    return load.Fail(&node, key,
+                     Quoted(*text) + " is not a pool mode: use \"session\" or \"transaction\"");
+  }
+  return *mode;
+}
+
 // sockaddr_un::sun_path holds 108 bytes including the terminating NUL.
 constexpr std::size_t kMaxUnixPathLength = 107;
 constexpr std::uint64_t kMaxPacket = 1ULL << 30;  // MySQL's own max_allowed_packet limit.
@@ -305,15 +316,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
       return s.error();
     }
     if (auto* n = t.get("mode")) {
-      LL_CONFIG_TRY(v, load.String(*n, "pool.mode"));
-      const std::optional<PoolMode> mode = ParsePoolMode(*v);
-      if (!mode) {
-        return load.Fail(n, "pool.mode",
-                         Quoted(*v) +
-                             " is not a pool mode: use \"session\" or "
-                             "\"transaction\"");
-      }
-      config.pool.mode = *mode;
+      LL_CONFIG_TRY(v, LoadPoolMode(load, *n, "pool.mode"));
+      config.pool.mode = *v;
     }
     if (auto* n = t.get("max_connections")) {
       LL_CONFIG_TRY(v, load.Integer(*n, "pool.max_connections", 1, 100000));
@@ -404,12 +408,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
         user.require_tls = *v;
       }
       if (auto* m = t.get("pool_mode")) {
-        LL_CONFIG_TRY(v, load.String(*m, "users.pool_mode"));
-        user.pool_mode = ParsePoolMode(*v);
-        if (!user.pool_mode) {
-          return load.Fail(m, "users.pool_mode",
-                           Quoted(*v) + " is not a pool mode: use \"session\" or \"transaction\"");
-        }
+        LL_CONFIG_TRY(v, LoadPoolMode(load, *m, "users.pool_mode"));
+        user.pool_mode = *v;
       }
       config.users.push_back(std::move(user));
     }

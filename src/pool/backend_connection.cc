@@ -437,9 +437,7 @@ net::Awaitable<Status> BackendConnection::ResetSession(
     auto ok = co_await ReadOk(nullptr);
     if (!ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : ok;
   }
-  state_.variables.Clear();
-  state_.last_insert_id = 0;
-  state_.reset_at = Clock::now();
+  state_.StartedAfresh();
   if (schema != nullptr) {
     auto init_ok = co_await ReadOk(server_error);
     if (!init_ok.ok()) co_return deadline.expired() ? Status(Error{silent}) : init_ok;
@@ -510,9 +508,7 @@ net::Awaitable<Status> BackendConnection::ChangeUser(const auth::LoginSecret& se
   }
   if (!done.ok()) co_return done;
   state_.schema.clear();
-  state_.variables.Clear();
-  state_.last_insert_id = 0;
-  state_.reset_at = Clock::now();
+  state_.StartedAfresh();
   state_.key.collation = collation;
   // The new session has the tracker off and the handshake's flags forgotten (a separate round
   // trip: an auth switch may come first).

@@ -84,6 +84,13 @@ struct BackendState {
   // When its session last started afresh (opened, reset, COM_CHANGE_USER): its unset
   // variables have the globals of then.
   Clock::time_point reset_at = {};
+  // The session on the connection started afresh (opened, reset, COM_CHANGE_USER): nothing
+  // set on it is left, and its unset variables have the globals of now.
+  void StartedAfresh() {
+    variables.Clear();
+    last_insert_id = 0;
+    reset_at = Clock::now();
+  }
   // A hash of the schema and `variables` when it was last returned to its pool (0: none set),
   // so that a client whose session has the same finds it (Pools::Acquire's `prefer`).
   std::uint64_t fingerprint = 0;
@@ -226,9 +233,7 @@ class BackendConnection {
   // Turns the proxy's trackers on again (after a client's COM_RESET_CONNECTION) and forgets
   // the session variables the reset cleared.
   net::Awaitable<Status> TrackStateChanges() {
-    state_.variables.Clear();
-    state_.last_insert_id = 0;
-    state_.reset_at = Clock::now();
+    state_.StartedAfresh();
     return Execute(TrackingStatement(state_.key));
   }
   // Between commands: true if the server closed the connection or sent something unsolicited.

@@ -187,17 +187,6 @@ std::vector<ConnectionId> ConnectionRegistry::IdleOldestFirst(const PoolKey& key
   return ids;
 }
 
-std::vector<ConnectionId> ConnectionRegistry::IdleNewestFirst(const PoolKey& key,
-                                                              std::size_t limit) const {
-  std::vector<ConnectionId> ids;
-  const List* idle = FindList(key, ConnectionState::kIdle);
-  if (idle == nullptr) return ids;
-  for (auto it = idle->rbegin(); it != idle->rend() && ids.size() < limit; ++it) {
-    ids.push_back(it->id);
-  }
-  return ids;
-}
-
 std::optional<ConnectionId> ConnectionRegistry::NewestIdle(const PoolKey& key) const {
   const List* idle = FindList(key, ConnectionState::kIdle);
   if (idle == nullptr || idle->empty()) return std::nullopt;

@@ -113,8 +113,18 @@ class ConnectionRegistry {
 
   // `key`'s idle connections, least recently returned first (the order to retire them in).
   std::vector<ConnectionId> IdleOldestFirst(const PoolKey& key) const;
-  // Up to `limit` of `key`'s idle connections, most recently returned first.
-  std::vector<ConnectionId> IdleNewestFirst(const PoolKey& key, std::size_t limit) const;
+  // The most recently returned of `key`'s last `limit` returned idle connections for which
+  // `wanted(id)` holds, if any.
+  template <typename Predicate>
+  std::optional<ConnectionId> NewestIdleWhere(const PoolKey& key, std::size_t limit,
+                                              Predicate wanted) const {
+    const List* idle = FindList(key, ConnectionState::kIdle);
+    if (idle == nullptr) return std::nullopt;
+    for (auto it = idle->rbegin(); it != idle->rend() && limit > 0; ++it, --limit) {
+      if (wanted(it->id)) return it->id;
+    }
+    return std::nullopt;
+  }
   // `key`'s most recently returned idle connection (the one to hand out), if any.
   std::optional<ConnectionId> NewestIdle(const PoolKey& key) const;
   // The most recently returned idle connection of a sibling pool of `key` (CanMoveTo) that has

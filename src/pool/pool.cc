@@ -329,13 +329,10 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
       secrets_.try_emplace(key, secret);
       std::optional<ConnectionId> pick;
       if (prefer != 0) {
-        for (const ConnectionId id : registry_.IdleNewestFirst(key, kPreferLookahead)) {
+        pick = registry_.NewestIdleWhere(key, kPreferLookahead, [&](ConnectionId id) {
           const auto it = idle_.find(id);
-          if (it != idle_.end() && it->second.state().fingerprint == prefer) {
-            pick = id;
-            break;
-          }
-        }
+          return it != idle_.end() && it->second.state().fingerprint == prefer;
+        });
       }
       if (!pick) pick = registry_.NewestIdle(key);
       if (pick)

@@ -216,8 +216,7 @@ bool CommandRelay::FilterChanges(std::vector<protocol::SessionChange>* changes) 
 std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequence) {
   auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_.state().capabilities);
   if (!ok.ok()) return std::nullopt;
-  state_.OnOk(*ok);
-  Result<std::vector<protocol::SessionChange>> changes = std::vector<protocol::SessionChange>{};
+  SessionState::SessionChanges changes = std::vector<protocol::SessionChange>{};
   if (!ok->session_state.empty()) {
     changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
     if (changes.ok()) {
@@ -228,6 +227,7 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
       }
     }
   }
+  state_.OnOk(*ok, changes);
   if (client_tracking_ != nullptr && changes.ok() &&
       (ok->status_flags & protocol::status::kSessionStateChanged)) {
     // Transaction pooling: only what the client's own tracker settings would report.

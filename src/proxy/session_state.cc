@@ -119,13 +119,16 @@ struct Seen {
   bool statement_start = true;  // Nothing but blanks and comments since the start or a ';'.
 };
 
-void OnWord(std::string_view word, StatementScan* scan, Seen* seen) {
+// `call_without_arguments`: the word is followed by "()" (LAST_INSERT_ID() reads the value,
+// LAST_INSERT_ID(expr) sets it).
+void OnWord(std::string_view word, bool call_without_arguments, StatementScan* scan, Seen* seen) {
   if (scan->first_keyword.empty()) scan->first_keyword = word;
   if (seen->statement_start && word == "KILL") scan->kill = true;
   if (seen->statement_start) seen->statement_keyword = word;
   seen->statement_start = false;
   for (const auto& rule : kKeywordRules) {
     if (word != rule.word) continue;
+    if (word == "LAST_INSERT_ID" && call_without_arguments) continue;
     if (rule.keeps_state != PinReason::kNone) {
       if (scan->keeps_state == PinReason::kNone) scan->keeps_state = rule.keeps_state;
     } else {
@@ -218,13 +221,9 @@ StatementScan ScanStatement(std::string_view text) {
   const std::size_t n = text.size();
   std::size_t i = 0;
   auto flush_word = [&] {
-    if (word == "LAST_INSERT_ID" && EmptyParentheses(text, i)) {
-      // LAST_INSERT_ID() reads the value; LAST_INSERT_ID(expr) sets it.
-      scan.reads_last_insert_id = true;
-    } else if (!word.empty() && !word_too_long) {
-      OnWord(word, &scan, &seen);
+    if (!word.empty() && !word_too_long) {
+      OnWord(word, word == "LAST_INSERT_ID" && EmptyParentheses(text, i), &scan, &seen);
     }
-    if (scan.first_keyword.empty() && !word.empty()) scan.first_keyword = word;
     word.clear();
     word_too_long = false;
   };
@@ -375,9 +374,9 @@ void SessionState::OnCommand(protocol::Command command) {
   }
 }
 
-void SessionState::OnOk(const protocol::OkPacket& ok) {
+void SessionState::OnOk(const protocol::OkPacket& ok, const SessionChanges& changes) {
   if (transaction_pooling_) {
-    OnTransactionPoolingOk(ok);
+    OnTransactionPoolingOk(ok, changes);
     return;
   }
   if (ok.last_insert_id != 0) Pin(PinReason::kLastInsertId);
@@ -398,7 +397,6 @@ void SessionState::OnOk(const protocol::OkPacket& ok) {
     return;
   }
   // Another statement changed the state: only a schema change is known and replayable.
-  auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok.session_state));
   bool schema = false;
   bool other = !changes.ok();
   if (changes.ok()) {
@@ -413,12 +411,12 @@ void SessionState::OnOk(const protocol::OkPacket& ok) {
   if (other || !schema) Pin(PinReason::kStateChange);
 }
 
-void SessionState::OnTransactionPoolingOk(const protocol::OkPacket& ok) {
+void SessionState::OnTransactionPoolingOk(const protocol::OkPacket& ok,
+                                          const SessionChanges& changes) {
   if (ok.last_insert_id != 0) last_insert_id_known_ = false;
   if (!(ok.status_flags & protocol::status::kSessionStateChanged) || ok.session_state.empty()) {
     return;
   }
-  auto changes = protocol::DecodeSessionState(protocol::AsBytes(ok.session_state));
   if (!changes.ok()) {
     Pin(PinReason::kStateChange);
     return;

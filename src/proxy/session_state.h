@@ -28,6 +28,7 @@
 #include "pool/tracker_settings.h"
 #include "protocol/constants.h"
 #include "protocol/packets.h"
+#include "protocol/session_track.h"
 #include "proxy/pin_reason.h"
 
 namespace longlink::proxy {
@@ -51,8 +52,6 @@ struct StatementScan {
   bool names_wait_timeout = false;
   bool names_profiling = false;
   bool names_state_change_tracking = false;
-  // It calls LAST_INSERT_ID() without an argument (reads it; with one, it sets it).
-  bool reads_last_insert_id = false;
   // SET NAMES ... COLLATE name: the collation (the server's tracker reports the character
   // sets only). Empty otherwise.
   std::string names_collation = {};
@@ -111,8 +110,10 @@ class SessionState {
   void OnUnscannedQuery();
   // Any other command is about to run.
   void OnCommand(protocol::Command command);
-  // An OK packet of the current command, as the backend sent it.
-  void OnOk(const protocol::OkPacket& ok);
+  // An OK packet of the current command, as the backend sent it, with its session state
+  // decoded (DecodeSessionState of ok.session_state; the relay decodes it once for all).
+  using SessionChanges = Result<std::vector<protocol::SessionChange>>;
+  void OnOk(const protocol::OkPacket& ok, const SessionChanges& changes);
   // The reply to `command` ended: with `warnings` (the last OK/EOF's count), or with an ERR.
   // Decides what the next command may need of this connection (transaction pooling).
   void OnReplyEnd(protocol::Command command, std::uint16_t warnings, bool error);
@@ -154,7 +155,7 @@ class SessionState {
   void Pin(PinReason reason) {
     if (pin_ == PinReason::kNone) pin_ = reason;
   }
-  void OnTransactionPoolingOk(const protocol::OkPacket& ok);
+  void OnTransactionPoolingOk(const protocol::OkPacket& ok, const SessionChanges& changes);
   void OnVariable(std::string_view name, std::string_view value);
 
   bool transaction_pooling_;

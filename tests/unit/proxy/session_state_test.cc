@@ -116,7 +116,7 @@ constexpr std::uint16_t kInTrans = protocol::status::kInTrans;
 
 void Query(SessionState* state, std::string_view text, const protocol::OkPacket& ok) {
   state->OnQuery(text, ScanStatement(text));
-  state->OnOk(ok);
+  state->OnOk(ok, protocol::DecodeSessionState(protocol::AsBytes(ok.session_state)));
 }
 
 TEST(SessionStateTest, PlainQueriesStayClean) {

@@ -43,7 +43,7 @@ SessionChange Transaction(std::string state) {
 // Runs `text` with one OK reply; returns the status flags it ended with.
 std::uint16_t RunQuery(SessionState* state, std::string_view text, const protocol::OkPacket& ok) {
   state->OnQuery(text, ScanStatement(text));
-  state->OnOk(ok);
+  state->OnOk(ok, protocol::DecodeSessionState(protocol::AsBytes(ok.session_state)));
   state->OnReplyEnd(protocol::Command::kQuery, ok.warnings, false);
   return ok.status_flags;
 }
