@@ -195,7 +195,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto s = load.CheckKeys(
             t, "proxy",
             {"workers", "max_client_connections", "handshake_timeout", "net_read_timeout",
-             "log_level", "server_version", "max_allowed_packet", "compression"});
+             "log_level", "server_version", "max_allowed_packet", "compression",
+             "max_client_prepared_statements"});
         !s.ok()) {
       return s.error();
     }
@@ -206,6 +207,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("max_client_connections")) {
       LL_CONFIG_TRY(v, load.Integer(*n, "proxy.max_client_connections", 1, 1000000));
       config.proxy.max_client_connections = static_cast<std::uint32_t>(*v);
+    }
+    if (auto* n = t.get("max_client_prepared_statements")) {
+      LL_CONFIG_TRY(v, load.Integer(*n, "proxy.max_client_prepared_statements", 1, 1048576));
+      config.proxy.max_client_prepared_statements = static_cast<std::uint32_t>(*v);
     }
     if (auto* n = t.get("handshake_timeout")) {
       LL_CONFIG_TRY(v, load.Duration(*n, "proxy.handshake_timeout"));
@@ -311,7 +316,8 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto s = load.CheckKeys(
             t, "pool",
             {"mode", "max_connections", "max_user_connections", "min_idle", "queue_timeout",
-             "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime"});
+             "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime",
+             "max_prepared_statements"});
         !s.ok()) {
       return s.error();
     }
@@ -330,6 +336,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto* n = t.get("min_idle")) {
       LL_CONFIG_TRY(v, load.Integer(*n, "pool.min_idle", 0, 100000));
       config.pool.min_idle = static_cast<std::uint32_t>(*v);
+    }
+    if (auto* n = t.get("max_prepared_statements")) {
+      LL_CONFIG_TRY(v, load.Integer(*n, "pool.max_prepared_statements", 1, 1048576));
+      config.pool.max_prepared_statements = static_cast<std::uint32_t>(*v);
     }
     const std::pair<const char*, Milliseconds*> durations[] = {
         {"queue_timeout", &config.pool.queue_timeout},

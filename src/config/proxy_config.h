@@ -49,6 +49,10 @@ struct ProxySettings {
   unsigned workers = 0;  // Event-loop threads; 0 = the number of cores.
   // Client connections beyond this get ERR 1040 "Too many connections" instead of a greeting.
   std::uint32_t max_client_connections = 10000;
+  // Transaction pooling: protocol prepared statements one client may have open (the proxy
+  // remembers each); beyond it COM_STMT_PREPARE gets ERR 1461, as at the server's
+  // max_prepared_stmt_count.
+  std::uint32_t max_client_prepared_statements = 1024;
   // A client that has not finished logging in by then is closed.
   Milliseconds handshake_timeout{10000};
   // A client that stops in the middle of a packet (a command, LOCAL INFILE data) for this long
@@ -112,6 +116,10 @@ struct PoolSettings {
   // capability flags); 0 = max_connections.
   std::uint32_t max_user_connections = 0;
   std::uint32_t min_idle = 1;  // Kept open for users seen since start.
+  // Transaction pooling: server-side prepared statements kept per backend connection (least
+  // recently used closed beyond it); never more than the server's max_prepared_stmt_count
+  // shared among backend.max_connections.
+  std::uint32_t max_prepared_statements = 256;
   // How long a client waits for a backend connection when the pool is at max_connections.
   Milliseconds queue_timeout{5000};
   // Idle connections (pooled, or held by a client between commands) get a COM_PING after this

@@ -264,7 +264,7 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
       protocol::Query{"SELECT @@max_allowed_packet, @@wait_timeout, "
                       "@@global.session_track_state_change, @@global.session_track_schema, "
                       "@@global.session_track_transaction_info, "
-                      "@@global.session_track_system_variables"});
+                      "@@global.session_track_system_variables, @@global.max_prepared_stmt_count"});
   const Bytes setup = Pipeline({track, variables});
   if (const std::error_code error = co_await connection->WriteCommands(setup)) {
     co_return fail("sending setup: " + net::ErrorText(error));
@@ -297,6 +297,9 @@ net::Awaitable<OpenResult> BackendConnection::Open(asio::any_io_executor executo
     state.global_tracking.schema = number((*row)[3]) != 0;
     state.global_tracking.transaction_info = ParseTransactionInfo((*row)[4].value_or("OFF"));
     state.global_tracking.system_variables = (*row)[5].value_or("");
+  }
+  if (row->size() >= 7) {
+    state.max_prepared_stmt_count = static_cast<std::uint32_t>(number((*row)[6]));
   }
   state.created_at = state.last_used_at = state.last_alive_at = state.reset_at = Clock::now();
   connection->EndExchange();

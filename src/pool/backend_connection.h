@@ -21,6 +21,7 @@
 #include "pool/backend_endpoint.h"
 #include "pool/pool_key.h"
 #include "pool/session_variables.h"
+#include "pool/statement_cache.h"
 #include "pool/tracker_settings.h"
 #include "protocol/handshake.h"
 #include "protocol/packets.h"
@@ -84,10 +85,15 @@ struct BackendState {
   // When its session last started afresh (opened, reset, COM_CHANGE_USER): its unset
   // variables have the globals of then.
   Clock::time_point reset_at = {};
+  // Transaction pooling: the server-side prepared statements the proxy keeps on it, and the
+  // server's @@global.max_prepared_stmt_count when it was opened (0: unknown).
+  StatementCache statements = {};
+  std::uint32_t max_prepared_stmt_count = 0;
   // The session on the connection started afresh (opened, reset, COM_CHANGE_USER): nothing
   // set on it is left, and its unset variables have the globals of now.
   void StartedAfresh() {
     variables.Clear();
+    statements.Clear();
     last_insert_id = 0;
     reset_at = Clock::now();
   }

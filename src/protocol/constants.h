@@ -223,7 +223,10 @@ inline constexpr ServerError kNetWriteInterrupted{1161, "08S01"};     // Write t
 inline constexpr ServerError kTooManyUserConnections{1203, "42000"};  // Per-user limit.
 inline constexpr ServerError kUserLimitReached{1226, "42000"};        // max_user_connections.
 inline constexpr ServerError kNotSupportedYet{1235, "42000"};         // Feature not supported.
+inline constexpr ServerError kWrongArguments{1210, "HY000"};          // Incorrect arguments.
 inline constexpr ServerError kUnknownStmtHandler{1243, "HY000"};      // Unknown statement id.
+inline constexpr ServerError kStmtHasNoOpenCursor{1421, "HY000"};     // FETCH without a cursor.
+inline constexpr ServerError kMaxPreparedStmtCount{1461, "42000"};    // max_prepared_stmt_count.
 inline constexpr ServerError kNotSupportedAuthMode{1251, "08004"};    // Auth plugin refused.
 inline constexpr ServerError kQueryInterrupted{1317, "70100"};        // KILL QUERY.
 inline constexpr ServerError kAccessDeniedNoPassword{1698, "28000"};  // No password given.

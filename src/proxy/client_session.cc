@@ -343,6 +343,12 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     };
     co_return Outcome::kOk;
   }
+  if (virtual_statements_ &&
+      (command == Command::kStmtPrepare || command == Command::kStmtExecute ||
+       command == Command::kStmtSendLongData || command == Command::kStmtClose ||
+       command == Command::kStmtReset || command == Command::kStmtFetch)) {
+    co_return co_await RelayStatement(command);
+  }
   if (transaction_pooling() && !backend_.held() && !backend_.lost()) {
     if (auto refused = co_await CheckOut()) {
       // The command did not run; the client may try again.
@@ -410,6 +416,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       // COM_RESET_CONNECTION nor COM_CHANGE_USER clears it): such a connection is not reused.
       if (set && scan.names_profiling) backend_.MarkNotReusable();
       effects.sets_state_tracking = set && scan.names_state_change_tracking;
+      effects.ddl = IsDdlKeyword(scan.first_keyword) || scan.multiple;
     } else {
       state_.OnCommand(command);
     }
@@ -446,9 +453,11 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   if (backend_.reset_due()) {
     relay.ResetFirst();
     backend_.ResetDone();
+    backend_->state().statements.Clear();
   }
   if (transaction_pooling()) {
     PrepareRelay(relay, command, reads_previous);
+    PrependStatementCloses(relay);
   } else if (!client_set_state_tracking_ && !effects.sets_state_tracking &&
              !backend_->state().global_tracking.state_change) {
     // A SET of the tracker is answered as the tracker it sets would answer: not hidden.
@@ -486,8 +495,11 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
 net::Awaitable<Outcome> ClientSession::AfterCommand(Command command,
                                                     std::optional<CommandRelay::Prepared> prepared,
                                                     CommandEffects effects) {
+  if (effects.ddl) context_.statement_shapes().Invalidate();
   if (command == Command::kResetConnection) {
-    // The reset turned the state tracker off and cleared the session.
+    // The reset closed the connection's statements, turned the state tracker off and cleared
+    // the session.
+    backend_->state().statements.Clear();
     auto tracking = co_await backend_->TrackStateChanges();
     if (!tracking.ok()) co_return Outcome::kBackendGone;
     ForgetSessionState();
@@ -532,6 +544,7 @@ void ClientSession::ForgetSessionState() {
   if (backend_.held()) state_.set_tracking(backend_->state().global_tracking);
   client_wait_timeout_ = std::chrono::seconds(0);
   client_set_state_tracking_ = false;
+  if (statements_) statements_->Clear();
   prepared_kills_.reset();
   sql_prepared_kills_.reset();
 }
@@ -604,6 +617,7 @@ net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
   if (rejection) co_return co_await RefuseChangeUser(*rejection, sequence);
   // The old session ends: its backend goes back reset; the new user gets one of its own pool.
   co_await backend_.Release(/*clean=*/true);
+  statements_.reset();
   user_ = change->username;
   secret_ = std::move(admission->secret);
   expired_password_ = admission->password_expired;

@@ -38,6 +38,7 @@
 #include "protocol/packets.h"
 #include "proxy/backend_lease.h"
 #include "proxy/client_channel.h"
+#include "proxy/client_statements.h"
 #include "proxy/command_relay.h"
 #include "proxy/kill_statement.h"
 #include "proxy/pool_stats.h"
@@ -164,6 +165,7 @@ class ClientSession {
     std::optional<KillStatement> prepared_kill = {};  // COM_STMT_PREPARE of a KILL.
     std::optional<SqlPrepareStatement> sql_prepare = {};  // SQL PREPARE/EXECUTE/DEALLOCATE.
     std::optional<KillStatement> sql_prepared_kill = {};  // What that PREPARE prepares.
+    bool ddl = false;  // CREATE, ALTER, DROP, ... (NoteDdl).
   };
   // A command succeeded (no ERR): its effects on what the proxy follows of the session.
   net::Awaitable<Outcome> AfterCommand(protocol::Command command,
@@ -202,6 +204,36 @@ class ClientSession {
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
   std::size_t MaxClientPacket() const;
+  // What holds the session to its connection: its state's pin or hold, else a statement's
+  // long data or cursor (transaction pooling).
+  PinReason SessionPin() const;
+
+  // Protocol prepared statements in transaction pooling (session_statements.cc; docs/PROXY.md
+  // "Prepared statements in transaction pooling").
+  // The proxy owns the client's statement ids (statements_): transaction pooling with a
+  // MariaDB backend. Decided when the session joins its pool.
+  bool VirtualStatements() const;
+  // Server statements one connection keeps: pool.max_prepared_statements, within the server's
+  // max_prepared_stmt_count shared among backend.max_connections.
+  std::size_t StatementCapacity() const;
+  // A successful statement of `scan` that may change what prepared statements mean (DDL):
+  // the shapes known so far are not reused.
+  void NoteDdl(const StatementScan& scan);
+  // Checks out (or reattaches) a connection if none is held; the outcome if the client was
+  // answered instead (its command is already consumed).
+  net::Awaitable<std::optional<Outcome>> HoldBackend(bool reads_previous);
+  // The COM_STMT_CLOSEs the held connection's cache has due, ahead of the command.
+  void PrependStatementCloses(CommandRelay& relay);
+  // Serves a STMT_PREPARE, EXECUTE, SEND_LONG_DATA, RESET, FETCH or CLOSE with proxy ids.
+  net::Awaitable<Outcome> RelayStatement(protocol::Command command);
+  net::Awaitable<Outcome> PrepareStatement(protocol::Bytes payload);
+  void CloseStatement(protocol::ByteView payload);
+  net::Awaitable<Outcome> RunStatement(protocol::Command command, protocol::Bytes payload);
+  // After a statement command's reply: as Relay's ending (restore errors, OnReplyEnd, an
+  // error after which the server closes).
+  Outcome AfterStatementReply(CommandRelay& relay, protocol::Command command, Outcome relayed);
+  void AddToCache(const pool::StatementKey& key, std::uint32_t server_id, std::uint64_t owner);
+  void RememberPreparedKill(std::uint32_t id, KillStatement kill, std::uint16_t parameters);
 
   ProxyContext& context_;
   WorkerSessions& sessions_;
@@ -237,6 +269,10 @@ class ClientSession {
   PinReason counted_pin_ = PinReason::kNone;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;
+  // The session's prepared statements when the proxy owns their ids (VirtualStatements);
+  // made at the first prepare.
+  std::unique_ptr<ClientStatements> statements_;
+  bool virtual_statements_ = false;
   // KILL statements the client prepared (COM_STMT_PREPARE), by statement id. Rare: held
   // apart.
   std::unique_ptr<PreparedKills> prepared_kills_;

@@ -4,12 +4,14 @@
 #include <array>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
+#include <utility>
 #include <vector>
 
 #include "common/log.h"
 #include "common/log_text.h"
 #include "protocol/frame.h"
 #include "protocol/session_track.h"
+#include "protocol/stmt_execute.h"
 #include "protocol/wire.h"
 #include "proxy/proxy_errors.h"
 
@@ -134,33 +136,98 @@ void CommandRelay::ResetFirst() {
 
 void CommandRelay::Prepend(ByteView commands, int replies) {
   reset_request_.insert(reset_request_.end(), commands.begin(), commands.end());
-  reset_replies_ += replies;
+  expected_.insert(expected_.end(), static_cast<std::size_t>(replies), false);
 }
 
-net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
-  while (reset_replies_ > 0) {
+void CommandRelay::PrependPrepare(ByteView command) {
+  reset_request_.insert(reset_request_.end(), command.begin(), command.end());
+  expected_.push_back(true);
+}
+
+net::Awaitable<Outcome> CommandRelay::SendCommand(ByteView framed, std::uint8_t next_sequence) {
+  net::ByteStream& backend = backend_.stream();
+  backend.StartCommand();
+  if (backend.compressed() && !reset_request_.empty()) {
+    // As ForwardCommand: the prepended commands in a frame of their own.
+    const std::error_code error = co_await backend_.WriteCommands(reset_request_);
+    reset_request_.clear();
+    if (error) co_return Outcome::kBackendGone;
+    backend.StartCommand();
+  }
+  const std::array<asio::const_buffer, 2> pieces = {asio::buffer(reset_request_),
+                                                    asio::buffer(framed.data(), framed.size())};
+  auto [error, written] = co_await asio::async_write(backend_.stream(), pieces, net::kNoThrow);
+  reset_request_.clear();
+  if (error) co_return Outcome::kBackendGone;
+  reply_sequence_ = next_sequence;
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<Outcome> CommandRelay::PrependedReplyLost(const std::error_code& error) {
+  Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
+      backend_.state().thread_id, net::ErrorText(error));
+  const ErrPacket error_packet = MakeErrPacket(
+      server_error::kConnectionKilled,
+      "Connection was killed: longlink lost the backend connection before the command "
+      "(it did not run)");
+  co_await client_.SendError(error_packet, 1);
+  co_return Outcome::kBackendGone;
+}
+
+net::Awaitable<Outcome> CommandRelay::PrependedReplyInvalid(ByteView payload) {
+  Log(LogLevel::kWarning, session_, "backend broke the protocol resetting: packet starts {}",
+      LogHexPrefix(payload, 64));
+  const ErrPacket error_packet = BackendUnavailable("the backend sent an invalid reply");
+  co_await client_.SendError(error_packet, 1);
+  co_return Outcome::kBackendError;
+}
+
+net::Awaitable<Outcome> CommandRelay::ReadPrependedPrepare() {
+  protocol::ResponseTracker tracker(protocol::ResponseShape::kStmtPrepare,
+                                    backend_.state().capabilities);
+  while (!tracker.complete()) {
     auto chunk = protocol::PeekChunk(out_->data());
     if (!chunk) {
       if (const std::error_code error = co_await ReadFromBackend()) {
-        Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
-            backend_.state().thread_id, net::ErrorText(error));
-        const ErrPacket error_packet = MakeErrPacket(
-            server_error::kConnectionKilled,
-            "Connection was killed: longlink lost the backend connection before the command "
-            "(it did not run)");
-        co_await client_.SendError(error_packet, 1);
-        co_return Outcome::kBackendGone;
+        co_return co_await PrependedReplyLost(error);
       }
       continue;
+    }
+    if (chunk->continues() || !tracker.OnServerPacket(chunk->payload).ok()) {
+      co_return co_await PrependedReplyInvalid(chunk->payload);
+    }
+    out_->Consume(chunk->size());
+  }
+  PrependedPrepare result;
+  if (tracker.ended_with_error()) {
+    result.error = *tracker.error();
+    Log(LogLevel::kDebug, session_, "preparing a statement on backend connection {} failed: {}",
+        backend_.state().thread_id, LogQuoted(tracker.error()->message));
+  } else if (tracker.prepare_ok()) {
+    result.statement = tracker.prepare_ok()->statement_id;
+  }
+  prepended_prepares_.push_back(std::move(result));
+  co_return Outcome::kOk;
+}
+
+net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
+  for (const bool prepare : std::exchange(expected_, {})) {
+    if (prepare) {
+      const Outcome read = co_await ReadPrependedPrepare();
+      if (read != Outcome::kOk) co_return read;
+      continue;
+    }
+    auto chunk = protocol::PeekChunk(out_->data());
+    while (!chunk) {
+      if (const std::error_code error = co_await ReadFromBackend()) {
+        co_return co_await PrependedReplyLost(error);
+      }
+      chunk = protocol::PeekChunk(out_->data());
     }
     if (chunk->continues() || chunk->payload.empty() ||
         (chunk->payload[0] != protocol::header::kOk &&
          chunk->payload[0] != protocol::header::kErr)) {
-      Log(LogLevel::kWarning, session_, "backend broke the protocol resetting: packet starts {}",
-          LogHexPrefix(chunk->payload, 64));
-      const ErrPacket error_packet = BackendUnavailable("the backend sent an invalid reply");
-      co_await client_.SendError(error_packet, 1);
-      co_return Outcome::kBackendError;
+      co_return co_await PrependedReplyInvalid(chunk->payload);
     }
     if (chunk->payload[0] == protocol::header::kErr) {
       auto err =
@@ -175,7 +242,6 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
       state_.LearnLastInsertId(*ok);
     }
     out_->Consume(chunk->size());
-    --reset_replies_;
   }
   co_return Outcome::kOk;
 }
@@ -271,9 +337,12 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
 
 net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shape,
                                                     bool cursor_requested) {
-  if (reset_replies_ > 0) {
+  if (!expected_.empty()) {
     const Outcome reset = co_await ReadResetReplies();
     if (reset != Outcome::kOk) co_return reset;
+  }
+  if (replace_with_prepare_error_ && !prepended_prepares_.empty()) {
+    replacement_error_ = prepended_prepares_.back().error;
   }
   if (shape == protocol::ResponseShape::kNone) co_return Outcome::kOk;
   protocol::ResponseTracker tracker(shape, backend_.state().capabilities, cursor_requested);
@@ -312,14 +381,40 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
           }
           co_return Outcome::kBackendError;
         }
+        if (capture_ != nullptr) {
+          // A packet of several chunks is never kept.
+          captured_bytes_ += chunk->continues() ? capture_limit_ + 1 : chunk->payload.size();
+          if (captured_bytes_ <= capture_limit_) {
+            capture_->emplace_back(chunk->payload.begin(), chunk->payload.end());
+          } else {
+            capture_->clear();
+          }
+        }
+        if (*kind == protocol::ServerPacketKind::kErr && replacement_error_ && !sent_any &&
+            pos == 0) {
+          replacements.push_back(protocol::Frame(
+              protocol::Encode(*replacement_error_, client_.capabilities()), last_sequence));
+          pieces.emplace_back(replacements.back().data(), replacements.back().size());
+          run_start = pos + chunk->size();
+        }
         if (*kind == protocol::ServerPacketKind::kStmtPrepareOk) {
-          // 0x00, statement id <4>, columns <2>, parameters <2>.
+          // 0x00, statement id <4>, columns <2>, parameters <2>, 0x00, warnings <2>.
           protocol::Reader ok(chunk->payload.subspan(1));
           const auto statement = ok.ReadU32();
           const auto columns = ok.ReadU16();
           const auto parameters = ok.ReadU16();
+          const auto filler = ok.ReadU8();
+          const auto warnings = ok.ReadU16();
           if (statement && columns && parameters) {
-            prepared_ = Prepared{.statement = *statement, .parameters = *parameters};
+            prepared_ = Prepared{.statement = *statement,
+                                 .parameters = *parameters,
+                                 .columns = *columns,
+                                 .warnings = filler && warnings ? *warnings : std::uint16_t{0}};
+          }
+          if (exposed_id_) {
+            protocol::SetStatementId(
+                bytes.subspan(pos + protocol::kPacketHeaderSize, chunk->payload.size()),
+                *exposed_id_);
           }
         }
         if (*kind == protocol::ServerPacketKind::kEof && client_tracking_ != nullptr) {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "net/io_buffer.h"
 #include "pool/backend_connection.h"
@@ -61,6 +62,31 @@ class CommandRelay {
   // read and dropped before the command's. An OK that reports last_insert_id tells
   // SessionState (LearnLastInsertId); an ERR is kept in prepended_error().
   void Prepend(protocol::ByteView commands, int replies);
+  // Before the command: a COM_STMT_PREPARE (framed from sequence id 0), in the same write; its
+  // reply is read and dropped before the command's, and kept in prepended_prepares().
+  void PrependPrepare(protocol::ByteView command);
+  // What the server answered to each PrependPrepare, in order: the statement id, or its ERR.
+  struct PrependedPrepare {
+    std::optional<std::uint32_t> statement = {};
+    std::optional<protocol::ErrPacket> error = {};
+  };
+  const std::vector<PrependedPrepare>& prepended_prepares() const { return prepended_prepares_; }
+  // If the last PrependPrepare failed and the command's reply is an ERR, the client gets the
+  // prepare's ERR in its place (the command that names the statement then fails with
+  // "Unknown prepared statement handler", but what the client meets is the prepare's error).
+  void ReplaceErrorWithFailedPrepare() { replace_with_prepare_error_ = true; }
+  // A COM_STMT_PREPARE's reply: the client sees statement id `id` in the PREPARE_OK, and the
+  // reply's payloads (as the server sent them) are kept in `capture` unless they pass `limit`
+  // bytes (then `capture` is left empty).
+  void ExposePreparedAs(std::uint32_t id, std::vector<protocol::Bytes>* capture,
+                        std::size_t limit) {
+    exposed_id_ = id;
+    capture_ = capture;
+    capture_limit_ = limit;
+  }
+  // Sends a command the proxy composed (`framed`, from sequence id 0, whose reply continues
+  // with `next_sequence`), after anything prepended, in one write.
+  net::Awaitable<Outcome> SendCommand(protocol::ByteView framed, std::uint8_t next_sequence);
   // The first ERR among the prepended commands' replies, if one failed: the command still
   // ran, on a session that is not quite the client's.
   const std::optional<std::string>& prepended_error() const { return prepended_error_; }
@@ -82,10 +108,12 @@ class CommandRelay {
   std::optional<std::uint16_t> error_code() const { return error_code_; }
   // After RelayResponse returned kOk: the warning count the reply ended with.
   std::uint16_t warnings() const { return warnings_; }
-  // After a COM_STMT_PREPARE's reply: the statement id and parameter count of its PREPARE_OK.
+  // After a COM_STMT_PREPARE's reply: its PREPARE_OK (the statement id the server sent).
   struct Prepared {
     std::uint32_t statement = 0;
     std::uint16_t parameters = 0;
+    std::uint16_t columns = 0;
+    std::uint16_t warnings = 0;
   };
   std::optional<Prepared> prepared() const { return prepared_; }
 
@@ -96,6 +124,11 @@ class CommandRelay {
   // Reads (and drops) the replies to ResetFirst's or Prepend's commands. An ERR is logged:
   // the command still ran.
   net::Awaitable<Outcome> ReadResetReplies();
+  // Reads one prepended prepare's reply into prepended_prepares_.
+  net::Awaitable<Outcome> ReadPrependedPrepare();
+  // The client's end of a failure while reading prepended replies.
+  net::Awaitable<Outcome> PrependedReplyLost(const std::error_code& error);
+  net::Awaitable<Outcome> PrependedReplyInvalid(protocol::ByteView payload);
   // Transaction pooling: clears SESSION_STATE_CHANGED in an EOF's status (in place) unless
   // the client's trackers could have something to report after a result.
   void HideEofStateChange(std::span<std::uint8_t> eof) const;
@@ -113,7 +146,6 @@ class CommandRelay {
   std::unique_ptr<net::IoBuffer> out_;  // Backend bytes not yet relayed.
   std::optional<std::uint16_t> error_code_;
   protocol::Bytes reset_request_;  // Sent with the command's first bytes (ResetFirst).
-  int reset_replies_ = 0;          // Replies to the reset still to read.
   // The id the backend's next reply packet has in the plain protocol: a compressed backend's
   // replies are renumbered for a plain client (the server numbers them from its frame ids).
   std::uint8_t reply_sequence_ = 0;
@@ -121,6 +153,15 @@ class CommandRelay {
   const pool::TrackerSettings* client_tracking_ = nullptr;
   std::optional<Prepared> prepared_;
   std::optional<std::string> prepended_error_;
+  // The prepended commands' replies still to read: OK/ERR (false) or a prepare's (true).
+  std::vector<bool> expected_;
+  std::vector<PrependedPrepare> prepended_prepares_;
+  bool replace_with_prepare_error_ = false;
+  std::optional<protocol::ErrPacket> replacement_error_;
+  std::optional<std::uint32_t> exposed_id_;
+  std::vector<protocol::Bytes>* capture_ = nullptr;
+  std::size_t capture_limit_ = 0;
+  std::size_t captured_bytes_ = 0;
   std::uint16_t warnings_ = 0;
 };
 

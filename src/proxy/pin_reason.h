@@ -27,6 +27,7 @@ enum class PinReason : std::uint8_t {
   kSqlPrepare,         // SQL PREPARE / EXECUTE / DEALLOCATE.
   kPreparedStatement,  // COM_STMT_PREPARE.
   kCursor,             // An open cursor (SERVER_STATUS_CURSOR_EXISTS).
+  kLongData,           // COM_STMT_SEND_LONG_DATA, until that statement's execute.
   kHandler,
   kCall,  // A procedure may do any of the others.
   kXa,

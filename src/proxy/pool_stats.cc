@@ -17,7 +17,11 @@ std::string DescribePool(const PoolStatsSnapshot& snapshot) {
          std::to_string(snapshot.backend_active) + " active; " + std::to_string(snapshot.releases) +
          " releases, " + std::to_string(snapshot.reattaches) + " reattaches, " +
          std::to_string(snapshot.state_replays) + " state replays (" +
-         std::to_string(snapshot.resets_for_replay) + " with a reset)";
+         std::to_string(snapshot.resets_for_replay) +
+         " with a reset); prepared statements: " + std::to_string(snapshot.prepares_asked) +
+         " asked, " + std::to_string(snapshot.prepares_sent) + " sent to the server, " +
+         std::to_string(snapshot.statement_cache_hits) + " cache hits, " +
+         std::to_string(snapshot.statement_evictions) + " evictions";
 }
 
 std::shared_ptr<PoolStatsCell> PoolStats::Cell(const pool::PoolKey& key) {
@@ -46,6 +50,10 @@ std::vector<PoolStatsSnapshot> PoolStats::Snapshot(const pool::Pools& pools) con
     snapshot.reattaches = cell->reattaches.load(kRelaxed);
     snapshot.state_replays = cell->state_replays.load(kRelaxed);
     snapshot.resets_for_replay = cell->resets_for_replay.load(kRelaxed);
+    snapshot.prepares_asked = cell->prepares_asked.load(kRelaxed);
+    snapshot.prepares_sent = cell->prepares_sent.load(kRelaxed);
+    snapshot.statement_cache_hits = cell->statement_cache_hits.load(kRelaxed);
+    snapshot.statement_evictions = cell->statement_evictions.load(kRelaxed);
     const pool::ConnectionCountsByState counts = pools.CountByState(key);
     snapshot.backend_idle = counts.idle;
     snapshot.backend_active = counts.active;

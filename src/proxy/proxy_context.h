@@ -22,6 +22,7 @@
 #include "proxy/account_directory.h"
 #include "proxy/login_failures.h"
 #include "proxy/pool_stats.h"
+#include "proxy/statement_shapes.h"
 
 namespace longlink::proxy {
 
@@ -50,6 +51,8 @@ class ProxyContext {
   // Per-pool counters (clients, holders, pins by reason, releases, replays).
   PoolStats& pool_stats() { return pool_stats_; }
   std::vector<PoolStatsSnapshot> PoolStatistics() const { return pool_stats_.Snapshot(pools_); }
+  // Prepared statements known to the proxy (transaction pooling), shared by all sessions.
+  StatementShapes& statement_shapes() { return statement_shapes_; }
   // Whether the pools of `user` pool transactions: its [[users]] pool_mode, else pool.mode.
   bool TransactionPoolingFor(const std::string& user) const;
   // How backend connections are made (address, timeout, TLS).
@@ -111,6 +114,7 @@ class ProxyContext {
   std::unordered_map<std::string, std::uint32_t> user_sessions_;
   pool::Pools pools_;
   PoolStats pool_stats_;
+  StatementShapes statement_shapes_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};

@@ -51,7 +51,10 @@ RestorePlan PlanRestore(const pool::BackendConnection& connection, const Session
 }
 
 void MarkRestored(pool::BackendState* connection, const SessionState& session, bool reset) {
-  if (reset) connection->reset_at = pool::Clock::now();
+  if (reset) {
+    connection->reset_at = pool::Clock::now();
+    connection->statements.Clear();  // The reset closed them.
+  }
   connection->variables = session.variables();
   connection->schema = session.schema();
   if (session.last_insert_id_known()) connection->last_insert_id = session.last_insert_id();

@@ -19,6 +19,7 @@ std::string_view PinReasonName(PinReason reason) {
                                                                            "sql_prepare",
                                                                            "prepared_statement",
                                                                            "cursor",
+                                                                           "long_data",
                                                                            "handler",
                                                                            "call",
                                                                            "xa",
@@ -47,6 +48,7 @@ std::string_view PinReasonText(PinReason reason) {
       "PREPARE",
       "prepared statement",
       "open cursor",
+      "long data sent for the statement's next execute",
       "HANDLER",
       "CALL (a procedure may keep state)",
       "XA transaction",
@@ -364,7 +366,9 @@ void SessionState::OnCommand(protocol::Command command) {
   pending_set_.clear();
   switch (command) {
     case protocol::Command::kStmtPrepare:
-      Pin(PinReason::kPreparedStatement);
+      // Transaction pooling: the proxy's statement ids move with the session
+      // (ClientStatements).
+      if (!transaction_pooling_) Pin(PinReason::kPreparedStatement);
       break;
     case protocol::Command::kSetOption:
       Pin(PinReason::kSetOption);

@@ -66,7 +66,8 @@ void ClientSession::PrepareRelay(CommandRelay& relay, protocol::Command command,
 void ClientSession::ReleaseIfMovable() {
   if (!backend_.held()) return;
   const std::uint16_t status = backend_->state().status_flags;
-  if (state_.movable(status)) {
+  const bool statement_hold = statements_ && statements_->hold() != PinReason::kNone;
+  if (state_.movable(status) && !statement_hold) {
     // A restore planned but never sent (the proxy answered the command itself): the
     // connection still has its own state.
     const bool synced = synced_ && !restore_;
@@ -76,7 +77,7 @@ void ClientSession::ReleaseIfMovable() {
     if (stats_) stats_->releases.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const PinReason reason = state_.pin_reason();
+  const PinReason reason = SessionPin();
   if (reason != counted_pin_ && reason != PinReason::kNone &&
       LastsOf(reason) == PinLasts::kUntilReset) {
     Log(LogLevel::kDebug, id_, "pinned to backend connection {}: {}", backend_.thread_id(),
@@ -84,8 +85,15 @@ void ClientSession::ReleaseIfMovable() {
   }
 }
 
+PinReason ClientSession::SessionPin() const {
+  const PinReason pin = state_.pin_reason();
+  if (pin != PinReason::kNone || !statements_) return pin;
+  return statements_->hold();
+}
+
 void ClientSession::JoinPoolStats() {
   UpdatePoolStats(/*gone=*/true);
+  virtual_statements_ = VirtualStatements();
   stats_ = context_.pool_stats().Cell(Key());
   stats_->clients.fetch_add(1, std::memory_order_relaxed);
 }
@@ -98,7 +106,7 @@ void ClientSession::UpdatePoolStats(bool gone) {
     stats_->clients_holding.fetch_add(holding ? 1 : -1, kRelaxed);
     counted_holding_ = holding;
   }
-  const PinReason pin = gone || !backend_.held() ? PinReason::kNone : state_.pin_reason();
+  const PinReason pin = gone || !backend_.held() ? PinReason::kNone : SessionPin();
   if (pin != counted_pin_) {
     if (counted_pin_ != PinReason::kNone) {
       stats_->pinned[static_cast<std::size_t>(counted_pin_)].fetch_sub(1, kRelaxed);

@@ -12,15 +12,16 @@ import pytest
 
 from conftest import ROOT, WHERE_ALL
 from mariadb_server import APP_PASSWORD, APP_USER
+from proxy_process import POOL_MODE
 
 CLIENT = os.environ.get("LONGLINK_LIBMARIADB_CLIENT",
                         os.path.join(ROOT, "build", "tests", "clients", "libmariadb_client"))
 
 UTF8_HEX = "żółć 😀".encode().hex().upper()
 
-# Every line the program prints on success, in order; EXTENDED and PREPARED_KILL mark the
-# "info" lines that differ between the server and the proxy.
-EXTENDED, PREPARED_KILL = "extended", "prepared_kill"
+# Every line the program prints on success, in order; EXTENDED, STMT_CLOSE and PREPARED_KILL
+# mark the lines that differ between the server and the proxy.
+EXTENDED, STMT_CLOSE, PREPARED_KILL = "extended", "stmt_close", "prepared_kill"
 EXPECTED = [
     "ok connect: database app, character set latin1",
     "ok server_info: contains MariaDB, server type MariaDB, version >= 10.2",
@@ -42,7 +43,7 @@ EXPECTED = [
     "ok stmt_reexecute: INT -8, VARCHAR 'again', DOUBLE -1.5e+300, "
     "DATETIME 1999-12-31 23:59:58.000000, INT 42, BLOB 70000 bytes in 2 pieces; id 7 still equal",
     "ok stmt_reset: long data discarded (stored 'kept'); a half-read result ended, ids 1 2 3",
-    "ok stmt_close: 3 statements closed: Com_stmt_close +3, Prepared_stmt_count back",
+    STMT_CLOSE,
     "ok ping: mysql_ping",
     "ok select_db: DATABASE() other",
     f"ok change_user: user {APP_USER}, database other, user variable gone",
@@ -68,6 +69,12 @@ EXTENDED_PROXY = ("info server_extended_capabilities: PROGRESS=0 STMT_BULK_OPERA
 KILL_DIRECT = ("info prepared_kill: prepared; execute: 1094 (HY000) "
                "Unknown thread id: 99999999")
 KILL_PROXY = KILL_DIRECT
+# A closed statement is closed on the server, except in transaction pooling, where the proxy
+# keeps the server statements of a connection for the next client that prepares the same
+# (docs/PROXY.md, "Prepared statements in transaction pooling"): no COM_STMT_CLOSE reaches the
+# server, and the three stay prepared there.
+STMT_CLOSED = "ok stmt_close: 3 statements closed: Com_stmt_close +3, Prepared_stmt_count back"
+STMT_KEPT = "info stmt_close: Com_stmt_close +0, Prepared_stmt_count +3"
 
 
 def client_args(target):
@@ -90,7 +97,9 @@ def client_bin():
 def test_libmariadb_client(make_target, where, client_bin, mariadb):
     # min_idle=0: the janitor (every second) opens no warm connection that would count below.
     target = make_target(where, pool__min_idle=0)
+    kept = target.is_proxy and POOL_MODE == "transaction"
     infos = {EXTENDED: EXTENDED_PROXY if target.is_proxy else EXTENDED_DIRECT,
+             STMT_CLOSE: STMT_KEPT if kept else STMT_CLOSED,
              PREPARED_KILL: KILL_PROXY if target.is_proxy else KILL_DIRECT}
     expected = [infos.get(line, line) for line in EXPECTED]
     # Twice: through the proxy the second run reuses the backend connection the first one left

@@ -140,6 +140,12 @@ TEST(ConfigTest, ValidFiles) {
          c->pool.max_idle_time = Milliseconds(120000);
          c->pool.max_lifetime = Milliseconds(7200000);
        }},
+      {"prepared statement limits",
+       "[pool]\nmax_prepared_statements = 16\n[proxy]\nmax_client_prepared_statements = 9\n",
+       [](ProxyConfig* c) {
+         c->pool.max_prepared_statements = 16;
+         c->proxy.max_client_prepared_statements = 9;
+       }},
       {"backend retry", "[backend]\naddress = \"127.0.0.1:3306\"\nretry_timeout = \"30s\"\n",
        [](ProxyConfig* c) { c->backend.retry_timeout = Milliseconds(30000); }},
       {"duration integer seconds", "[pool]\nqueue_timeout = 7\n",
@@ -291,11 +297,14 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"unknown key", backend + "[pool]\nmax_conections = 3\n" + users,
        "t.toml:4: pool.max_conections: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
-       "max_idle_time, max_lifetime"},
+       "max_idle_time, max_lifetime, max_prepared_statements"},
+      {"no prepared statements per connection",
+       backend + "[pool]\nmax_prepared_statements = 0\n" + users,
+       "t.toml:4: pool.max_prepared_statements: must be from 1 to 1048576, got 0"},
       {"unknown proxy key", "[proxy]\nread_timeout = \"5s\"\n" + backend + users,
        "t.toml:2: proxy.read_timeout: unknown key; expected one of workers, "
        "max_client_connections, handshake_timeout, net_read_timeout, log_level, "
-       "server_version, max_allowed_packet, compression"},
+       "server_version, max_allowed_packet, compression, max_client_prepared_statements"},
       {"unknown backend key", backend + "max_conections = 5\n" + users,
        "t.toml:3: backend.max_conections: unknown key; expected one of address, "
        "max_connections, connect_timeout, retry_timeout, compression"},
@@ -308,7 +317,7 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
        "t.toml:4: pool.zz: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
-       "max_idle_time, max_lifetime"},
+       "max_idle_time, max_lifetime, max_prepared_statements"},
       {"unknown user key", backend + users + "passwd = \"x\"\n",
        "t.toml:6: users.passwd: unknown key; expected one of name, password, password_hash, "
        "require_tls, pool_mode"},

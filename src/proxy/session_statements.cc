@@ -1,0 +1,472 @@
+// ClientSession's protocol prepared statements in transaction pooling (docs/PROXY.md,
+// "Prepared statements in transaction pooling"): the client's statement ids are the proxy's
+// (ClientStatements), each connection keeps the server statements it has (StatementCache), and
+// a statement missing where an execute runs is prepared there first, in the same write, the
+// execute naming it as MariaDB's "statement prepared last" (id 0xFFFFFFFF).
+#include <algorithm>
+#include <asio/buffer.hpp>
+#include <asio/write.hpp>
+#include <string>
+
+#include "common/log.h"
+#include "common/log_text.h"
+#include "protocol/command.h"
+#include "protocol/frame.h"
+#include "protocol/stmt_execute.h"
+#include "proxy/client_session.h"
+#include "proxy/proxy_errors.h"
+
+namespace longlink::proxy {
+
+using protocol::Bytes;
+using protocol::ByteView;
+using protocol::Command;
+using protocol::ErrPacket;
+using protocol::MakeErrPacket;
+namespace server_error = protocol::server_error;
+
+namespace {
+
+constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
+
+// The name the server gives the command in "Unknown prepared statement handler (N) given to
+// ...".
+std::string_view HandlerName(Command command) {
+  switch (command) {
+    case Command::kStmtFetch:
+      return "mysqld_stmt_fetch";
+    case Command::kStmtReset:
+      return "mysqld_stmt_reset";
+    default:
+      return "mysqld_stmt_execute";
+  }
+}
+
+Bytes Framed(ByteView payload) { return protocol::Frame(payload, 0); }
+
+std::uint8_t ChunksOf(std::size_t payload_size) {
+  return static_cast<std::uint8_t>(protocol::ChunkCount(payload_size));
+}
+
+}  // namespace
+
+bool ClientSession::VirtualStatements() const {
+  if (!transaction_pooling()) return false;
+  // MariaDB's "statement prepared last" id lets a statement be prepared and executed in one
+  // write; a server without it (MySQL) keeps the session on the connection it prepared on.
+  const pool::ServerIdentity server = context_.ServerIdentity();
+  return context_.server_identity_known() &&
+         (server.capabilities & protocol::capability::kClientMysql) == 0;
+}
+
+std::size_t ClientSession::StatementCapacity() const {
+  std::size_t capacity = context_.config().pool.max_prepared_statements;
+  const std::uint32_t server_limit = backend_->state().max_prepared_stmt_count;
+  if (server_limit > 0) {
+    // The caches of all backend connections together stay within the server's limit.
+    const std::size_t share = server_limit / std::max<std::uint32_t>(
+                                                 context_.config().backend.max_connections, 1);
+    capacity = std::min(capacity, std::max<std::size_t>(share, 1));
+  }
+  return capacity;
+}
+
+void ClientSession::NoteDdl(const StatementScan& scan) {
+  if (IsDdlKeyword(scan.first_keyword) || scan.multiple) context_.statement_shapes().Invalidate();
+}
+
+net::Awaitable<std::optional<Outcome>> ClientSession::HoldBackend(bool reads_previous) {
+  if (!backend_.held() && !backend_.lost()) {
+    if (auto refused = co_await CheckOut()) {
+      if (!co_await client_.SendError(*refused, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
+    }
+  }
+  if (!backend_.held()) {
+    bool fatal = false;
+    if (auto refused = co_await Reattach(reads_previous, &fatal)) {
+      if (!co_await client_.SendError(*refused, 1)) co_return Outcome::kClientGone;
+      co_return fatal ? Outcome::kClientError : Outcome::kOk;
+    }
+  }
+  co_return std::nullopt;
+}
+
+void ClientSession::PrependStatementCloses(CommandRelay& relay) {
+  pool::StatementCache& cache = backend_->state().statements;
+  if (!cache.closes_due()) return;
+  Bytes closes;
+  for (const std::uint32_t id : cache.TakeCloses()) {
+    const Bytes close = Framed(protocol::Encode(protocol::StmtClose{id}));
+    closes.insert(closes.end(), close.begin(), close.end());
+  }
+  relay.Prepend(closes, 0);
+}
+
+net::Awaitable<Outcome> ClientSession::RelayStatement(Command command) {
+  const auto header = *protocol::DecodePacketHeader(client_.in().data());
+  if (prepared_kills_ && (command == Command::kStmtExecute || command == Command::kStmtClose)) {
+    if (command == Command::kStmtExecute) {
+      auto hold = HoldBackend(/*reads_previous=*/false);
+      if (auto answered = co_await std::move(hold)) {
+        if (!co_await client_.DropPacket(MaxClientPacket())) co_return Outcome::kClientGone;
+        co_return *answered;
+      }
+    }
+    auto handle = HandlePreparedKill(command, header.payload_length);
+    if (const std::optional<Outcome> handled = co_await std::move(handle)) co_return *handled;
+  }
+  net::PacketRead read;
+  { read = co_await client_.ReadPacket(MaxClientPacket()); }
+  if (read.failure == net::ReadFailure::kTooLarge) {
+    Log(LogLevel::kInfo, id_, "closing: packet larger than max_allowed_packet ({} bytes)",
+        MaxClientPacket());
+    const ErrPacket error_packet = MakeErrPacket(
+        server_error::kNetPacketTooLarge, "Got a packet bigger than 'max_allowed_packet' bytes");
+    co_await client_.SendError(error_packet, 1);
+    co_return Outcome::kClientError;
+  }
+  if (!read.ok()) co_return Outcome::kClientGone;
+  Bytes payload = std::move(read.packet.payload);
+  if (!statements_) {
+    statements_ =
+        std::make_unique<ClientStatements>(context_.config().proxy.max_client_prepared_statements);
+  }
+  if (command == Command::kStmtPrepare) co_return co_await PrepareStatement(std::move(payload));
+  if (command == Command::kStmtClose) {
+    CloseStatement(payload);
+    co_return Outcome::kOk;
+  }
+  co_return co_await RunStatement(command, std::move(payload));
+}
+
+void ClientSession::CloseStatement(ByteView payload) {
+  const std::optional<std::uint32_t> id = protocol::StatementIdOf(payload);
+  if (!id) return;
+  const std::uint32_t resolved = statements_->Resolve(*id);
+  ClientStatement* statement = statements_->Find(resolved);
+  if (statement == nullptr) return;  // As the server: no reply, nothing happens.
+  if ((statement->long_data || statement->cursor) && backend_.held()) {
+    // Its server statement holds its long data or cursor: closed with the next command there.
+    backend_->state().statements.Disown(statement->owner, /*drop=*/true);
+  }
+  statements_->Erase(resolved);
+}
+
+net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
+  if (stats_) stats_->prepares_asked.fetch_add(1, std::memory_order_relaxed);
+  state_.OnCommand(Command::kStmtPrepare);
+  const std::string text(reinterpret_cast<const char*>(payload.data()) + 1, payload.size() - 1);
+  if (statements_->full()) {
+    const ErrPacket error = MakeErrPacket(
+        server_error::kMaxPreparedStmtCount,
+        "Can't create more than max_prepared_stmt_count statements (current value: " +
+            std::to_string(statements_->limit()) + ")");
+    Log(LogLevel::kInfo, id_, "prepare refused: {} statements open (max_client_prepared_statements)",
+        statements_->size());
+    if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  std::optional<StatementScan> scan;
+  std::optional<KillStatement> prepared_kill;
+  if (text.size() <= kScanLimit) {
+    scan = ScanStatement(text);
+    if (scan->kill) {
+      std::optional<KillStatement> kill = ParseKillStatement(text);
+      if (scan->multiple || !kill) co_return co_await RefuseKill(text);
+      if (kill->NamesThread()) prepared_kill = std::move(kill);
+    }
+  }
+  auto shape = std::make_shared<StatementShape>();
+  shape->key = pool::MakeStatementKey(text, StatementContext(Key(), state_.schema(), state_.variables()));
+  shape->schema = state_.schema();
+  shape->variables = ParseVariablesOf(state_.variables());
+  shape->scan = std::move(scan);
+  shape->epoch = context_.statement_shapes().epoch();
+
+  if (!backend_.held() && !backend_.lost()) {
+    if (auto known = context_.statement_shapes().Find(*shape->key)) {
+      // Another client prepared it: the server's reply, with this client's id.
+      const std::uint32_t id = statements_->Add(known);
+      Bytes reply;
+      std::uint8_t sequence = 1;
+      for (std::size_t i = 0; i < known->reply.size(); ++i) {
+        Bytes packet = known->reply[i];
+        if (i == 0) protocol::SetStatementId(packet, id);
+        sequence = protocol::AppendFramed(packet, sequence, &reply);
+      }
+      if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), known->parameters);
+      auto [error, written] = co_await asio::async_write(
+          client_.stream(), asio::buffer(reply.data(), reply.size()), net::kNoThrow);
+      if (error) co_return Outcome::kClientGone;
+      state_.OnReplyEnd(Command::kStmtPrepare, 0, false);
+      co_return Outcome::kOk;
+    }
+  }
+  if (auto answered = co_await HoldBackend(/*reads_previous=*/false)) co_return *answered;
+
+  CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
+  if (backend_.reset_due()) {
+    relay.ResetFirst();
+    backend_.ResetDone();
+    backend_->state().statements.Clear();
+  }
+  PrepareRelay(relay, Command::kStmtPrepare, /*reads_previous=*/false);
+  PrependStatementCloses(relay);
+  const std::uint32_t id = statements_->next_id();
+  relay.ExposePreparedAs(id, &shape->reply, StatementShapes::kMaxReplyBytes);
+  const Bytes framed = Framed(payload);
+  const Outcome sent = co_await relay.SendCommand(framed, ChunksOf(payload.size()));
+  if (sent != Outcome::kOk) co_return sent;
+  const Outcome relayed = co_await relay.RelayResponse(protocol::ResponseShape::kStmtPrepare);
+  if (const Outcome ended = AfterStatementReply(relay, Command::kStmtPrepare, relayed);
+      ended != Outcome::kOk || last_reply_error_) {
+    if (ended == Outcome::kOk) statements_->PrepareFailed();
+    co_return ended;
+  }
+  const std::optional<CommandRelay::Prepared> prepared = relay.prepared();
+  if (!prepared) co_return Outcome::kBackendError;
+  if (stats_) stats_->prepares_sent.fetch_add(1, std::memory_order_relaxed);
+  shape->parameters = prepared->parameters;
+  shape->columns = prepared->columns;
+  if (prepared->warnings > 0) shape->reply.clear();  // SHOW WARNINGS must see them.
+  std::shared_ptr<const StatementShape> done = std::move(shape);
+  if (!done->reply.empty()) context_.statement_shapes().Add(done);
+  pool::StatementCache& cache = backend_->state().statements;
+  if (auto older = cache.Find(*done->key, 0)) cache.Drop(*older);  // The new one's metadata wins.
+  AddToCache(done->key, prepared->statement, 0);
+  statements_->Add(done);
+  if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), done->parameters);
+  co_return Outcome::kOk;
+}
+
+void ClientSession::RememberPreparedKill(std::uint32_t id, KillStatement kill,
+                                         std::uint16_t parameters) {
+  if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
+  (*prepared_kills_)[id] = PreparedKill{.kill = std::move(kill), .parameters = parameters};
+}
+
+void ClientSession::AddToCache(const pool::StatementKey& key, std::uint32_t server_id,
+                               std::uint64_t owner) {
+  const std::size_t evicted =
+      backend_->state().statements.Add(key, server_id, owner, StatementCapacity());
+  if (evicted > 0 && stats_) {
+    stats_->statement_evictions.fetch_add(evicted, std::memory_order_relaxed);
+  }
+}
+
+Outcome ClientSession::AfterStatementReply(CommandRelay& relay, Command command, Outcome relayed) {
+  last_reply_error_ = relay.error_code();
+  if (relay.prepended_error()) {
+    Log(LogLevel::kWarning, id_, "the session state could not be restored before a command: {}",
+        *relay.prepended_error());
+    backend_.MarkNotReusable();
+  }
+  if (relayed != Outcome::kOk) return relayed;
+  state_.OnReplyEnd(command, relay.warnings(), last_reply_error_.has_value());
+  if (last_reply_error_ && protocol::ServerClosesAfter(*last_reply_error_)) {
+    Log(LogLevel::kInfo, id_, "closing: the server ended backend connection {} with error {}",
+        backend_->state().thread_id, *last_reply_error_);
+    return Outcome::kBackendGone;
+  }
+  return Outcome::kOk;
+}
+
+net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes payload) {
+  const std::optional<std::uint32_t> sent_id = protocol::StatementIdOf(payload);
+  const bool answers = command != Command::kStmtSendLongData;
+  ClientStatement* statement = nullptr;
+  std::uint32_t resolved = 0;
+  if (sent_id) {
+    resolved = statements_->Resolve(*sent_id);
+    statement = statements_->Find(resolved);
+  }
+  if (statement == nullptr && sent_id) {
+    if (!answers) co_return Outcome::kOk;  // The server ignores long data for no statement.
+    const ErrPacket error = MakeErrPacket(server_error::kUnknownStmtHandler,
+                                          "Unknown prepared statement handler (" +
+                                              std::to_string(*sent_id) + ") given to " +
+                                              std::string(HandlerName(command)));
+    if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  if (statement == nullptr || (command == Command::kStmtExecute &&
+                               payload.size() < protocol::kExecuteFixedSize)) {
+    // Too short to name a statement: the server's answer, as sent.
+    if (auto answered = co_await HoldBackend(false)) co_return *answered;
+    CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
+    PrepareRelay(relay, command, /*reads_previous=*/true);
+    PrependStatementCloses(relay);
+    const Outcome sent = co_await relay.SendCommand(Framed(payload), ChunksOf(payload.size()));
+    if (sent != Outcome::kOk) co_return sent;
+    auto shape = protocol::ResponseShapeOf(command);
+    const Outcome relayed = co_await relay.RelayResponse(*shape);
+    co_return AfterStatementReply(relay, command, relayed);
+  }
+  const std::shared_ptr<const StatementShape> shape = statement->shape;
+  if (command == Command::kStmtFetch && !statement->cursor) {
+    const ErrPacket error =
+        MakeErrPacket(server_error::kStmtHasNoOpenCursor,
+                      "The statement (" + std::to_string(resolved) + ") has no open cursor");
+    if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    co_return Outcome::kOk;
+  }
+  std::optional<protocol::ExecuteLayout> layout;
+  bool cursor_requested = false;
+  if (command == Command::kStmtExecute) {
+    auto parsed = protocol::ParseExecuteLayout(payload, shape->parameters);
+    if (!parsed.ok() || (!parsed->types_bound && shape->parameters > 0 &&
+                         statement->types.size() != 2u * shape->parameters)) {
+      // Never bound (or cut short): the server's answer.
+      const ErrPacket error = MakeErrPacket(server_error::kWrongArguments,
+                                            "Incorrect arguments to mysqld_stmt_execute");
+      if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+      co_return Outcome::kOk;
+    }
+    layout = *parsed;
+    if (auto types = protocol::ExecuteTypes(payload, *layout, shape->parameters)) {
+      statement->types.assign(types->begin(), types->end());
+    }
+    cursor_requested = protocol::StmtExecuteRequestsCursor(payload);
+  }
+
+  bool reads_previous = false;
+  if (command == Command::kStmtExecute) {
+    // The execute runs the statement: what a query of its text does to the session.
+    if (shape->scan) {
+      const StatementScan& scan = *shape->scan;
+      reads_previous = scan.reads_previous;
+      state_.OnQuery(shape->key->text, scan);
+      if (scan.names_processlist) processlist_seen_at_ = pool::Clock::now();
+    } else {
+      reads_previous = true;
+      state_.OnUnscannedQuery();
+    }
+  } else {
+    state_.OnCommand(command);
+  }
+  if (auto answered = co_await HoldBackend(reads_previous)) co_return *answered;
+  if (command == Command::kStmtExecute && shape->scan && shape->scan->names_connection_id) {
+    revealed_thread_ = true;
+    backend_.MarkNotReusable();
+  }
+
+  CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
+  if (backend_.reset_due()) {
+    relay.ResetFirst();
+    backend_.ResetDone();
+    backend_->state().statements.Clear();
+  }
+  PrepareRelay(relay, command == Command::kStmtExecute ? Command::kQuery : command,
+               reads_previous);
+  PrependStatementCloses(relay);
+
+  // The statement on this connection, or prepared here first (under the schema and variables
+  // it was prepared under, if the session's have changed since).
+  pool::StatementCache& cache = backend_->state().statements;
+  std::optional<std::uint32_t> server_id = cache.Find(*shape->key, statement->owner);
+  const bool lazy = !server_id;
+  if (lazy) {
+    const auto current = ParseVariablesOf(state_.variables());
+    const bool switch_schema = !shape->schema.empty() && shape->schema != state_.schema();
+    const std::string there = ParseVariableAssignments(current, shape->variables);
+    const std::string back = ParseVariableAssignments(shape->variables, current);
+    Bytes before;
+    Bytes after;
+    int replies_before = 0;
+    int replies_after = 0;
+    if (switch_schema) {
+      protocol::AppendFramed(protocol::Encode(protocol::InitDb{shape->schema}), 0, &before);
+      protocol::AppendFramed(protocol::Encode(protocol::InitDb{state_.schema()}), 0, &after);
+      ++replies_before;
+      ++replies_after;
+    }
+    if (!there.empty()) {
+      protocol::AppendFramed(protocol::Encode(protocol::Query{there}), 0, &before);
+      protocol::AppendFramed(protocol::Encode(protocol::Query{back}), 0, &after);
+      ++replies_before;
+      ++replies_after;
+    }
+    if (replies_before > 0) relay.Prepend(before, replies_before);
+    relay.PrependPrepare(Framed(protocol::Encode(protocol::StmtPrepare{shape->key->text})));
+    if (replies_after > 0) relay.Prepend(after, replies_after);
+    relay.ReplaceErrorWithFailedPrepare();
+    server_id = protocol::kLastPreparedStatementId;
+  } else if (stats_) {
+    stats_->statement_cache_hits.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  if (layout && !layout->types_bound && shape->parameters > 0) {
+    payload = protocol::WithTypes(payload, *layout, statement->types, *server_id);
+  } else {
+    protocol::SetStatementId(payload, *server_id);
+  }
+  const Outcome sent = co_await relay.SendCommand(Framed(payload), ChunksOf(payload.size()));
+  if (sent != Outcome::kOk) co_return sent;
+  const auto response = protocol::ResponseShapeOf(command);
+  const Outcome relayed = co_await relay.RelayResponse(*response, cursor_requested);
+  if (lazy && !relay.prepended_prepares().empty()) {
+    const CommandRelay::PrependedPrepare& result = relay.prepended_prepares().back();
+    if (result.statement) {
+      if (stats_) stats_->prepares_sent.fetch_add(1, std::memory_order_relaxed);
+      server_id = *result.statement;
+      AddToCache(shape->key, *server_id, 0);
+    } else {
+      server_id.reset();
+    }
+  }
+  const Outcome ended = AfterStatementReply(relay, command, relayed);
+  if (ended != Outcome::kOk || !server_id) co_return ended;
+  if (command == Command::kStmtExecute && !last_reply_error_ && shape->scan) {
+    NoteDdl(*shape->scan);
+  }
+
+  // What the command left on the server statement.
+  const std::uint16_t status = backend_->state().status_flags;
+  switch (command) {
+    case Command::kStmtSendLongData: {
+      statements_->SetLongData(*statement, true);
+      cache.SetOwner(*server_id, statement->owner);
+      // A parameter number out of range leaves an error on the server statement until it is
+      // reset: such a statement serves no one else after its execute.
+      if (payload.size() >= 7) {
+        const auto parameter = static_cast<std::uint16_t>(payload[5] | (payload[6] << 8));
+        if (parameter >= shape->parameters) statement->bad_long_data = true;
+      }
+      break;
+    }
+    case Command::kStmtExecute: {
+      const bool had_long_data = statement->long_data;
+      statements_->SetLongData(*statement, false);
+      const bool cursor = !last_reply_error_ && cursor_requested &&
+                          (status & protocol::status::kCursorExists) != 0;
+      statements_->SetCursor(*statement, cursor);
+      if (had_long_data && statement->bad_long_data) {
+        cache.Drop(*server_id);
+        statement->bad_long_data = false;
+      } else {
+        cache.SetOwner(*server_id, cursor ? statement->owner : 0);
+      }
+      break;
+    }
+    case Command::kStmtFetch:
+      if (!last_reply_error_ && (status & protocol::status::kCursorExists) == 0) {
+        statements_->SetCursor(*statement, false);
+        cache.SetOwner(*server_id, 0);
+      }
+      break;
+    case Command::kStmtReset:
+      if (!last_reply_error_) {
+        statements_->SetLongData(*statement, false);
+        statements_->SetCursor(*statement, false);
+        cache.SetOwner(*server_id, 0);
+        statement->bad_long_data = false;
+      }
+      break;
+    default:
+      break;
+  }
+  co_return Outcome::kOk;
+}
+
+}  // namespace longlink::proxy
