@@ -38,8 +38,16 @@ std::size_t StatementCache::Add(StatementKey key, std::uint32_t server_id, std::
                                 std::size_t capacity) {
   entries_.push_back(Entry{
       .key = std::move(key), .server_id = server_id, .owner = owner, .last_used = ++clock_});
+  return Evict(std::max<std::size_t>(capacity, 1));
+}
+
+std::size_t StatementCache::MakeRoom(std::size_t capacity) {
+  return Evict(std::max<std::size_t>(capacity, 1) - 1);
+}
+
+std::size_t StatementCache::Evict(std::size_t keep) {
   std::size_t evicted = 0;
-  while (entries_.size() > std::max<std::size_t>(capacity, 1)) {
+  while (entries_.size() > keep) {
     auto oldest = entries_.end();
     for (auto it = entries_.begin(); it != entries_.end(); ++it) {
       if (it->owner == 0 && (oldest == entries_.end() || it->last_used < oldest->last_used)) {

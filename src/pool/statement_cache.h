@@ -46,6 +46,9 @@ class StatementCache {
   // TakeCloses); returns how many.
   std::size_t Add(StatementKey key, std::uint32_t server_id, std::uint64_t owner,
                   std::size_t capacity);
+  // Before a prepare: evicts the least recently used free entries until one more fits within
+  // `capacity` (their closes then go ahead of the prepare); returns how many.
+  std::size_t MakeRoom(std::size_t capacity);
   // `server_id` is now owned by `owner` (0: free again).
   void SetOwner(std::uint32_t server_id, std::uint64_t owner);
   // Forgets `server_id` and queues its close (its server state must not serve anyone else).
@@ -60,6 +63,8 @@ class StatementCache {
   std::size_t size() const { return entries_.size(); }
 
  private:
+  // Evicts least recently used free entries until at most `keep` are left.
+  std::size_t Evict(std::size_t keep);
   struct Entry {
     StatementKey key;
     std::uint32_t server_id = 0;

@@ -47,4 +47,18 @@ Bytes WithTypes(ByteView payload, const ExecuteLayout& layout, ByteView types,
   return out;
 }
 
+std::optional<std::string> ColumnIdentity(ByteView definition) {
+  Reader reader(definition);
+  std::string identity;
+  for (int i = 0; i < 6; ++i) {
+    auto length = reader.ReadLenencInt();
+    if (!length) return std::nullopt;
+    auto text = reader.ReadString(static_cast<std::size_t>(*length));
+    if (!text) return std::nullopt;
+    identity += *text;
+    identity += '\0';
+  }
+  return identity;
+}
+
 }  // namespace longlink::protocol

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "common/result.h"
 #include "protocol/wire.h"
@@ -48,5 +49,11 @@ void SetStatementId(std::span<std::uint8_t> payload, std::uint32_t statement);
 // has parameters and `types` is their size.
 Bytes WithTypes(ByteView payload, const ExecuteLayout& layout, ByteView types,
                 std::uint32_t statement);
+
+// What names a result column in a column definition packet: its catalog, schema, table,
+// original table, name and original name (the first six lenenc strings), joined; nullopt if
+// the packet is too short. A statement's columns after DDL differ from its PREPARE reply's in
+// these (or in number); types and lengths may differ anyway (a parameter's value decides).
+std::optional<std::string> ColumnIdentity(ByteView definition);
 
 }  // namespace longlink::protocol

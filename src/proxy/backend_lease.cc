@@ -90,12 +90,14 @@ bool BackendLease::pinned(const SessionState& state) const {
   return connection_ && !state.clean(connection_->state().status_flags);
 }
 
-void BackendLease::Lose(const SessionState& state, std::optional<ErrPacket> server_error) {
+void BackendLease::Lose(const SessionState& state, std::optional<ErrPacket> server_error,
+                        PinReason held_by) {
   const std::uint16_t status = connection_->state().status_flags;
+  const bool held = held_by != PinReason::kNone && state.clean(status);
   lost_ = std::make_unique<LostConnection>(LostConnection{
-      .pinned = !state.clean(status),
+      .pinned = !state.clean(status) || held,
       .schema = connection_->state().schema,
-      .reason = std::string(state.dirty_reason(status)),
+      .reason = std::string(held ? PinReasonText(held_by) : state.dirty_reason(status)),
       .server_error = std::move(server_error),
   });
   Discard();

@@ -85,8 +85,10 @@ class BackendLease {
   // The held connection died while the client was idle: closes it and remembers what a
   // replacement must restore (its schema) and whether the session was pinned (then it
   // cannot be replaced; the client gets `server_error`, what the server sent as it ended the
-  // connection, or an ERR 1927 that says why).
-  void Lose(const SessionState& state, std::optional<protocol::ErrPacket> server_error);
+  // connection, or an ERR 1927 that says why). `held_by`: what else ties the session to it (a
+  // prepared statement's cursor or long data).
+  void Lose(const SessionState& state, std::optional<protocol::ErrPacket> server_error,
+            PinReason held_by = PinReason::kNone);
   // True between Lose and a Replace or Acquire.
   bool lost() const { return lost_ != nullptr; }
   bool lost_pinned() const { return lost_ && lost_->pinned; }

@@ -323,6 +323,7 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
   }
   idle_since_ = pool::Clock::now();
   if (transaction_pooling()) {
+    if (backend_.held()) last_status_ = backend_->state().status_flags;
     ReleaseIfMovable();
     UpdatePoolStats();
     co_return true;

@@ -232,6 +232,9 @@ class ClientSession {
   // After a statement command's reply: as Relay's ending (restore errors, OnReplyEnd, an
   // error after which the server closes).
   Outcome AfterStatementReply(CommandRelay& relay, protocol::Command command, Outcome relayed);
+  // Before a prepare on the held connection: evicts what must go for one more statement, and
+  // puts the closes due ahead of the prepare.
+  void MakeRoomForPrepare(CommandRelay& relay);
   void AddToCache(const pool::StatementKey& key, std::uint32_t server_id, std::uint64_t owner);
   void RememberPreparedKill(std::uint32_t id, KillStatement kill, std::uint16_t parameters);
 
@@ -273,6 +276,9 @@ class ClientSession {
   // made at the first prepare.
   std::unique_ptr<ClientStatements> statements_;
   bool virtual_statements_ = false;
+  // The status flags the session's last reply ended with (transaction pooling: what a reply
+  // the proxy makes carries).
+  std::uint16_t last_status_ = 0;
   // KILL statements the client prepared (COM_STMT_PREPARE), by statement id. Rare: held
   // apart.
   std::unique_ptr<PreparedKills> prepared_kills_;

@@ -4,6 +4,7 @@
 
 #include "pool/session_variables.h"
 #include "protocol/command.h"
+#include "protocol/stmt_execute.h"
 
 namespace longlink::proxy {
 
@@ -11,6 +12,21 @@ std::size_t StatementShape::bytes() const {
   std::size_t total = sizeof(StatementShape) + key->text.size() + key->context.size();
   for (const auto& packet : reply) total += packet.size() + sizeof(packet);
   return total;
+}
+
+std::vector<std::string> PreparedColumnNames(const std::vector<protocol::Bytes>& reply,
+                                             std::uint16_t parameters, std::uint16_t columns,
+                                             bool deprecate_eof) {
+  const std::size_t first =
+      1 + parameters + (parameters > 0 && !deprecate_eof ? std::size_t{1} : std::size_t{0});
+  std::vector<std::string> names;
+  if (reply.size() < first + columns) return names;
+  for (std::size_t i = first; i < first + columns; ++i) {
+    auto identity = protocol::ColumnIdentity(reply[i]);
+    if (!identity) return {};
+    names.push_back(std::move(*identity));
+  }
+  return names;
 }
 
 std::array<std::optional<std::string>, kParseVariables.size()> ParseVariablesOf(
@@ -54,7 +70,9 @@ std::string ParseVariableAssignments(
 std::uint32_t ClientStatements::Add(std::shared_ptr<const StatementShape> shape) {
   const std::uint32_t id = next_id_++;
   if (next_id_ == 0 || next_id_ == protocol::kLastPreparedStatementId) next_id_ = 1;
-  statements_[id] = ClientStatement{.shape = std::move(shape), .owner = NewStatementOwner()};
+  const std::uint16_t columns = shape->columns;
+  statements_[id] = ClientStatement{
+      .shape = std::move(shape), .owner = NewStatementOwner(), .columns = columns};
   last_ = id;
   return id;
 }
@@ -101,8 +119,7 @@ void ClientStatements::Clear() {
   statements_.clear();
   cursors_ = 0;
   long_data_ = 0;
-  last_ = 0;
-  next_id_ = 1;
+  last_ = 0;  // Ids go on, as the server's counter does after COM_RESET_CONNECTION.
 }
 
 std::uint64_t NewStatementOwner() {

@@ -48,6 +48,9 @@ struct StatementShape {
   // prepare of the same statement by another client without the server; empty if it must not
   // be (it had warnings, or is too large to keep).
   std::vector<protocol::Bytes> reply = {};
+  // ColumnIdentity of each column the PREPARE reply describes: an execute whose result names
+  // other columns shows the statement changed under it (DDL the proxy did not see).
+  std::vector<std::string> column_names = {};
   // ProxyContext::statement_epoch() when prepared: DDL through the proxy since makes it stale.
   std::uint64_t epoch = 0;
   // ScanStatement of the text, applied at each execute (the execute is what runs it);
@@ -55,6 +58,13 @@ struct StatementShape {
   std::optional<StatementScan> scan = {};
   std::size_t bytes() const;  // Memory held, roughly.
 };
+
+// ColumnIdentity of the column definitions in a PREPARE reply of `parameters` parameters
+// and `columns` columns (`deprecate_eof`: no EOF after each block); empty if it does not
+// describe them all.
+std::vector<std::string> PreparedColumnNames(const std::vector<protocol::Bytes>& reply,
+                                             std::uint16_t parameters, std::uint16_t columns,
+                                             bool deprecate_eof);
 
 // The context part of a statement's key: `pool`, `schema`, and kParseVariables of `session`.
 std::string StatementContext(const pool::PoolKey& pool, const std::string& schema,
@@ -75,6 +85,8 @@ struct ClientStatement {
   // unique in the process.
   std::uint64_t owner = 0;
   protocol::Bytes types = {};  // The types of its last execute that bound them.
+  // The columns the client last saw it return (the PREPARE reply's, then each result's).
+  std::uint16_t columns = 0;
   // Set through ClientStatements::SetLongData / SetCursor (they count them).
   bool long_data = false;  // Long data sent since its last execute or reset.
   bool cursor = false;     // Its cursor is open.

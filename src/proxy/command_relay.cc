@@ -246,6 +246,27 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
   co_return Outcome::kOk;
 }
 
+void CommandRelay::MarkMetadata(std::span<std::uint8_t> payload,
+                                protocol::ServerPacketKind kind) const {
+  std::size_t at = 0;  // Where the status flags are.
+  if (kind == protocol::ServerPacketKind::kEof && payload.size() >= 5) {
+    at = 3;  // 0xFE, warnings <2>, status <2>.
+  } else if (kind == protocol::ServerPacketKind::kOk ||
+             kind == protocol::ServerPacketKind::kOkAsEof) {
+    protocol::Reader ok(ByteView(payload).subspan(1));
+    if (!ok.ReadLenencInt() || !ok.ReadLenencInt() || ok.remaining() < 2) return;
+    at = 1 + ok.position();
+  } else {
+    return;
+  }
+  constexpr auto kHigh = static_cast<std::uint8_t>(protocol::status::kMetadataChanged >> 8);
+  if (*metadata_changed_) {
+    payload[at + 1] = static_cast<std::uint8_t>(payload[at + 1] | kHigh);
+  } else {
+    payload[at + 1] = static_cast<std::uint8_t>(payload[at + 1] & ~kHigh);
+  }
+}
+
 void CommandRelay::HideEofStateChange(std::span<std::uint8_t> eof) const {
   // 0xFE, warnings <2>, status <2>. The entries come with the next OK; what a result can
   // change is the transaction state and (user variables) the state-change tracker.
@@ -282,6 +303,9 @@ bool CommandRelay::FilterChanges(std::vector<protocol::SessionChange>* changes) 
 std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequence) {
   auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_.state().capabilities);
   if (!ok.ok()) return std::nullopt;
+  // What the backend sent: a client without CLIENT_SESSION_TRACK must get neither.
+  const bool sent_state =
+      (ok->status_flags & protocol::status::kSessionStateChanged) || !ok->session_state.empty();
   SessionState::SessionChanges changes = std::vector<protocol::SessionChange>{};
   if (!ok->session_state.empty()) {
     changes = protocol::DecodeSessionState(protocol::AsBytes(ok->session_state));
@@ -327,9 +351,7 @@ std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequen
     }
     return protocol::Frame(protocol::Encode(*ok, client_.capabilities()), sequence);
   }
-  if (!(ok->status_flags & protocol::status::kSessionStateChanged) && ok->session_state.empty()) {
-    return std::nullopt;
-  }
+  if (!sent_state) return std::nullopt;
   ok->status_flags &= kNotStateChanged;
   ok->session_state.clear();
   return protocol::Frame(protocol::Encode(*ok, client_.capabilities()), sequence);
@@ -388,6 +410,22 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
             capture_->emplace_back(chunk->payload.begin(), chunk->payload.end());
           } else {
             capture_->clear();
+          }
+        }
+        if (known_columns_ && !metadata_changed_ &&
+            *kind == protocol::ServerPacketKind::kColumnCount) {
+          protocol::Reader count(chunk->payload);
+          if (auto columns = count.ReadLenencInt()) metadata_changed_ = *columns != *known_columns_;
+        }
+        if (metadata_changed_) {
+          MarkMetadata(bytes.subspan(pos + protocol::kPacketHeaderSize, chunk->payload.size()),
+                       *kind);
+        }
+        if (column_names_ != nullptr) {
+          if (*kind == protocol::ServerPacketKind::kColumnDefinition) {
+            column_names_->push_back(protocol::ColumnIdentity(chunk->payload).value_or(""));
+          } else if (!column_names_->empty()) {
+            column_names_ = nullptr;  // The first result's definitions are all in.
           }
         }
         if (*kind == protocol::ServerPacketKind::kErr && replacement_error_ && !sent_any &&

@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "net/io_buffer.h"
@@ -84,6 +85,13 @@ class CommandRelay {
     capture_ = capture;
     capture_limit_ = limit;
   }
+  // ColumnIdentity of each column definition of the reply's first result go to `names`.
+  void CaptureColumns(std::vector<std::string>* names) { column_names_ = names; }
+  // A COM_STMT_EXECUTE of a statement the client last saw with `columns` columns: the reply's
+  // SERVER_STATUS_METADATA_CHANGED says whether its result has another number of columns (as
+  // the server's does for a statement it re-prepared), whatever this connection's server
+  // statement knew.
+  void FollowMetadata(std::uint16_t columns) { known_columns_ = columns; }
   // Sends a command the proxy composed (`framed`, from sequence id 0, whose reply continues
   // with `next_sequence`), after anything prepended, in one write.
   net::Awaitable<Outcome> SendCommand(protocol::ByteView framed, std::uint8_t next_sequence);
@@ -162,6 +170,11 @@ class CommandRelay {
   std::vector<protocol::Bytes>* capture_ = nullptr;
   std::size_t capture_limit_ = 0;
   std::size_t captured_bytes_ = 0;
+  std::vector<std::string>* column_names_ = nullptr;
+  std::optional<std::uint16_t> known_columns_;
+  std::optional<bool> metadata_changed_;  // Decided at the first column count.
+  // Sets or clears METADATA_CHANGED in an EOF or OK (in place), once decided.
+  void MarkMetadata(std::span<std::uint8_t> payload, protocol::ServerPacketKind kind) const;
   std::uint16_t warnings_ = 0;
 };
 

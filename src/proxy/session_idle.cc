@@ -79,7 +79,8 @@ void ClientSession::LoseBackend(const std::string& why,
                                 std::optional<protocol::ErrPacket> server_error, bool reset) {
   const std::uint32_t thread = backend_.thread_id();
   const bool said_why = server_error.has_value();
-  backend_.Lose(state_, std::move(server_error));
+  backend_.Lose(state_, std::move(server_error),
+                statements_ ? statements_->hold() : PinReason::kNone);
   if (backend_.lost_pinned() && !said_why) {
     Log(LogLevel::kInfo, id_,
         "backend connection {} lost while the client was idle: {}; its session state is gone: "

@@ -508,6 +508,12 @@ void SessionState::OnReplyEnd(protocol::Command command, std::uint16_t warnings,
   hold_ = hold;
 }
 
+void SessionState::OnProxyError() {
+  if (hold_ == PinReason::kWarnings) {
+    hold_ = last_insert_id_known_ ? PinReason::kNone : PinReason::kLastInsertId;
+  }
+}
+
 bool SessionState::clean(std::uint16_t status_flags) const {
   // A client that learnt its connection id gets another one after a loss, as in session
   // pooling; nothing else of its session is lost.

@@ -117,6 +117,10 @@ class SessionState {
   // The reply to `command` ended: with `warnings` (the last OK/EOF's count), or with an ERR.
   // Decides what the next command may need of this connection (transaction pooling).
   void OnReplyEnd(protocol::Command command, std::uint16_t warnings, bool error);
+  // The proxy answered a command with an error of its own (an unknown statement id, ...): the
+  // warnings the connection holds are no longer what the client's SHOW WARNINGS would read
+  // (directly it would read that error), so they hold the connection no longer.
+  void OnProxyError();
   // The OK of the proxy's own `SET SESSION last_insert_id = LAST_INSERT_ID()`: the value.
   void LearnLastInsertId(const protocol::OkPacket& ok);
 

@@ -27,8 +27,6 @@ namespace server_error = protocol::server_error;
 
 namespace {
 
-constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
-
 // The name the server gives the command in "Unknown prepared statement handler (N) given to
 // ...".
 std::string_view HandlerName(Command command) {
@@ -39,6 +37,25 @@ std::string_view HandlerName(Command command) {
       return "mysqld_stmt_reset";
     default:
       return "mysqld_stmt_execute";
+  }
+}
+
+// Errors that say an object a statement names is gone or changed: its kept PREPARE reply may
+// describe what is no longer there.
+bool ObjectGone(std::uint16_t code) {
+  switch (code) {
+    case 1049:  // ER_BAD_DB_ERROR
+    case 1054:  // ER_BAD_FIELD_ERROR
+    case 1109:  // ER_UNKNOWN_TABLE
+    case 1142:  // ER_TABLEACCESS_DENIED_ERROR
+    case 1143:  // ER_COLUMNACCESS_DENIED_ERROR
+    case 1146:  // ER_NO_SUCH_TABLE
+    case 1305:  // ER_SP_DOES_NOT_EXIST
+    case 1356:  // ER_VIEW_INVALID
+    case 1615:  // ER_NEED_REPREPARE
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -165,17 +182,16 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
     Log(LogLevel::kInfo, id_, "prepare refused: {} statements open (max_client_prepared_statements)",
         statements_->size());
     if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
     co_return Outcome::kOk;
   }
-  std::optional<StatementScan> scan;
+  // Scanned whatever its size (once: each execute uses the scan), unlike a query.
+  std::optional<StatementScan> scan = ScanStatement(text);
   std::optional<KillStatement> prepared_kill;
-  if (text.size() <= kScanLimit) {
-    scan = ScanStatement(text);
-    if (scan->kill) {
-      std::optional<KillStatement> kill = ParseKillStatement(text);
-      if (scan->multiple || !kill) co_return co_await RefuseKill(text);
-      if (kill->NamesThread()) prepared_kill = std::move(kill);
-    }
+  if (scan->kill) {
+    std::optional<KillStatement> kill = ParseKillStatement(text);
+    if (scan->multiple || !kill) co_return co_await RefuseKill(text);
+    if (kill->NamesThread()) prepared_kill = std::move(kill);
   }
   auto shape = std::make_shared<StatementShape>();
   shape->key = pool::MakeStatementKey(text, StatementContext(Key(), state_.schema(), state_.variables()));
@@ -184,26 +200,42 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
   shape->scan = std::move(scan);
   shape->epoch = context_.statement_shapes().epoch();
 
-  if (!backend_.held() && !backend_.lost()) {
-    if (auto known = context_.statement_shapes().Find(*shape->key)) {
-      // Another client prepared it: the server's reply, with this client's id.
-      const std::uint32_t id = statements_->Add(known);
-      Bytes reply;
-      std::uint8_t sequence = 1;
-      for (std::size_t i = 0; i < known->reply.size(); ++i) {
-        Bytes packet = known->reply[i];
-        if (i == 0) protocol::SetStatementId(packet, id);
-        sequence = protocol::AppendFramed(packet, sequence, &reply);
-      }
-      if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), known->parameters);
-      auto [error, written] = co_await asio::async_write(
-          client_.stream(), asio::buffer(reply.data(), reply.size()), net::kNoThrow);
-      if (error) co_return Outcome::kClientGone;
-      state_.OnReplyEnd(Command::kStmtPrepare, 0, false);
-      co_return Outcome::kOk;
-    }
+  // Another client prepared it: the server's reply, with this client's id. Not for a session
+  // that holds its connection (the prepare must clear that connection's warnings).
+  const bool held = backend_.held() || backend_.lost();
+  std::shared_ptr<const StatementShape> known;
+  if (!held) known = context_.statement_shapes().Find(*shape->key);
+  if (!known) {
+    if (auto answered = co_await HoldBackend(/*reads_previous=*/false)) co_return *answered;
+    // Clients that prepare at once wait for connections: one of them may have prepared it.
+    if (!held) known = context_.statement_shapes().Find(*shape->key);
   }
-  if (auto answered = co_await HoldBackend(/*reads_previous=*/false)) co_return *answered;
+  if (known) {
+    const std::uint32_t id = statements_->Add(known);
+    Bytes reply;
+    std::uint8_t sequence = 1;
+    // The EOFs carry the status of the session that prepared it: this one's session flags
+    // instead (it holds no connection: no transaction; nothing of a statement's own).
+    constexpr std::uint16_t kSessionFlags = protocol::status::kAutocommit |
+                                            protocol::status::kNoBackslashEscapes |
+                                            protocol::status::kAnsiQuotes;
+    const auto status = static_cast<std::uint16_t>(last_status_ & kSessionFlags);
+    for (std::size_t i = 0; i < known->reply.size(); ++i) {
+      Bytes packet = known->reply[i];
+      if (i == 0) protocol::SetStatementId(packet, id);
+      if (i > 0 && packet.size() == 5 && packet[0] == protocol::header::kEof) {
+        packet[3] = static_cast<std::uint8_t>(status & 0xff);
+        packet[4] = static_cast<std::uint8_t>(status >> 8);
+      }
+      sequence = protocol::AppendFramed(packet, sequence, &reply);
+    }
+    if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), known->parameters);
+    auto [error, written] = co_await asio::async_write(
+        client_.stream(), asio::buffer(reply.data(), reply.size()), net::kNoThrow);
+    if (error) co_return Outcome::kClientGone;
+    state_.OnReplyEnd(Command::kStmtPrepare, 0, false);
+    co_return Outcome::kOk;
+  }
 
   CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
   if (backend_.reset_due()) {
@@ -212,7 +244,11 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
     backend_->state().statements.Clear();
   }
   PrepareRelay(relay, Command::kStmtPrepare, /*reads_previous=*/false);
-  PrependStatementCloses(relay);
+  // The new statement replaces one of the same text here (its metadata wins); the server
+  // never holds more than the cache's capacity, even for a moment.
+  pool::StatementCache& cache = backend_->state().statements;
+  if (auto older = cache.Find(*shape->key, 0)) cache.Drop(*older);
+  MakeRoomForPrepare(relay);
   const std::uint32_t id = statements_->next_id();
   relay.ExposePreparedAs(id, &shape->reply, StatementShapes::kMaxReplyBytes);
   const Bytes framed = Framed(payload);
@@ -229,11 +265,12 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
   if (stats_) stats_->prepares_sent.fetch_add(1, std::memory_order_relaxed);
   shape->parameters = prepared->parameters;
   shape->columns = prepared->columns;
+  shape->column_names =
+      PreparedColumnNames(shape->reply, shape->parameters, shape->columns,
+                          (Key().capabilities & protocol::capability::kDeprecateEof) != 0);
   if (prepared->warnings > 0) shape->reply.clear();  // SHOW WARNINGS must see them.
   std::shared_ptr<const StatementShape> done = std::move(shape);
   if (!done->reply.empty()) context_.statement_shapes().Add(done);
-  pool::StatementCache& cache = backend_->state().statements;
-  if (auto older = cache.Find(*done->key, 0)) cache.Drop(*older);  // The new one's metadata wins.
   AddToCache(done->key, prepared->statement, 0);
   statements_->Add(done);
   if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), done->parameters);
@@ -244,6 +281,14 @@ void ClientSession::RememberPreparedKill(std::uint32_t id, KillStatement kill,
                                          std::uint16_t parameters) {
   if (!prepared_kills_) prepared_kills_ = std::make_unique<PreparedKills>();
   (*prepared_kills_)[id] = PreparedKill{.kill = std::move(kill), .parameters = parameters};
+}
+
+void ClientSession::MakeRoomForPrepare(CommandRelay& relay) {
+  const std::size_t evicted = backend_->state().statements.MakeRoom(StatementCapacity());
+  if (evicted > 0 && stats_) {
+    stats_->statement_evictions.fetch_add(evicted, std::memory_order_relaxed);
+  }
+  PrependStatementCloses(relay);
 }
 
 void ClientSession::AddToCache(const pool::StatementKey& key, std::uint32_t server_id,
@@ -288,6 +333,7 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
                                               std::to_string(*sent_id) + ") given to " +
                                               std::string(HandlerName(command)));
     if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
     co_return Outcome::kOk;
   }
   if (statement == nullptr || (command == Command::kStmtExecute &&
@@ -307,8 +353,9 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   if (command == Command::kStmtFetch && !statement->cursor) {
     const ErrPacket error =
         MakeErrPacket(server_error::kStmtHasNoOpenCursor,
-                      "The statement (" + std::to_string(resolved) + ") has no open cursor");
+                      "The statement (" + std::to_string(*sent_id) + ") has no open cursor");
     if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
     co_return Outcome::kOk;
   }
   std::optional<protocol::ExecuteLayout> layout;
@@ -321,6 +368,16 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
       const ErrPacket error = MakeErrPacket(server_error::kWrongArguments,
                                             "Incorrect arguments to mysqld_stmt_execute");
       if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
+      co_return Outcome::kOk;
+    }
+    if (*sent_id == protocol::kLastPreparedStatementId && !parsed->types_bound &&
+        shape->parameters > 0) {
+      // By that id the server takes no remembered types: the values cannot be read.
+      const ErrPacket error =
+          MakeErrPacket(server_error::kMalformedPacket, "Malformed communication packet");
+      if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+      state_.OnProxyError();
       co_return Outcome::kOk;
     }
     layout = *parsed;
@@ -387,6 +444,7 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
       ++replies_before;
       ++replies_after;
     }
+    MakeRoomForPrepare(relay);
     if (replies_before > 0) relay.Prepend(before, replies_before);
     relay.PrependPrepare(Framed(protocol::Encode(protocol::StmtPrepare{shape->key->text})));
     if (replies_after > 0) relay.Prepend(after, replies_after);
@@ -403,6 +461,11 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   }
   const Outcome sent = co_await relay.SendCommand(Framed(payload), ChunksOf(payload.size()));
   if (sent != Outcome::kOk) co_return sent;
+  std::vector<std::string> columns_seen;
+  if (command == Command::kStmtExecute) {
+    relay.CaptureColumns(&columns_seen);
+    relay.FollowMetadata(statement->columns);
+  }
   const auto response = protocol::ResponseShapeOf(command);
   const Outcome relayed = co_await relay.RelayResponse(*response, cursor_requested);
   if (lazy && !relay.prepended_prepares().empty()) {
@@ -416,6 +479,14 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
     }
   }
   const Outcome ended = AfterStatementReply(relay, command, relayed);
+  if (ended == Outcome::kOk && command == Command::kStmtExecute) {
+    // DDL the proxy did not see shows here: prepares of the statement go to the server again.
+    const bool gone = last_reply_error_ && ObjectGone(*last_reply_error_);
+    const bool changed = !last_reply_error_ && shape->columns > 0 && !columns_seen.empty() &&
+                         columns_seen != shape->column_names;
+    if (gone || changed) context_.statement_shapes().Forget(*shape);
+    if (!columns_seen.empty()) statement->columns = static_cast<std::uint16_t>(columns_seen.size());
+  }
   if (ended != Outcome::kOk || !server_id) co_return ended;
   if (command == Command::kStmtExecute && !last_reply_error_ && shape->scan) {
     NoteDdl(*shape->scan);

@@ -94,6 +94,7 @@ PinReason ClientSession::SessionPin() const {
 void ClientSession::JoinPoolStats() {
   UpdatePoolStats(/*gone=*/true);
   virtual_statements_ = VirtualStatements();
+  if (backend_.held()) last_status_ = backend_->state().status_flags;
   stats_ = context_.pool_stats().Cell(Key());
   stats_->clients.fetch_add(1, std::memory_order_relaxed);
 }

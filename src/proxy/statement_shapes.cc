@@ -21,6 +21,19 @@ std::shared_ptr<const StatementShape> StatementShapes::Find(
   return nullptr;
 }
 
+void StatementShapes::Forget(const StatementShape& shape) {
+  std::lock_guard lock(mutex_);
+  auto [begin, end] = by_hash_.equal_range(shape.key->hash);
+  for (auto it = begin; it != end; ++it) {
+    if (pool::SameStatement(*(*it->second)->key, *shape.key)) {
+      bytes_ -= (*it->second)->bytes();
+      order_.erase(it->second);
+      by_hash_.erase(it);
+      return;
+    }
+  }
+}
+
 void StatementShapes::Add(std::shared_ptr<const StatementShape> shape) {
   std::lock_guard lock(mutex_);
   auto [begin, end] = by_hash_.equal_range(shape->key->hash);

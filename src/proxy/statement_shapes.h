@@ -5,10 +5,13 @@
 // statement is then prepared where the client's first execute runs, in that execute's write.
 //
 // Stale metadata: a DDL statement through the proxy (CREATE, ALTER, DROP, RENAME, TRUNCATE,
-// GRANT, REVOKE) moves the epoch, and a shape of an older epoch is not used: the next prepare
-// goes to the server. DDL the proxy does not see (another client of the server) is not
-// noticed until an execute: the execute's result carries the server's current metadata, as
-// for a statement prepared before the DDL directly.
+// GRANT, REVOKE, or any multi-statement query) moves the epoch, and a shape of an older epoch
+// is not used: the next prepare goes to the server. DDL the proxy does not see (another client
+// of the server) shows at the statement's next execute anywhere: a result that names other
+// columns than the shape's, or an error that says a table, column, schema or routine is gone,
+// makes the proxy forget the shape (Forget). Until then a prepare may get the metadata of
+// before, as a statement prepared just before the DDL would directly; its execute carries the
+// server's current metadata either way.
 //
 // Bounded: kMaxBytes of shapes, least recently added dropped first. Thread-safe.
 #pragma once
@@ -39,6 +42,10 @@ class StatementShapes {
   std::shared_ptr<const StatementShape> Find(const pool::StatementKeyData& key) const;
   // Records `shape` (replacing one of the same key). REQUIRES: !shape->reply.empty().
   void Add(std::shared_ptr<const StatementShape> shape);
+  // `shape` proved stale (an execute saw other columns, or an error that says its objects
+  // changed): the next prepare of its statement goes to the server (whichever shape of its
+  // key is kept).
+  void Forget(const StatementShape& shape);
   std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
   // DDL ran: every shape known so far may be stale.
   void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }
