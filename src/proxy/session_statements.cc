@@ -425,7 +425,10 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   const bool lazy = !server_id;
   if (lazy) {
     const auto current = ParseVariablesOf(state_.variables());
-    const bool switch_schema = !shape->schema.empty() && shape->schema != state_.schema();
+    // (A session whose schema was dropped has none to go back to: its statement is prepared
+    // without one, which only changes names it does not qualify.)
+    const bool switch_schema =
+        !shape->schema.empty() && !state_.schema().empty() && shape->schema != state_.schema();
     const std::string there = ParseVariableAssignments(current, shape->variables);
     const std::string back = ParseVariableAssignments(shape->variables, current);
     Bytes before;
@@ -464,7 +467,8 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   std::vector<std::string> columns_seen;
   if (command == Command::kStmtExecute) {
     relay.CaptureColumns(&columns_seen);
-    relay.FollowMetadata(statement->columns);
+    // A statement without columns at its prepare (CALL) returns whatever results it makes.
+    if (statement->columns > 0) relay.FollowMetadata(statement->columns);
   }
   const auto response = protocol::ResponseShapeOf(command);
   const Outcome relayed = co_await relay.RelayResponse(*response, cursor_requested);
