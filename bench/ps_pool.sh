@@ -19,13 +19,16 @@
 # as bench/proxy.sh, the CPU time and context switches per query of client, server and proxy
 # over the middle of each run.
 # Usage: sudo bash bench/ps_pool.sh (BENCH_SECONDS=N per run, default 10, at least 4;
-# BENCH_PS_THREADS, BENCH_PS_POOL_SIZE). Installs and builds first (BENCH_NO_BUILD=1: uses
+# BENCH_PS_THREADS, BENCH_PS_POOL_SIZE, BENCH_PS_MODE=disable for text queries). Installs and builds first (BENCH_NO_BUILD=1: uses
 # build/ as is; BENCH_LONGLINK_BIN: another binary). Shared parts: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/lib.sh
 thread_counts=${BENCH_PS_THREADS:-8 64}
 pool_size=${BENCH_PS_POOL_SIZE:-4}
+# disable: the same queries as text (COM_QUERY), to tell the prepared statements' own cost from
+# transaction pooling's.
+ps_mode=${BENCH_PS_MODE:-auto}
 if ((seconds < 4)); then
   echo "BENCH_SECONDS: at least 4 (a second each side of the measured window), not $seconds" >&2
   exit 2
@@ -35,7 +38,7 @@ start_server
 root() { mariadb --no-defaults -S "$work/mysqld.sock" -uroot -N -B -e "$1"; }
 status() { root "SHOW GLOBAL STATUS LIKE '$1'" | awk '{print $2}'; }
 sb=(sysbench oltp_point_select --db-driver=mysql --mysql-user=app --mysql-password=app-secret
-  --mysql-db=sbtest --tables=1 --table-size=10000 --db-ps-mode=auto)
+  --mysql-db=sbtest --tables=1 --table-size=10000 --db-ps-mode="$ps_mode")
 "${sb[@]}" --mysql-host=127.0.0.1 --mysql-port=$port prepare >/dev/null
 root "SELECT COUNT(*) FROM sbtest.sbtest1" >/dev/null # In the buffer pool for every run.
 
@@ -137,7 +140,7 @@ for threads in $thread_counts; do
 done
 
 echo
-echo "| Run (sysbench oltp_point_select, --db-ps-mode=auto, ${seconds} s) | Threads |" \
+echo "| Run (sysbench oltp_point_select, --db-ps-mode=$ps_mode, ${seconds} s) | Threads |" \
   "Queries/s | Ratio to direct | Server prepares (Com_stmt_prepare) | per second |" \
   "Ignored errors, reconnects | Proxy's counters at stop |"
 echo "|---|---|---|---|---|---|---|---|"
