@@ -225,6 +225,7 @@ inline constexpr ServerError kUserLimitReached{1226, "42000"};        // max_use
 inline constexpr ServerError kNotSupportedYet{1235, "42000"};         // Feature not supported.
 inline constexpr ServerError kWrongArguments{1210, "HY000"};          // Incorrect arguments.
 inline constexpr ServerError kUnknownStmtHandler{1243, "HY000"};      // Unknown statement id.
+inline constexpr ServerError kUnsupportedPs{1295, "HY000"};           // Not in the PS protocol.
 inline constexpr ServerError kStmtHasNoOpenCursor{1421, "HY000"};     // FETCH without a cursor.
 inline constexpr ServerError kMaxPreparedStmtCount{1461, "42000"};    // max_prepared_stmt_count.
 inline constexpr ServerError kNotSupportedAuthMode{1251, "08004"};    // Auth plugin refused.

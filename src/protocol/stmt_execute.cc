@@ -17,7 +17,7 @@ Result<ExecuteLayout> ParseExecuteLayout(ByteView payload, std::uint16_t paramet
   if (payload.size() <= layout.bound_flag) {
     return Error{"COM_STMT_EXECUTE ends before its new-params-bound flag"};
   }
-  layout.types_bound = payload[layout.bound_flag] == 1;
+  layout.types_bound = payload[layout.bound_flag] != 0;  // The server tests it for nonzero.
   layout.values = layout.bound_flag + 1 + (layout.types_bound ? 2u * parameters : 0u);
   if (payload.size() < layout.values) return Error{"COM_STMT_EXECUTE ends in its types"};
   return layout;

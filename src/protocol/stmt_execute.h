@@ -23,7 +23,7 @@ namespace longlink::protocol {
 // Where an execute's parameter parts are, for a statement of `parameters` parameters.
 struct ExecuteLayout {
   std::size_t bound_flag = 0;  // Offset of new-params-bound (0: no parameters, none).
-  bool types_bound = false;    // new-params-bound is 1: the types follow it.
+  bool types_bound = false;    // new-params-bound is not 0: the types follow it.
   std::size_t values = 0;      // Offset of the first value (the payload's size if none).
 };
 

@@ -347,7 +347,8 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   if (virtual_statements_ &&
       (command == Command::kStmtPrepare || command == Command::kStmtExecute ||
        command == Command::kStmtSendLongData || command == Command::kStmtClose ||
-       command == Command::kStmtReset || command == Command::kStmtFetch)) {
+       command == Command::kStmtReset || command == Command::kStmtFetch ||
+       command == Command::kStmtBulkExecute)) {
     co_return co_await RelayStatement(command);
   }
   if (transaction_pooling() && !backend_.held() && !backend_.lost()) {

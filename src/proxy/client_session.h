@@ -232,6 +232,16 @@ class ClientSession {
   // After a statement command's reply: as Relay's ending (restore errors, OnReplyEnd, an
   // error after which the server closes).
   Outcome AfterStatementReply(CommandRelay& relay, protocol::Command command, Outcome relayed);
+  // True if `shape` must be prepared under another schema or parse variables than the
+  // session's now (they changed since its prepare).
+  bool SwitchesContext(const StatementShape& shape) const;
+  // Prepares `shape` on the held connection under its own schema and parse variables, in an
+  // exchange of the proxy's (restore, closes, switch, PREPARE, switch back): the server
+  // statement id; or nullopt with `*answered` (kOk: the client got the error that stopped
+  // its `command`, which did not run).
+  net::Awaitable<std::optional<std::uint32_t>> PrepareUnderItsContext(const StatementShape& shape,
+                                                                     protocol::Command command,
+                                                                     Outcome* answered);
   // Before a prepare on the held connection: evicts what must go for one more statement, and
   // puts the closes due ahead of the prepare.
   void MakeRoomForPrepare(CommandRelay& relay);

@@ -11,6 +11,7 @@ namespace longlink::proxy {
 std::size_t StatementShape::bytes() const {
   std::size_t total = sizeof(StatementShape) + key->text.size() + key->context.size();
   for (const auto& packet : reply) total += packet.size() + sizeof(packet);
+  for (const auto& name : column_names) total += name.size() + sizeof(name);
   return total;
 }
 
@@ -68,8 +69,11 @@ std::string ParseVariableAssignments(
 }
 
 std::uint32_t ClientStatements::Add(std::shared_ptr<const StatementShape> shape) {
-  const std::uint32_t id = next_id_++;
-  if (next_id_ == 0 || next_id_ == protocol::kLastPreparedStatementId) next_id_ = 1;
+  const std::uint32_t id = next_id_;
+  do {  // After 2^32 statements: the next id no statement of this session has.
+    ++next_id_;
+    if (next_id_ == 0 || next_id_ == protocol::kLastPreparedStatementId) next_id_ = 1;
+  } while (statements_.contains(next_id_));
   const std::uint16_t columns = shape->columns;
   statements_[id] = ClientStatement{
       .shape = std::move(shape), .owner = NewStatementOwner(), .columns = columns};

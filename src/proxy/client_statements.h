@@ -51,10 +51,10 @@ struct StatementShape {
   // ColumnIdentity of each column the PREPARE reply describes: an execute whose result names
   // other columns shows the statement changed under it (DDL the proxy did not see).
   std::vector<std::string> column_names = {};
-  // ProxyContext::statement_epoch() when prepared: DDL through the proxy since makes it stale.
+  // StatementShapes::epoch() when prepared: DDL through the proxy since makes it stale.
   std::uint64_t epoch = 0;
-  // ScanStatement of the text, applied at each execute (the execute is what runs it);
-  // nullopt if too large to scan.
+  // ScanStatement of the text (whatever its size), applied at each execute (the execute is
+  // what runs it).
   std::optional<StatementScan> scan = {};
   std::size_t bytes() const;  // Memory held, roughly.
 };

@@ -163,6 +163,13 @@ net::Awaitable<Outcome> CommandRelay::SendCommand(ByteView framed, std::uint8_t 
   co_return Outcome::kOk;
 }
 
+net::Awaitable<Outcome> CommandRelay::SendPrepended() {
+  const std::error_code error = co_await backend_.WriteCommands(reset_request_);
+  reset_request_.clear();
+  if (error) co_return Outcome::kBackendGone;
+  co_return co_await ReadResetReplies();
+}
+
 net::Awaitable<Outcome> CommandRelay::PrependedReplyLost(const std::error_code& error) {
   Log(LogLevel::kWarning, session_, "backend connection {} lost while being reset: {}",
       backend_.state().thread_id, net::ErrorText(error));
@@ -236,6 +243,7 @@ net::Awaitable<Outcome> CommandRelay::ReadResetReplies() {
       Log(LogLevel::kWarning, session_, "preparing backend connection {} failed: {}",
           backend_.state().thread_id, why);
       if (!prepended_error_) prepended_error_ = why;
+      if (!first_prepended_err_ && err.ok()) first_prepended_err_ = *err;
     } else if (auto ok = protocol::Decode<protocol::OkPacket>(chunk->payload,
                                                               backend_.state().capabilities);
                ok.ok() && !ok->session_state.empty()) {
@@ -432,6 +440,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
             pos == 0) {
           replacements.push_back(protocol::Frame(
               protocol::Encode(*replacement_error_, client_.capabilities()), last_sequence));
+          replaced_error_ = true;
           pieces.emplace_back(replacements.back().data(), replacements.back().size());
           run_start = pos + chunk->size();
         }
@@ -524,7 +533,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
   error_code_.reset();
   warnings_ = tracker.warnings();
   if (tracker.ended_with_error()) {
-    error_code_ = tracker.error()->code;
+    error_code_ = replaced_error_ ? replacement_error_->code : tracker.error()->code;
   } else {
     backend_.state().status_flags = tracker.status_flags();
   }

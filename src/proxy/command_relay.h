@@ -92,6 +92,13 @@ class CommandRelay {
   // the server's does for a statement it re-prepared), whatever this connection's server
   // statement knew.
   void FollowMetadata(std::uint16_t columns) { known_columns_ = columns; }
+  // Sends only what was prepended and reads its replies (an exchange of the proxy's own: the
+  // client sees nothing of it).
+  net::Awaitable<Outcome> SendPrepended();
+  // The first ERR among the prepended OK/ERR replies, as the server sent it.
+  const std::optional<protocol::ErrPacket>& first_prepended_err() const {
+    return first_prepended_err_;
+  }
   // Sends a command the proxy composed (`framed`, from sequence id 0, whose reply continues
   // with `next_sequence`), after anything prepended, in one write.
   net::Awaitable<Outcome> SendCommand(protocol::ByteView framed, std::uint8_t next_sequence);
@@ -161,6 +168,8 @@ class CommandRelay {
   const pool::TrackerSettings* client_tracking_ = nullptr;
   std::optional<Prepared> prepared_;
   std::optional<std::string> prepended_error_;
+  std::optional<protocol::ErrPacket> first_prepended_err_;
+  bool replaced_error_ = false;  // The reply's ERR was replacement_error_.
   // The prepended commands' replies still to read: OK/ERR (false) or a prepare's (true).
   std::vector<bool> expected_;
   std::vector<PrependedPrepare> prepended_prepares_;

@@ -366,9 +366,9 @@ void SessionState::OnCommand(protocol::Command command) {
   pending_set_.clear();
   switch (command) {
     case protocol::Command::kStmtPrepare:
-      // Transaction pooling: the proxy's statement ids move with the session
-      // (ClientStatements).
-      if (!transaction_pooling_) Pin(PinReason::kPreparedStatement);
+      // The server's statement ids (session pooling, or a backend without MariaDB's "last
+      // prepared" id); the proxy's own move with the session (session_statements.cc).
+      Pin(PinReason::kPreparedStatement);
       break;
     case protocol::Command::kSetOption:
       Pin(PinReason::kSetOption);

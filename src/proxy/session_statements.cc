@@ -123,6 +123,15 @@ void ClientSession::PrependStatementCloses(CommandRelay& relay) {
 net::Awaitable<Outcome> ClientSession::RelayStatement(Command command) {
   const auto header = *protocol::DecodePacketHeader(client_.in().data());
   if (prepared_kills_ && (command == Command::kStmtExecute || command == Command::kStmtClose)) {
+    if (header.payload_length >= 5 && statements_) {
+      // The last-prepared id names the statement HandlePreparedKill knows by its own id.
+      if (!co_await client_.Fill(protocol::kPacketHeaderSize + 5)) co_return Outcome::kClientGone;
+      const auto payload = client_.in().mutable_data().subspan(protocol::kPacketHeaderSize, 5);
+      const std::optional<std::uint32_t> id = protocol::StatementIdOf(payload);
+      if (id == protocol::kLastPreparedStatementId) {
+        protocol::SetStatementId(payload, statements_->Resolve(*id));
+      }
+    }
     if (command == Command::kStmtExecute) {
       auto hold = HoldBackend(/*reads_previous=*/false);
       if (auto answered = co_await std::move(hold)) {
@@ -149,6 +158,16 @@ net::Awaitable<Outcome> ClientSession::RelayStatement(Command command) {
     statements_ =
         std::make_unique<ClientStatements>(context_.config().proxy.max_client_prepared_statements);
   }
+  if (command == Command::kStmtBulkExecute) {
+    // The proxy offers no bulk operations, so the server would refuse it (measured), and its
+    // statement id would be the client's.
+    const ErrPacket error =
+        MakeErrPacket(server_error::kUnsupportedPs,
+                      "This command is not supported in the prepared statement protocol yet");
+    if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
+    co_return Outcome::kOk;
+  }
   if (command == Command::kStmtPrepare) co_return co_await PrepareStatement(std::move(payload));
   if (command == Command::kStmtClose) {
     CloseStatement(payload);
@@ -172,7 +191,6 @@ void ClientSession::CloseStatement(ByteView payload) {
 
 net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
   if (stats_) stats_->prepares_asked.fetch_add(1, std::memory_order_relaxed);
-  state_.OnCommand(Command::kStmtPrepare);
   const std::string text(reinterpret_cast<const char*>(payload.data()) + 1, payload.size() - 1);
   if (statements_->full()) {
     const ErrPacket error = MakeErrPacket(
@@ -317,6 +335,67 @@ Outcome ClientSession::AfterStatementReply(CommandRelay& relay, Command command,
   return Outcome::kOk;
 }
 
+bool ClientSession::SwitchesContext(const StatementShape& shape) const {
+  const bool schema =
+      !shape.schema.empty() && !state_.schema().empty() && shape.schema != state_.schema();
+  return schema || ParseVariablesOf(state_.variables()) != shape.variables;
+}
+
+net::Awaitable<std::optional<std::uint32_t>> ClientSession::PrepareUnderItsContext(
+    const StatementShape& shape, Command command, Outcome* answered) {
+  const auto current = ParseVariablesOf(state_.variables());
+  // (A session whose schema was dropped has none to go back to: its statement is prepared
+  // without one, which only changes names it does not qualify.)
+  const bool schema =
+      !shape.schema.empty() && !state_.schema().empty() && shape.schema != state_.schema();
+  const std::string there = ParseVariableAssignments(current, shape.variables);
+  Bytes before;
+  Bytes after;
+  int replies = 0;
+  if (schema) {
+    protocol::AppendFramed(protocol::Encode(protocol::InitDb{shape.schema}), 0, &before);
+    protocol::AppendFramed(protocol::Encode(protocol::InitDb{state_.schema()}), 0, &after);
+    ++replies;
+  }
+  if (!there.empty()) {
+    protocol::AppendFramed(protocol::Encode(protocol::Query{there}), 0, &before);
+    const std::string back = ParseVariableAssignments(shape.variables, current);
+    protocol::AppendFramed(protocol::Encode(protocol::Query{back}), 0, &after);
+    ++replies;
+  }
+  CommandRelay exchange(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
+  PrepareRelay(exchange, Command::kStmtPrepare, /*reads_previous=*/false);
+  PrependStatementCloses(exchange);
+  MakeRoomForPrepare(exchange);
+  exchange.Prepend(before, replies);
+  exchange.PrependPrepare(Framed(protocol::Encode(protocol::StmtPrepare{shape.key->text})));
+  exchange.Prepend(after, replies);
+  *answered = co_await exchange.SendPrepended();
+  if (*answered != Outcome::kOk) co_return std::nullopt;
+  std::optional<ErrPacket> error = exchange.first_prepended_err();
+  const CommandRelay::PrependedPrepare& result = exchange.prepended_prepares().back();
+  if (!error && result.statement) {
+    if (stats_) stats_->prepares_sent.fetch_add(1, std::memory_order_relaxed);
+    AddToCache(shape.key, *result.statement, 0);
+    co_return result.statement;
+  }
+  if (!error) error = result.error;
+  if (exchange.first_prepended_err()) {
+    // A switch failed: what the connection's session is now is not known for sure.
+    backend_.MarkNotReusable();
+    if (result.statement) backend_->state().statements.Drop(*result.statement);
+  }
+  if (!error) {
+    *answered = Outcome::kBackendError;
+    co_return std::nullopt;
+  }
+  // The client's command did not run: the error that stopped it is its answer.
+  last_reply_error_ = error->code;
+  state_.OnReplyEnd(command, 0, /*error=*/true);
+  if (!co_await client_.SendError(*error, 1)) *answered = Outcome::kClientGone;
+  co_return std::nullopt;
+}
+
 net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes payload) {
   const std::optional<std::uint32_t> sent_id = protocol::StatementIdOf(payload);
   const bool answers = command != Command::kStmtSendLongData;
@@ -336,9 +415,17 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
     state_.OnProxyError();
     co_return Outcome::kOk;
   }
-  if (statement == nullptr || (command == Command::kStmtExecute &&
-                               payload.size() < protocol::kExecuteFixedSize)) {
-    // Too short to name a statement: the server's answer, as sent.
+  if (statement != nullptr && command == Command::kStmtExecute &&
+      payload.size() < protocol::kExecuteFixedSize) {
+    // As the server answers an execute cut short (measured).
+    const ErrPacket error =
+        MakeErrPacket(server_error::kMalformedPacket, "Malformed communication packet");
+    if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
+    state_.OnProxyError();
+    co_return Outcome::kOk;
+  }
+  if (statement == nullptr) {
+    // Too short to name a statement (under 4 bytes of id): the server's answer, as sent.
     if (auto answered = co_await HoldBackend(false)) co_return *answered;
     CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
     PrepareRelay(relay, command, /*reads_previous=*/true);
@@ -403,54 +490,45 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
     state_.OnCommand(command);
   }
   if (auto answered = co_await HoldBackend(reads_previous)) co_return *answered;
-  if (command == Command::kStmtExecute && shape->scan && shape->scan->names_connection_id) {
-    revealed_thread_ = true;
-    backend_.MarkNotReusable();
+  bool follow_wait_timeout = false;
+  if (command == Command::kStmtExecute && shape->scan) {
+    const StatementScan& scan = *shape->scan;
+    if (scan.names_connection_id) {
+      revealed_thread_ = true;
+      backend_.MarkNotReusable();
+    }
+    // As Relay does for a query: the profiling history stays with the connection; the
+    // client's own wait_timeout is read back after (a parameter may set it).
+    const bool set = scan.first_keyword == "SET";
+    if (set && scan.names_profiling) backend_.MarkNotReusable();
+    follow_wait_timeout = set && scan.names_wait_timeout;
+  }
+
+  // The statement on this connection, or prepared here first. (A restore that starts with a
+  // reset, sent ahead of whatever goes first, closes them all.)
+  if (restore_ && restore_->reset) backend_->state().statements.Clear();
+  std::optional<std::uint32_t> server_id =
+      backend_->state().statements.Find(*shape->key, statement->owner);
+  if (!server_id && (SwitchesContext(*shape))) {
+    // The session's schema or parse variables changed since its prepare: the prepare runs
+    // under the old ones in an exchange of its own, so that the command never runs if the
+    // switch fails (the schema was dropped). Rare: one round trip more.
+    Outcome answered = Outcome::kOk;
+    auto prepare = PrepareUnderItsContext(*shape, command, &answered);
+    server_id = co_await std::move(prepare);
+    if (!server_id) co_return answered;
   }
 
   CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
-  if (backend_.reset_due()) {
-    relay.ResetFirst();
-    backend_.ResetDone();
-    backend_->state().statements.Clear();
-  }
   PrepareRelay(relay, command == Command::kStmtExecute ? Command::kQuery : command,
                reads_previous);
   PrependStatementCloses(relay);
-
-  // The statement on this connection, or prepared here first (under the schema and variables
-  // it was prepared under, if the session's have changed since).
   pool::StatementCache& cache = backend_->state().statements;
-  std::optional<std::uint32_t> server_id = cache.Find(*shape->key, statement->owner);
   const bool lazy = !server_id;
   if (lazy) {
-    const auto current = ParseVariablesOf(state_.variables());
-    // (A session whose schema was dropped has none to go back to: its statement is prepared
-    // without one, which only changes names it does not qualify.)
-    const bool switch_schema =
-        !shape->schema.empty() && !state_.schema().empty() && shape->schema != state_.schema();
-    const std::string there = ParseVariableAssignments(current, shape->variables);
-    const std::string back = ParseVariableAssignments(shape->variables, current);
-    Bytes before;
-    Bytes after;
-    int replies_before = 0;
-    int replies_after = 0;
-    if (switch_schema) {
-      protocol::AppendFramed(protocol::Encode(protocol::InitDb{shape->schema}), 0, &before);
-      protocol::AppendFramed(protocol::Encode(protocol::InitDb{state_.schema()}), 0, &after);
-      ++replies_before;
-      ++replies_after;
-    }
-    if (!there.empty()) {
-      protocol::AppendFramed(protocol::Encode(protocol::Query{there}), 0, &before);
-      protocol::AppendFramed(protocol::Encode(protocol::Query{back}), 0, &after);
-      ++replies_before;
-      ++replies_after;
-    }
+    // Prepared in the command's own write, which names it "the statement prepared last".
     MakeRoomForPrepare(relay);
-    if (replies_before > 0) relay.Prepend(before, replies_before);
     relay.PrependPrepare(Framed(protocol::Encode(protocol::StmtPrepare{shape->key->text})));
-    if (replies_after > 0) relay.Prepend(after, replies_after);
     relay.ReplaceErrorWithFailedPrepare();
     server_id = protocol::kLastPreparedStatementId;
   } else if (stats_) {
@@ -486,14 +564,18 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   if (ended == Outcome::kOk && command == Command::kStmtExecute) {
     // DDL the proxy did not see shows here: prepares of the statement go to the server again.
     const bool gone = last_reply_error_ && ObjectGone(*last_reply_error_);
-    const bool changed = !last_reply_error_ && shape->columns > 0 && !columns_seen.empty() &&
-                         columns_seen != shape->column_names;
-    if (gone || changed) context_.statement_shapes().Forget(*shape);
+    const bool changed = !last_reply_error_ && !shape->column_names.empty() &&
+                         !columns_seen.empty() && columns_seen != shape->column_names;
+    if (gone || changed) context_.statement_shapes().Forget(*shape, /*any=*/gone);
     if (!columns_seen.empty()) statement->columns = static_cast<std::uint16_t>(columns_seen.size());
   }
   if (ended != Outcome::kOk || !server_id) co_return ended;
   if (command == Command::kStmtExecute && !last_reply_error_ && shape->scan) {
     NoteDdl(*shape->scan);
+  }
+  if (follow_wait_timeout && !last_reply_error_) {
+    const Outcome followed = co_await FollowWaitTimeout();
+    if (followed != Outcome::kOk) co_return followed;
   }
 
   // What the command left on the server statement.

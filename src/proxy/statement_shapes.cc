@@ -21,11 +21,11 @@ std::shared_ptr<const StatementShape> StatementShapes::Find(
   return nullptr;
 }
 
-void StatementShapes::Forget(const StatementShape& shape) {
+void StatementShapes::Forget(const StatementShape& shape, bool any) {
   std::lock_guard lock(mutex_);
   auto [begin, end] = by_hash_.equal_range(shape.key->hash);
   for (auto it = begin; it != end; ++it) {
-    if (pool::SameStatement(*(*it->second)->key, *shape.key)) {
+    if (any ? pool::SameStatement(*(*it->second)->key, *shape.key) : it->second->get() == &shape) {
       bytes_ -= (*it->second)->bytes();
       order_.erase(it->second);
       by_hash_.erase(it);

@@ -42,10 +42,10 @@ class StatementShapes {
   std::shared_ptr<const StatementShape> Find(const pool::StatementKeyData& key) const;
   // Records `shape` (replacing one of the same key). REQUIRES: !shape->reply.empty().
   void Add(std::shared_ptr<const StatementShape> shape);
-  // `shape` proved stale (an execute saw other columns, or an error that says its objects
-  // changed): the next prepare of its statement goes to the server (whichever shape of its
-  // key is kept).
-  void Forget(const StatementShape& shape);
+  // `shape` proved stale: the next prepare of its statement goes to the server. `any`: an
+  // error said an object it names is gone, so whichever shape of its key is kept goes; else
+  // (an execute saw other columns than `shape`'s) only `shape` itself, if it is the one kept.
+  void Forget(const StatementShape& shape, bool any);
   std::uint64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
   // DDL ran: every shape known so far may be stale.
   void Invalidate() { epoch_.fetch_add(1, std::memory_order_acq_rel); }

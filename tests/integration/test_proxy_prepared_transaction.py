@@ -574,6 +574,34 @@ def test_the_last_prepared_statement(proxy_factory, mariadb):
     assert run(proxy.tcp).log == direct.log
 
 
+def test_commands_the_proxy_cannot_forward_with_its_own_ids(proxy_factory, mariadb):
+    """Commands whose statement id the proxy must not pass on as the client sent it get the
+    server's own answers: an EXECUTE cut short after its id (1835), a BULK_EXECUTE (1295: no
+    bulk operations were agreed), and a prepared KILL executed by the last-prepared id (the
+    proxy resolves it as a KILL: 1094 for a thread no one has, never a server thread that
+    happens to have the number)."""
+    def run(target):
+        a = Client(target)
+        s = a.prepare("SELECT 1")
+        a.record("short execute", a.raw.command(b"\x17" + s.to_bytes(4, "little") + b"\x00") or
+                 a.raw.response())
+        a.record("bulk", a.raw.command(b"\xfa" + s.to_bytes(4, "little") + b"\x00\x00") or
+                 a.raw.response())
+        a.prepare("KILL QUERY ?")
+        a.execute(LAST_PREPARED, params=[99999999])
+        a.execute(s)
+        a.close()
+        return a
+
+    direct = run(mariadb.target("tcp"))
+    replies = [r for _, r in direct.log]
+    assert err(replies[1][0]) == (1835, "HY000", "Malformed communication packet")
+    assert err(replies[2][0])[0] == 1295
+    assert err(replies[4][0])[0] == 1094
+    proxy = ps_proxy(proxy_factory, connections=1, clients=1)
+    assert run(proxy.tcp).log == direct.log
+
+
 # --- sizes, schema changes, errors -----------------------------------------------------------
 
 def test_no_parameters_and_the_most_parameters(proxy_factory, mariadb):
