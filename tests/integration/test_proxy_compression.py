@@ -383,11 +383,7 @@ def test_libmariadb_suite(place, combo, libmariadb_bin):
     multi-results, CALL, change_user, reset_connection, session tracking, errors, prepared
     KILL) with --compress 1 (or without), with the same lines as test_proxy_libmariadb.py."""
     p = place(combo)
-    infos = {libmariadb_suite.EXTENDED: libmariadb_suite.EXTENDED_PROXY if p.is_proxy
-             else libmariadb_suite.EXTENDED_DIRECT,
-             libmariadb_suite.PREPARED_KILL: libmariadb_suite.KILL_PROXY if p.is_proxy
-             else libmariadb_suite.KILL_DIRECT}
-    expected = [infos.get(line, line) for line in libmariadb_suite.EXPECTED]
+    expected = libmariadb_suite.expected_lines(p.is_proxy)
     # Through the proxy twice: the second run gets a pooled backend connection the first left
     # with another character set, time zone, schema and session (reset before reuse).
     for run_number in (1, 2) if p.is_proxy else (1,):

@@ -77,6 +77,16 @@ STMT_CLOSED = "ok stmt_close: 3 statements closed: Com_stmt_close +3, Prepared_s
 STMT_KEPT = "info stmt_close: Com_stmt_close +0, Prepared_stmt_count +3"
 
 
+def expected_lines(is_proxy):
+    """EXPECTED with the lines that differ resolved for the server or the proxy (in the pool
+    mode the suite runs in: LONGLINK_TEST_POOL_MODE)."""
+    kept = is_proxy and POOL_MODE == "transaction"
+    infos = {EXTENDED: EXTENDED_PROXY if is_proxy else EXTENDED_DIRECT,
+             STMT_CLOSE: STMT_KEPT if kept else STMT_CLOSED,
+             PREPARED_KILL: KILL_PROXY if is_proxy else KILL_DIRECT}
+    return [infos.get(line, line) for line in EXPECTED]
+
+
 def client_args(target):
     if target.transport == "unix":
         where = ["--socket", target.unix_socket]
@@ -97,11 +107,7 @@ def client_bin():
 def test_libmariadb_client(make_target, where, client_bin, mariadb):
     # min_idle=0: the janitor (every second) opens no warm connection that would count below.
     target = make_target(where, pool__min_idle=0)
-    kept = target.is_proxy and POOL_MODE == "transaction"
-    infos = {EXTENDED: EXTENDED_PROXY if target.is_proxy else EXTENDED_DIRECT,
-             STMT_CLOSE: STMT_KEPT if kept else STMT_CLOSED,
-             PREPARED_KILL: KILL_PROXY if target.is_proxy else KILL_DIRECT}
-    expected = [infos.get(line, line) for line in EXPECTED]
+    expected = expected_lines(target.is_proxy)
     # Twice: through the proxy the second run reuses the backend connection the first one left
     # with another character set, time zone, schema and session (reset before reuse).
     for run in (1, 2):
