@@ -192,11 +192,11 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_CONFIG_TRY(proxy, table_of("proxy"));
   if (*proxy != nullptr) {
     const toml::table& t = **proxy;
-    if (auto s = load.CheckKeys(
-            t, "proxy",
-            {"workers", "max_client_connections", "handshake_timeout", "net_read_timeout",
-             "log_level", "server_version", "max_allowed_packet", "compression",
-             "max_client_prepared_statements"});
+    if (auto s =
+            load.CheckKeys(t, "proxy",
+                           {"workers", "max_client_connections", "handshake_timeout",
+                            "net_read_timeout", "log_level", "server_version", "max_allowed_packet",
+                            "compression", "max_client_prepared_statements"});
         !s.ok()) {
       return s.error();
     }
@@ -313,11 +313,10 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   LL_CONFIG_TRY(pool, table_of("pool"));
   if (*pool != nullptr) {
     const toml::table& t = **pool;
-    if (auto s = load.CheckKeys(
-            t, "pool",
-            {"mode", "max_connections", "max_user_connections", "min_idle", "queue_timeout",
-             "keepalive_interval", "check_delay", "max_idle_time", "max_lifetime",
-             "max_prepared_statements"});
+    if (auto s = load.CheckKeys(t, "pool",
+                                {"mode", "max_connections", "max_user_connections", "min_idle",
+                                 "queue_timeout", "keepalive_interval", "check_delay",
+                                 "max_idle_time", "max_lifetime", "max_prepared_statements"});
         !s.ok()) {
       return s.error();
     }

@@ -36,8 +36,8 @@ std::optional<std::uint32_t> StatementCache::Find(const StatementKeyData& key,
 
 std::size_t StatementCache::Add(StatementKey key, std::uint32_t server_id, std::uint64_t owner,
                                 std::size_t capacity) {
-  entries_.push_back(Entry{
-      .key = std::move(key), .server_id = server_id, .owner = owner, .last_used = ++clock_});
+  entries_.push_back(
+      Entry{.key = std::move(key), .server_id = server_id, .owner = owner, .last_used = ++clock_});
   return Evict(std::max<std::size_t>(capacity, 1));
 }
 

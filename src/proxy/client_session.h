@@ -165,7 +165,7 @@ class ClientSession {
     std::optional<KillStatement> prepared_kill = {};  // COM_STMT_PREPARE of a KILL.
     std::optional<SqlPrepareStatement> sql_prepare = {};  // SQL PREPARE/EXECUTE/DEALLOCATE.
     std::optional<KillStatement> sql_prepared_kill = {};  // What that PREPARE prepares.
-    bool ddl = false;  // CREATE, ALTER, DROP, ... (NoteDdl).
+    bool ddl = false;                                     // CREATE, ALTER, DROP, ... (NoteDdl).
   };
   // A command succeeded (no ERR): its effects on what the proxy follows of the session.
   net::Awaitable<Outcome> AfterCommand(protocol::Command command,
@@ -240,8 +240,8 @@ class ClientSession {
   // statement id; or nullopt with `*answered` (kOk: the client got the error that stopped
   // its `command`, which did not run).
   net::Awaitable<std::optional<std::uint32_t>> PrepareUnderItsContext(const StatementShape& shape,
-                                                                     protocol::Command command,
-                                                                     Outcome* answered);
+                                                                      protocol::Command command,
+                                                                      Outcome* answered);
   // Before a prepare on the held connection: evicts what must go for one more statement, and
   // puts the closes due ahead of the prepare.
   void MakeRoomForPrepare(CommandRelay& relay);

@@ -75,8 +75,8 @@ std::uint32_t ClientStatements::Add(std::shared_ptr<const StatementShape> shape)
     if (next_id_ == 0 || next_id_ == protocol::kLastPreparedStatementId) next_id_ = 1;
   } while (statements_.contains(next_id_));
   const std::uint16_t columns = shape->columns;
-  statements_[id] = ClientStatement{
-      .shape = std::move(shape), .owner = NewStatementOwner(), .columns = columns};
+  statements_[id] =
+      ClientStatement{.shape = std::move(shape), .owner = NewStatementOwner(), .columns = columns};
   last_ = id;
   return id;
 }

@@ -31,9 +31,12 @@ namespace longlink::proxy {
 
 // The session variables that decide how a statement is parsed, or what its metadata says:
 // a statement is the same statement only if these (and the schema) are the same.
-inline constexpr std::array<std::string_view, 6> kParseVariables = {
-    "sql_mode",         "old_mode", "character_set_client", "character_set_connection",
-    "collation_connection", "character_set_results"};
+inline constexpr std::array<std::string_view, 6> kParseVariables = {"sql_mode",
+                                                                    "old_mode",
+                                                                    "character_set_client",
+                                                                    "character_set_connection",
+                                                                    "collation_connection",
+                                                                    "character_set_results"};
 
 // What is needed to prepare a statement anywhere, shared by every client that prepares it.
 // Immutable once made.

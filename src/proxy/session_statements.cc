@@ -81,8 +81,8 @@ std::size_t ClientSession::StatementCapacity() const {
   const std::uint32_t server_limit = backend_->state().max_prepared_stmt_count;
   if (server_limit > 0) {
     // The caches of all backend connections together stay within the server's limit.
-    const std::size_t share = server_limit / std::max<std::uint32_t>(
-                                                 context_.config().backend.max_connections, 1);
+    const std::size_t share =
+        server_limit / std::max<std::uint32_t>(context_.config().backend.max_connections, 1);
     capacity = std::min(capacity, std::max<std::size_t>(share, 1));
   }
   return capacity;
@@ -193,11 +193,12 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
   if (stats_) stats_->prepares_asked.fetch_add(1, std::memory_order_relaxed);
   const std::string text(reinterpret_cast<const char*>(payload.data()) + 1, payload.size() - 1);
   if (statements_->full()) {
-    const ErrPacket error = MakeErrPacket(
-        server_error::kMaxPreparedStmtCount,
-        "Can't create more than max_prepared_stmt_count statements (current value: " +
-            std::to_string(statements_->limit()) + ")");
-    Log(LogLevel::kInfo, id_, "prepare refused: {} statements open (max_client_prepared_statements)",
+    const ErrPacket error =
+        MakeErrPacket(server_error::kMaxPreparedStmtCount,
+                      "Can't create more than max_prepared_stmt_count statements (current value: " +
+                          std::to_string(statements_->limit()) + ")");
+    Log(LogLevel::kInfo, id_,
+        "prepare refused: {} statements open (max_client_prepared_statements)",
         statements_->size());
     if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
     state_.OnProxyError();
@@ -212,7 +213,8 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
     if (kill->NamesThread()) prepared_kill = std::move(kill);
   }
   auto shape = std::make_shared<StatementShape>();
-  shape->key = pool::MakeStatementKey(text, StatementContext(Key(), state_.schema(), state_.variables()));
+  shape->key =
+      pool::MakeStatementKey(text, StatementContext(Key(), state_.schema(), state_.variables()));
   shape->schema = state_.schema();
   shape->variables = ParseVariablesOf(state_.variables());
   shape->scan = std::move(scan);
@@ -407,10 +409,10 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   }
   if (statement == nullptr && sent_id) {
     if (!answers) co_return Outcome::kOk;  // The server ignores long data for no statement.
-    const ErrPacket error = MakeErrPacket(server_error::kUnknownStmtHandler,
-                                          "Unknown prepared statement handler (" +
-                                              std::to_string(*sent_id) + ") given to " +
-                                              std::string(HandlerName(command)));
+    const ErrPacket error =
+        MakeErrPacket(server_error::kUnknownStmtHandler,
+                      "Unknown prepared statement handler (" + std::to_string(*sent_id) +
+                          ") given to " + std::string(HandlerName(command)));
     if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
     state_.OnProxyError();
     co_return Outcome::kOk;
@@ -455,7 +457,7 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
       const ErrPacket error = MakeErrPacket(server_error::kWrongArguments,
                                             "Incorrect arguments to mysqld_stmt_execute");
       if (!co_await client_.SendError(error, 1)) co_return Outcome::kClientGone;
-    state_.OnProxyError();
+      state_.OnProxyError();
       co_return Outcome::kOk;
     }
     if (*sent_id == protocol::kLastPreparedStatementId && !parsed->types_bound &&
@@ -520,8 +522,7 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
   }
 
   CommandRelay relay(client_, backend_.connection(), buffers_, state_, id_, MaxClientPacket());
-  PrepareRelay(relay, command == Command::kStmtExecute ? Command::kQuery : command,
-               reads_previous);
+  PrepareRelay(relay, command == Command::kStmtExecute ? Command::kQuery : command, reads_previous);
   PrependStatementCloses(relay);
   pool::StatementCache& cache = backend_->state().statements;
   const bool lazy = !server_id;
@@ -595,8 +596,8 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
     case Command::kStmtExecute: {
       const bool had_long_data = statement->long_data;
       statements_->SetLongData(*statement, false);
-      const bool cursor = !last_reply_error_ && cursor_requested &&
-                          (status & protocol::status::kCursorExists) != 0;
+      const bool cursor =
+          !last_reply_error_ && cursor_requested && (status & protocol::status::kCursorExists) != 0;
       statements_->SetCursor(*statement, cursor);
       if (had_long_data && statement->bad_long_data) {
         cache.Drop(*server_id);
