@@ -16,6 +16,8 @@ void BackendHealth::OnFailure(const std::string& error) {
   const auto now = Clock::now();
   std::lock_guard lock(mutex_);
   last_failure_ = now;
+  ++total_failures_;
+  last_error_ = error;
   ++consecutive_;
   ++failures_;
   if (!down_) {
@@ -41,15 +43,27 @@ void BackendHealth::OnFailure(const std::string& error) {
   }
 }
 
-void BackendHealth::OnSuccess() {
+void BackendHealth::OnSuccess(std::uint32_t wait_timeout) {
   std::lock_guard lock(mutex_);
   consecutive_ = 0;
+  ++total_connects_;
+  if (wait_timeout != 0) wait_timeout_ = wait_timeout;
   if (!down_) return;
   down_ = false;
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - down_since_).count();
   Log(LogLevel::kInfo, 0, "backend {} reachable again after {}.{} s ({} failed attempts)", backend_,
       ms / 1000, (ms % 1000) / 100, failures_);
+}
+
+BackendHealthSnapshot BackendHealth::Snapshot() const {
+  std::lock_guard lock(mutex_);
+  return BackendHealthSnapshot{.reachable = !down_,
+                               .down_since = down_since_,
+                               .connects = total_connects_,
+                               .failures = total_failures_,
+                               .wait_timeout = wait_timeout_,
+                               .last_error = last_error_};
 }
 
 bool BackendHealth::MayTry(Clock::time_point now) const {

@@ -10,6 +10,16 @@
 
 namespace longlink::pool {
 
+// What BackendHealth knows at one moment (the admin console's SHOW BACKENDS, metrics).
+struct BackendHealthSnapshot {
+  bool reachable = true;  // No failure since the last success (or none yet).
+  std::chrono::steady_clock::time_point down_since = {};  // When !reachable.
+  std::uint64_t connects = 0;                             // Connections opened since start.
+  std::uint64_t failures = 0;      // Failed attempts to reach the server since start.
+  std::uint32_t wait_timeout = 0;  // @@wait_timeout of the last connection opened (s); 0: none.
+  std::string last_error = {};     // Of the last failure; empty if none.
+};
+
 class BackendHealth {
  public:
   using Clock = std::chrono::steady_clock;
@@ -22,8 +32,9 @@ class BackendHealth {
 
   // An attempt to reach the server failed in a way worth retrying (`error` says how).
   void OnFailure(const std::string& error);
-  // A connection was opened: the server is reachable.
-  void OnSuccess();
+  // A connection was opened: the server is reachable; its session has `wait_timeout` (s).
+  void OnSuccess(std::uint32_t wait_timeout = 0);
+  BackendHealthSnapshot Snapshot() const;
   // False while the backoff after the last failure runs (for background refills).
   bool MayTry(Clock::time_point now) const;
 
@@ -41,6 +52,10 @@ class BackendHealth {
   std::uint64_t failures_ = 0;    // Since down_since_.
   std::uint64_t unreported_ = 0;  // Since last_report_.
   int consecutive_ = 0;           // For MayTry's backoff.
+  std::uint64_t total_connects_ = 0;
+  std::uint64_t total_failures_ = 0;
+  std::uint32_t wait_timeout_ = 0;
+  std::string last_error_ = {};
 };
 
 }  // namespace longlink::pool

@@ -68,7 +68,9 @@ ConnectionInfo ConnectionRegistry::InfoOf(const Location& location) const {
                       .state = location.state,
                       .thread_id = entry.thread_id,
                       .session = std::nullopt,
-                      .last_used_at = entry.last_used_at};
+                      .last_used_at = entry.last_used_at,
+                      .opened_at = entry.opened_at,
+                      .changed_at = entry.changed_at};
   if (entry.session != 0) info.session = entry.session;
   return info;
 }
@@ -77,7 +79,13 @@ ConnectionId ConnectionRegistry::Open(const PoolKey& key, std::uint64_t session)
   const ConnectionId id = ++next_id_;
   auto pool = pools_.try_emplace(key).first;
   List& list = pool->second.by_state[Index(ConnectionState::kOpening)];
-  list.push_back(Entry{.id = id, .thread_id = 0, .session = session, .last_used_at = {}});
+  const TimePoint now = std::chrono::steady_clock::now();
+  list.push_back(Entry{.id = id,
+                       .thread_id = 0,
+                       .session = session,
+                       .last_used_at = {},
+                       .opened_at = now,
+                       .changed_at = now});
   by_id_.emplace(id, Location{.key = &pool->first,
                               .state = ConnectionState::kOpening,
                               .node = std::prev(list.end())});
@@ -110,7 +118,9 @@ bool ConnectionRegistry::Transition(ConnectionId id, const Change& change) {
   }
   entry.session = change.to == ConnectionState::kIdle ? 0 : change.session;
   if (change.to == ConnectionState::kIdle) entry.last_used_at = change.last_used_at;
+  entry.changed_at = std::chrono::steady_clock::now();
   List& from = ListOf(*location.key, location.state);
+  if (location.state == ConnectionState::kOpening) ++pools_.find(*location.key)->second.opened;
   auto to_pool =
       change.move_to ? pools_.try_emplace(*change.move_to).first : pools_.find(*location.key);
   List& to = to_pool->second.by_state[Index(change.to)];
@@ -176,6 +186,18 @@ ConnectionCounts ConnectionRegistry::CountsFor(const PoolKey& key, ConnectionId 
     --counts.total;
   }
   return counts;
+}
+
+std::uint64_t ConnectionRegistry::OpenedCount(const PoolKey& key) const {
+  auto found = pools_.find(key);
+  return found == pools_.end() ? 0 : found->second.opened;
+}
+
+std::vector<ConnectionInfo> ConnectionRegistry::All() const {
+  std::vector<ConnectionInfo> out;
+  out.reserve(by_id_.size());
+  for (const auto& [id, location] : by_id_) out.push_back(InfoOf(location));
+  return out;
 }
 
 std::vector<ConnectionId> ConnectionRegistry::IdleOldestFirst(const PoolKey& key) const {

@@ -63,6 +63,9 @@ struct ConnectionInfo {
   // it (kActive). None while it is the pool's own.
   std::optional<std::uint64_t> session = {};
   std::chrono::steady_clock::time_point last_used_at = {};  // Set when it turns idle.
+  std::chrono::steady_clock::time_point opened_at = {};     // When it started opening.
+  // When it last changed state (for "in this state for ...").
+  std::chrono::steady_clock::time_point changed_at = {};
 };
 
 class ConnectionRegistry {
@@ -110,6 +113,11 @@ class ConnectionRegistry {
   // if not 0 (to ask whether closing it would make room).
   ConnectionCounts CountsFor(const PoolKey& key, ConnectionId excluding = 0) const;
   std::uint32_t total() const { return static_cast<std::uint32_t>(by_id_.size()); }
+  // How many connections of `key` went from opening to open since start (what the pool cost
+  // the server in logins).
+  std::uint64_t OpenedCount(const PoolKey& key) const;
+  // Every connection, by pool and state (for the admin console's SHOW SERVERS).
+  std::vector<ConnectionInfo> All() const;
 
   // `key`'s idle connections, least recently returned first (the order to retire them in).
   std::vector<ConnectionId> IdleOldestFirst(const PoolKey& key) const;
@@ -141,10 +149,13 @@ class ConnectionRegistry {
     std::uint32_t thread_id = 0;
     std::uint64_t session = 0;
     TimePoint last_used_at = {};
+    TimePoint opened_at = {};
+    TimePoint changed_at = {};
   };
   using List = std::list<Entry>;
   struct PoolLists {
     std::array<List, kConnectionStateCount> by_state;
+    std::uint64_t opened = 0;  // Transitions out of kOpening.
   };
   // Where an entry is: its pool's key (owned by pools_; keys are never erased), state and node.
   struct Location {

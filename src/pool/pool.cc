@@ -220,7 +220,7 @@ net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const
                                            const auth::LoginSecret& secret) {
   OpenResult opened = co_await BackendConnection::Open(executor, endpoint_, key, secret);
   if (opened.connection) {
-    health_.OnSuccess();
+    health_.OnSuccess(opened.connection->state().wait_timeout);
   } else if (opened.retryable) {
     health_.OnFailure(opened.error);
   }
@@ -416,9 +416,24 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
 }
 
 ConnectionCountsByState Pools::CountByState(const PoolKey& key) const {
+  const Clock::time_point now = Clock::now();
   std::lock_guard lock(mutex_);
-  return ConnectionCountsByState{.idle = registry_.Count(key, ConnectionState::kIdle),
-                                 .active = registry_.Count(key, ConnectionState::kActive)};
+  ConnectionCountsByState counts{.idle = registry_.Count(key, ConnectionState::kIdle),
+                                 .active = registry_.Count(key, ConnectionState::kActive),
+                                 .opening = registry_.Count(key, ConnectionState::kOpening),
+                                 .checking = registry_.Count(key, ConnectionState::kChecking),
+                                 .moving = registry_.Count(key, ConnectionState::kMoving),
+                                 .opened = registry_.OpenedCount(key)};
+  for (const auto& waiter : waiters_) {
+    if (waiter->served || !(waiter->key == key)) continue;
+    counts.longest_wait = std::max(counts.longest_wait, now - waiter->since);
+  }
+  return counts;
+}
+
+std::vector<ConnectionInfo> Pools::Connections() const {
+  std::lock_guard lock(mutex_);
+  return registry_.All();
 }
 
 void Pools::ReleaseKept(std::unique_ptr<BackendConnection> connection, std::uint64_t session) {

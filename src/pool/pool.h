@@ -57,10 +57,16 @@ enum class CheckoutFailure {
   kBackendDown,  // Connecting or logging in failed (error says why; server_error if any).
 };
 
-// How many of one pool's connections are idle and active (leased to clients).
+// One pool's connections by state (ConnectionRegistry), how many it opened since start, and
+// the longest its clients wait now.
 struct ConnectionCountsByState {
   std::uint32_t idle = 0;
-  std::uint32_t active = 0;
+  std::uint32_t active = 0;  // Leased to clients.
+  std::uint32_t opening = 0;
+  std::uint32_t checking = 0;
+  std::uint32_t moving = 0;
+  std::uint64_t opened = 0;
+  Clock::duration longest_wait = {};  // Of a client queued at the limits; zero if none.
 };
 
 struct Checkout {
@@ -118,8 +124,12 @@ class Pools {
   // moving, or leased to a session). Thread-safe.
   bool CloseIdleByThread(std::uint32_t thread_id);
 
-  // `key`'s idle and active connections now. Thread-safe.
+  // `key`'s connections by state now. Thread-safe.
   ConnectionCountsByState CountByState(const PoolKey& key) const;
+  // Every connection the pools know (SHOW SERVERS). Thread-safe.
+  std::vector<ConnectionInfo> Connections() const;
+  // Whether the server is reachable, connects and failures since start. Thread-safe.
+  BackendHealthSnapshot Health() const { return health_.Snapshot(); }
 
   // How long a connection may go without a round trip before it is pinged:
   // min(keepalive_interval, half the connection's @@wait_timeout).
@@ -133,11 +143,16 @@ class Pools {
  private:
   struct Waiter {
     Waiter(asio::any_io_executor where, PoolKey wanted, std::uint64_t for_session)
-        : executor(where), timer(where), key(std::move(wanted)), session(for_session) {}
+        : executor(where),
+          timer(where),
+          key(std::move(wanted)),
+          session(for_session),
+          since(Clock::now()) {}
     asio::any_io_executor executor;
     asio::steady_timer timer;
     const PoolKey key;                // The pool it waits for.
     const std::uint64_t session;      // The client session that waits.
+    const Clock::time_point since;    // When it started to wait.
     bool served = false;              // Under mutex_: idle or slot is set.
     std::optional<IdleBackend> idle;  // A connection handed over (checking or moving for it).
     ConnectionId slot = 0;            // Allowed to open a new connection (registered opening).

@@ -30,4 +30,9 @@ std::uint64_t LoginFailures::Count(const std::string& user, const std::string& h
   return it == tallies_.end() ? 0 : it->second.failures;
 }
 
+std::uint64_t LoginFailures::Total() const {
+  std::lock_guard lock(mutex_);
+  return sequence_;
+}
+
 }  // namespace longlink::proxy

@@ -22,6 +22,8 @@ class LoginFailures {
   std::uint64_t Record(const std::string& user, const std::string& host);
   // The count for the pair (0 if none is kept).
   std::uint64_t Count(const std::string& user, const std::string& host) const;
+  // Failures of every pair since start (forgotten pairs included).
+  std::uint64_t Total() const;
 
  private:
   struct Tally {

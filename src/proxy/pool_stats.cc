@@ -54,9 +54,25 @@ std::vector<PoolStatsSnapshot> PoolStats::Snapshot(const pool::Pools& pools) con
     snapshot.prepares_sent = cell->prepares_sent.load(kRelaxed);
     snapshot.statement_cache_hits = cell->statement_cache_hits.load(kRelaxed);
     snapshot.statement_evictions = cell->statement_evictions.load(kRelaxed);
+    snapshot.clients_waiting = cell->clients_waiting.load(kRelaxed);
+    snapshot.logins = cell->logins.load(kRelaxed);
+    snapshot.commands = cell->commands.load(kRelaxed);
+    snapshot.queries = cell->queries.load(kRelaxed);
+    snapshot.transactions = cell->transactions.load(kRelaxed);
+    snapshot.errors = cell->errors.load(kRelaxed);
+    snapshot.bytes_from_clients = cell->bytes_from_clients.load(kRelaxed);
+    snapshot.bytes_to_clients = cell->bytes_to_clients.load(kRelaxed);
+    snapshot.command_latency = cell->command_latency.Snapshot();
+    snapshot.checkout_wait = cell->checkout_wait.Snapshot();
     const pool::ConnectionCountsByState counts = pools.CountByState(key);
     snapshot.backend_idle = counts.idle;
     snapshot.backend_active = counts.active;
+    snapshot.backend_opening = counts.opening;
+    snapshot.backend_checking = counts.checking;
+    snapshot.backend_moving = counts.moving;
+    snapshot.backend_opened = counts.opened;
+    snapshot.longest_wait_us = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(counts.longest_wait).count());
     out.push_back(snapshot);
   }
   return out;

@@ -123,9 +123,11 @@ bool ProxyContext::server_identity_known() const {
 }
 
 bool ProxyContext::AdmitClient() {
+  accepted_.fetch_add(1, std::memory_order_relaxed);
   const std::uint32_t now = clients_.fetch_add(1) + 1;
   if (now > config_.proxy.max_client_connections) {
     clients_.fetch_sub(1);
+    refused_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   return true;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -100,6 +101,13 @@ class ProxyContext {
   // Counts a client in; false (and not counted) beyond max_client_connections.
   bool AdmitClient();
   void ClientGone() { clients_.fetch_sub(1); }
+  // Clients admitted and connected now; connections accepted at the data listeners since
+  // start; those refused at max_client_connections.
+  std::uint32_t clients_connected() const { return clients_.load(std::memory_order_relaxed); }
+  std::uint64_t clients_accepted() const { return accepted_.load(std::memory_order_relaxed); }
+  std::uint64_t clients_refused() const { return refused_.load(std::memory_order_relaxed); }
+  std::chrono::system_clock::time_point started_at() const { return started_at_; }
+  std::chrono::steady_clock::time_point started_steady() const { return started_steady_; }
 
  private:
   const config::ProxyConfig config_;
@@ -119,6 +127,10 @@ class ProxyContext {
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};
   std::atomic<std::uint32_t> clients_{0};
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
+  const std::chrono::steady_clock::time_point started_steady_ = std::chrono::steady_clock::now();
   std::vector<WorkerSessions*> workers_;
 };
 
