@@ -10,6 +10,7 @@
 #include <set>
 
 #include "auth/native_password.h"
+#include "config/admin_settings_loader.h"
 #include "config/tls_settings_loader.h"
 #include "config/toml_loader.h"
 
@@ -175,9 +176,9 @@ std::string Octal(std::uint32_t value) {
 // Types and formats; the rules on values are FindProblem's, shared with configs from flags.
 Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
   ProxyConfig config;
-  if (auto s = load.CheckKeys(
-          root, "",
-          {"proxy", "listen", "backend", "pool", "auth", "client_tls", "backend_tls", "users"});
+  if (auto s = load.CheckKeys(root, "",
+                              {"proxy", "listen", "backend", "pool", "auth", "client_tls",
+                               "backend_tls", "users", "admin", "metrics"});
       !s.ok()) {
     return s.error();
   }
@@ -383,6 +384,15 @@ Result<ProxyConfig> Build(const toml::table& root, const Loader& load) {
     if (auto s = LoadBackendTls(**backend_tls, load, &config.backend_tls); !s.ok()) {
       return s.error();
     }
+  }
+
+  LL_CONFIG_TRY(admin, table_of("admin"));
+  if (*admin != nullptr) {
+    if (auto s = LoadAdmin(**admin, load, &config.admin); !s.ok()) return s.error();
+  }
+  LL_CONFIG_TRY(metrics, table_of("metrics"));
+  if (*metrics != nullptr) {
+    if (auto s = LoadMetrics(**metrics, load, &config.metrics); !s.ok()) return s.error();
   }
 
   if (const toml::node* users = root.get("users")) {
@@ -591,6 +601,8 @@ std::optional<Problem> FindProblem(const ProxyConfig& config) {
   }
   if (auto p = CheckClientTls(config.client_tls)) return p;
   if (auto p = CheckBackendTls(config.backend_tls)) return p;
+  if (auto p = CheckAdmin(config.admin)) return p;
+  if (auto p = CheckMetrics(config.metrics)) return p;
   if (config.listen.require_tls && !config.client_tls.enabled() && !config.listen.tcp.empty()) {
     return Problem{"listen.require_tls",
                    "TCP clients cannot use TLS without [client_tls] cert and key"};

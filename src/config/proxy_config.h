@@ -15,27 +15,13 @@
 #include <vector>
 
 #include "common/result.h"
+#include "config/admin_settings.h"
+#include "config/socket_address.h"
 #include "config/tls_settings.h"
 
 namespace longlink::config {
 
 using Milliseconds = std::chrono::milliseconds;
-
-// A place to listen on or connect to: "host:port", "[v6addr]:port", or an absolute Unix
-// socket path ("/run/mysqld/mysqld.sock").
-struct SocketAddress {
-  enum class Kind { kTcp, kUnix };
-  Kind kind = Kind::kTcp;
-  std::string host = {};   // kTcp: an IP literal (without brackets) or a host name.
-  std::uint16_t port = 0;  // kTcp.
-  std::string path = {};   // kUnix.
-  // The form it was parsed from ("127.0.0.1:3306", "[::1]:3306", "/path").
-  std::string ToString() const;
-  friend bool operator==(const SocketAddress&, const SocketAddress&) = default;
-};
-// Parses "host:port", "[v6]:port" or "/absolute/path". A bare IPv6 address without brackets
-// and a missing or out-of-range port are errors.
-Result<SocketAddress> ParseSocketAddress(std::string_view text);
 
 // A duration as the file and the flags write it: a whole number and a unit, "500ms", "5s",
 // "2m", "1h"; a bare number is seconds. "0s" parses (ValidateProxyConfig rejects it).
@@ -167,6 +153,8 @@ struct ProxyConfig {
   AuthSettings auth = {};
   ClientTlsSettings client_tls = {};
   BackendTlsSettings backend_tls = {};
+  AdminSettings admin = {};
+  MetricsSettings metrics = {};
   // Names unique. Empty only with an [auth] user (then every account is read from the server).
   std::vector<UserSettings> users = {};
   friend bool operator==(const ProxyConfig&, const ProxyConfig&) = default;
