@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "diag/diagnose_command.h"
-#include "proxy/proxy_command.h"
+#include "server/proxy_command.h"
 #include "version.h"
 
 namespace {

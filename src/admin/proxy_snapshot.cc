@@ -26,6 +26,7 @@ ProxySnapshot TakeSnapshot(proxy::ProxyContext& context) {
   process.clients_refused = context.clients_refused();
   process.login_failures = context.login_failures().Total();
   process.max_client_connections = config.proxy.max_client_connections;
+  process.logins_last_minute = context.logins_last_minute();
 
   BackendSnapshot& backend = out.backend;
   backend.address = config.backend.address.ToString();
@@ -34,6 +35,7 @@ ProxySnapshot TakeSnapshot(proxy::ProxyContext& context) {
   backend.reachable = health.reachable;
   if (!health.reachable) backend.down_seconds = duration<double>(now - health.down_since).count();
   backend.connects = health.connects;
+  backend.connects_last_minute = health.connects_last_minute;
   backend.connect_failures = health.failures;
   backend.last_error = health.last_error;
   backend.wait_timeout = health.wait_timeout;

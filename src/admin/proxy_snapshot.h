@@ -31,6 +31,7 @@ struct ProcessSnapshot {
   std::uint64_t clients_refused = 0;
   std::uint64_t login_failures = 0;
   std::uint32_t max_client_connections = 0;
+  std::uint64_t logins_last_minute = 0;  // Client logins served in the last 60 s.
 };
 
 // The backend server as the pools see it.
@@ -40,6 +41,7 @@ struct BackendSnapshot {
   bool reachable = true;            // No failed attempt since the last connection opened.
   double down_seconds = 0;          // How long it has been unreachable (0 if reachable).
   std::uint64_t connects = 0;       // Connections opened since start (all pools).
+  std::uint64_t connects_last_minute = 0;
   std::uint64_t connect_failures = 0;
   std::string last_error = {};        // Of the last failed attempt; empty if none.
   std::uint32_t wait_timeout = 0;     // Learnt from the last connection opened (s); 0: not yet.

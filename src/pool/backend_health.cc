@@ -44,6 +44,7 @@ void BackendHealth::OnFailure(const std::string& error) {
 }
 
 void BackendHealth::OnSuccess(std::uint32_t wait_timeout) {
+  recent_connects_.Add();
   std::lock_guard lock(mutex_);
   consecutive_ = 0;
   ++total_connects_;
@@ -57,10 +58,12 @@ void BackendHealth::OnSuccess(std::uint32_t wait_timeout) {
 }
 
 BackendHealthSnapshot BackendHealth::Snapshot() const {
+  const std::uint64_t last_minute = recent_connects_.LastMinute();
   std::lock_guard lock(mutex_);
   return BackendHealthSnapshot{.reachable = !down_,
                                .down_since = down_since_,
                                .connects = total_connects_,
+                               .connects_last_minute = last_minute,
                                .failures = total_failures_,
                                .wait_timeout = wait_timeout_,
                                .last_error = last_error_};

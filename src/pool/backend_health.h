@@ -8,6 +8,8 @@
 #include <mutex>
 #include <string>
 
+#include "common/recent_count.h"
+
 namespace longlink::pool {
 
 // What BackendHealth knows at one moment (the admin console's SHOW BACKENDS, metrics).
@@ -15,6 +17,7 @@ struct BackendHealthSnapshot {
   bool reachable = true;  // No failure since the last success (or none yet).
   std::chrono::steady_clock::time_point down_since = {};  // When !reachable.
   std::uint64_t connects = 0;                             // Connections opened since start.
+  std::uint64_t connects_last_minute = 0;
   std::uint64_t failures = 0;      // Failed attempts to reach the server since start.
   std::uint32_t wait_timeout = 0;  // @@wait_timeout of the last connection opened (s); 0: none.
   std::string last_error = {};     // Of the last failure; empty if none.
@@ -56,6 +59,7 @@ class BackendHealth {
   std::uint64_t total_failures_ = 0;
   std::uint32_t wait_timeout_ = 0;
   std::string last_error_ = {};
+  RecentCount recent_connects_;
 };
 
 }  // namespace longlink::pool

@@ -22,6 +22,7 @@ void ClientChannel::Deliver(const std::uint8_t* bytes, std::size_t count) {
   buffer.Reserve(buffer.size() + count);
   std::memcpy(buffer.Room().data(), bytes, count);
   buffer.Commit(count);
+  traffic_.received += count;
 }
 
 net::Awaitable<bool> ClientChannel::Fill(std::size_t count) {
@@ -43,6 +44,7 @@ net::Awaitable<bool> ClientChannel::FillExactly(std::size_t count) {
         asio::buffer(room.data(), count - buffer.size()), net::kNoThrow);
     if (error || n == 0) co_return false;
     buffer.Commit(n);
+    traffic_.received += n;
   }
   co_return true;
 }
@@ -55,12 +57,22 @@ net::Awaitable<bool> ClientChannel::ReadSome() {
       co_await stream_.async_read_some(asio::buffer(room.data(), room.size()), net::kNoThrow);
   if (error || n == 0) co_return false;
   buffer.Commit(n);
+  traffic_.received += n;
   co_return true;
 }
 
 net::Awaitable<net::PacketRead> ClientChannel::ReadPacket(std::size_t max_payload) {
   const PartialRead partial(*this);
-  co_return co_await net::ReadPacket(stream_, in(), max_payload);
+  net::IoBuffer& buffer = in();
+  const std::size_t before = buffer.size();
+  net::PacketRead read = co_await net::ReadPacket(stream_, buffer, max_payload);
+  // What it consumed (the packet: a header per chunk) and what it left.
+  const std::size_t chunks =
+      read.packet.payload.size() / protocol::kMaxChunkPayload + 1;  // Whole packets only.
+  const std::size_t consumed =
+      read.ok() ? read.packet.payload.size() + chunks * protocol::kPacketHeaderSize : 0;
+  if (buffer.size() + consumed >= before) traffic_.received += buffer.size() + consumed - before;
+  co_return read;
 }
 
 net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
@@ -70,6 +82,10 @@ net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
 
 net::Awaitable<bool> ClientChannel::Send(const protocol::Bytes& payload, std::uint8_t sequence) {
   auto sent = co_await net::WritePacket(stream_, payload, sequence);
+  if (sent.ok()) {
+    traffic_.sent += payload.size() + (payload.size() / protocol::kMaxChunkPayload + 1) *
+                                          protocol::kPacketHeaderSize;
+  }
   co_return sent.ok();
 }
 
@@ -77,6 +93,7 @@ net::Awaitable<bool> ClientChannel::SendError(const protocol::ErrPacket& error,
                                               std::uint8_t sequence) {
   const protocol::Bytes payload =
       protocol::Encode(error, capabilities_ | protocol::capability::kProtocol41);
+  ++errors_sent_;
   co_return co_await Send(payload, sequence);
 }
 

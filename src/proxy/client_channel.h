@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "net/byte_stream.h"
 #include "net/io_buffer.h"
@@ -73,6 +74,18 @@ class ClientChannel {
   // reports no state change of its own).
   net::Awaitable<bool> SendOk(std::uint16_t status_flags, std::uint8_t sequence);
 
+  // Bytes read from and written to the client since the last TakeTraffic (the pool counters'
+  // bytes): reads through this channel and Deliver count themselves; a write to stream() by
+  // another part is counted with CountSent.
+  struct Traffic {
+    std::uint64_t received = 0;
+    std::uint64_t sent = 0;
+  };
+  Traffic TakeTraffic() { return std::exchange(traffic_, Traffic{}); }
+  // ERR packets sent with SendError since the channel opened.
+  std::uint64_t errors_sent() const { return errors_sent_; }
+  void CountSent(std::size_t bytes) { traffic_.sent += bytes; }
+
   // Since when the channel waits for the rest of a packet; zero while it does not.
   pool::Clock::time_point reading_since() const { return reading_since_; }
   // Ends the connection in both directions: pending reads see the end.
@@ -103,6 +116,8 @@ class ClientChannel {
   protocol::Capabilities capabilities_ = 0;
   std::unique_ptr<net::IoBuffer> in_;
   pool::Clock::time_point reading_since_ = {};
+  Traffic traffic_ = {};
+  std::uint64_t errors_sent_ = 0;
 };
 
 }  // namespace longlink::proxy

@@ -187,7 +187,7 @@ net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
   started_at_ = pool::Clock::now();
   const std::uint64_t prefer =
       transaction_pooling() ? StateFingerprint(schema, pool::SessionVariables()) : 0;
-  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
+  auto acquire = AcquireBackend(prefer);
   if (auto refused = co_await std::move(acquire)) {
     co_await client_.SendError(*refused, sequence);
     co_return false;
@@ -299,6 +299,9 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
     if (!backend_.lost()) co_return false;  // The client connection was reset.
   }
 
+  const pool::Clock::time_point started = pool::Clock::now();
+  const std::uint64_t errors_before = client_.errors_sent();
+  last_reply_error_.reset();
   Outcome outcome = Outcome::kOk;
   switch (command) {
     case Command::kQuit:
@@ -321,6 +324,8 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
       backend_.Discard();
       co_return false;
   }
+  CountCommand(command, started,
+               last_reply_error_.has_value() || client_.errors_sent() != errors_before);
   idle_since_ = pool::Clock::now();
   if (transaction_pooling()) {
     if (backend_.held()) last_status_ = backend_->state().status_flags;

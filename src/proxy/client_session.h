@@ -200,6 +200,11 @@ class ClientSession {
   void UpdatePoolStats(bool gone = false);
   // The session now belongs to the pool of Key() (login, COM_CHANGE_USER).
   void JoinPoolStats();
+  // backend_.Acquire for Key(), counted as a wait in the pool's counters.
+  net::Awaitable<std::optional<protocol::ErrPacket>> AcquireBackend(std::uint64_t prefer);
+  // A command that began at `start` was answered (`failed`: with an ERR): the pool's command,
+  // statement, transaction, error, byte and latency counters. In session_transaction.cc.
+  void CountCommand(protocol::Command command, pool::Clock::time_point start, bool failed);
   // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
@@ -279,6 +284,8 @@ class ClientSession {
   // This session's pool counters, and what it counts there now.
   std::shared_ptr<PoolStatsCell> stats_;
   bool counted_holding_ = false;
+  // The last reply left the session in a transaction (for the transactions counter).
+  bool in_transaction_ = false;
   PinReason counted_pin_ = PinReason::kNone;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;

@@ -485,6 +485,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
     if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
     if (!pieces.empty()) {
       auto [error, written] = co_await asio::async_write(client_.stream(), pieces, net::kNoThrow);
+      client_.CountSent(written);
       if (error) co_return Outcome::kBackendError;  // The rest of the response is unread.
       sent_any = true;
     }

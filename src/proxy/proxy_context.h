@@ -14,6 +14,7 @@
 
 #include "auth/caching_sha2.h"
 #include "auth/native_password.h"
+#include "common/recent_count.h"
 #include "config/proxy_config.h"
 #include "net/tls_context.h"
 #include "pool/backend_connection.h"
@@ -106,6 +107,9 @@ class ProxyContext {
   std::uint32_t clients_connected() const { return clients_.load(std::memory_order_relaxed); }
   std::uint64_t clients_accepted() const { return accepted_.load(std::memory_order_relaxed); }
   std::uint64_t clients_refused() const { return refused_.load(std::memory_order_relaxed); }
+  // A client logged in (or changed user): counted for the last minute's figure.
+  void NoteLogin() { recent_logins_.Add(); }
+  std::uint64_t logins_last_minute() const { return recent_logins_.LastMinute(); }
   std::chrono::system_clock::time_point started_at() const { return started_at_; }
   std::chrono::steady_clock::time_point started_steady() const { return started_steady_; }
 
@@ -129,6 +133,7 @@ class ProxyContext {
   std::atomic<std::uint32_t> clients_{0};
   std::atomic<std::uint64_t> accepted_{0};
   std::atomic<std::uint64_t> refused_{0};
+  RecentCount recent_logins_;
   const std::chrono::system_clock::time_point started_at_ = std::chrono::system_clock::now();
   const std::chrono::steady_clock::time_point started_steady_ = std::chrono::steady_clock::now();
   std::vector<WorkerSessions*> workers_;

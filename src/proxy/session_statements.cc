@@ -252,6 +252,7 @@ net::Awaitable<Outcome> ClientSession::PrepareStatement(Bytes payload) {
     if (prepared_kill) RememberPreparedKill(id, std::move(*prepared_kill), known->parameters);
     auto [error, written] = co_await asio::async_write(
         client_.stream(), asio::buffer(reply.data(), reply.size()), net::kNoThrow);
+    client_.CountSent(written);
     if (error) co_return Outcome::kClientGone;
     state_.OnReplyEnd(Command::kStmtPrepare, 0, false);
     co_return Outcome::kOk;

@@ -13,7 +13,7 @@ using protocol::ErrPacket;
 net::Awaitable<std::optional<ErrPacket>> ClientSession::CheckOut() {
   restore_.reset();
   const std::uint64_t prefer = StateFingerprint(state_.schema(), state_.variables());
-  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
+  auto acquire = AcquireBackend(prefer);
   if (auto refused = co_await std::move(acquire)) co_return refused;
   revealed_thread_ = false;  // Another thread id, maybe.
   if (stats_) stats_->reattaches.fetch_add(1, std::memory_order_relaxed);
@@ -97,6 +97,45 @@ void ClientSession::JoinPoolStats() {
   if (backend_.held()) last_status_ = backend_->state().status_flags;
   stats_ = context_.pool_stats().Cell(Key());
   stats_->clients.fetch_add(1, std::memory_order_relaxed);
+  stats_->logins.fetch_add(1, std::memory_order_relaxed);
+  context_.NoteLogin();
+  client_.TakeTraffic();  // The login's bytes are not a command's.
+}
+
+net::Awaitable<std::optional<ErrPacket>> ClientSession::AcquireBackend(std::uint64_t prefer) {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  // At login the session has not joined its pool's counters yet.
+  const std::shared_ptr<PoolStatsCell> cell = stats_ ? stats_ : context_.pool_stats().Cell(Key());
+  cell->clients_waiting.fetch_add(1, kRelaxed);
+  const pool::Clock::time_point start = pool::Clock::now();
+  auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
+  std::optional<ErrPacket> refused = co_await std::move(acquire);
+  cell->checkout_wait.Observe(pool::Clock::now() - start);
+  cell->clients_waiting.fetch_sub(1, kRelaxed);
+  co_return refused;
+}
+
+void ClientSession::CountCommand(protocol::Command command, pool::Clock::time_point start,
+                                 bool failed) {
+  if (!stats_) return;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  PoolStatsCell& cell = *stats_;
+  cell.commands.fetch_add(1, kRelaxed);
+  using protocol::Command;
+  const bool statement = command == Command::kQuery || command == Command::kStmtExecute;
+  if (statement) cell.queries.fetch_add(1, kRelaxed);
+  if (failed) cell.errors.fetch_add(1, kRelaxed);
+  // A transaction ends when the session leaves one, or runs a statement outside one
+  // (autocommit).
+  const std::uint16_t status =
+      backend_.held() ? backend_->state().status_flags : (backend_.lost() ? 0 : last_status_);
+  const bool in_transaction = (status & protocol::status::kInTrans) != 0;
+  if (!in_transaction && (in_transaction_ || statement)) cell.transactions.fetch_add(1, kRelaxed);
+  in_transaction_ = in_transaction;
+  const ClientChannel::Traffic traffic = client_.TakeTraffic();
+  if (traffic.received != 0) cell.bytes_from_clients.fetch_add(traffic.received, kRelaxed);
+  if (traffic.sent != 0) cell.bytes_to_clients.fetch_add(traffic.sent, kRelaxed);
+  cell.command_latency.Observe(pool::Clock::now() - start);
 }
 
 void ClientSession::UpdatePoolStats(bool gone) {

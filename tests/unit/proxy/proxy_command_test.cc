@@ -1,5 +1,5 @@
 // MakeProxyConfig (flags, with and without a config file) and ScrubSecretsFromArguments.
-#include "proxy/proxy_command.h"
+#include "server/proxy_command.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>

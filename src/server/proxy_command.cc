@@ -1,4 +1,4 @@
-#include "proxy/proxy_command.h"
+#include "server/proxy_command.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <tuple>
 
 #include "common/log.h"
-#include "proxy/proxy_server.h"
+#include "server/proxy_server.h"
 
 namespace longlink::proxy {
 

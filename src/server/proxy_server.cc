@@ -1,4 +1,4 @@
-#include "proxy/proxy_server.h"
+#include "server/proxy_server.h"
 
 #include <malloc.h>
 #include <sys/socket.h>
