@@ -226,7 +226,8 @@ net::Awaitable<void> AcceptLoop(std::shared_ptr<State> state) {
     if (state->connections >= state->limits.max_connections) {
       static LogRateLimit refusals;
       if (auto note = refusals.Admit(); note.write) {
-        Log(LogLevel::kWarning, 0, "metrics: closing a connection: {} are open already{}",
+        Log(LogLevel::kWarning, 0,
+            "metrics: closed a new connection at once: {} connections are open (the most){}",
             state->connections, note.suffix);
       }
       std::error_code ignored;
