@@ -97,6 +97,17 @@ std::optional<asio::ip::address> IpAddressOf(const Socket::endpoint_type& endpoi
   return address;
 }
 
+std::string EndpointText(const Socket::endpoint_type& endpoint) {
+  const auto address = IpAddressOf(endpoint);
+  if (!address) return "";
+  asio::ip::tcp::endpoint tcp;
+  std::memcpy(tcp.data(), endpoint.data(), endpoint.size());
+  tcp.resize(endpoint.size());
+  const std::string host =
+      address->is_v6() ? "[" + address->to_string() + "]" : address->to_string();
+  return host + ":" + std::to_string(tcp.port());
+}
+
 bool IsUnixSocket(const Socket& socket) {
   std::error_code error;
   const auto endpoint = socket.local_endpoint(error);

@@ -585,6 +585,39 @@ SessionView ClientSession::View() const {
                      .revealed_thread = revealed_thread_};
 }
 
+ClientInfo ClientSession::Describe() {
+  ClientInfo info{.id = id_,
+                  .user = user_,
+                  .schema = state_.schema(),
+                  .transaction_pooling = key_transaction_pooling_,
+                  .connected_at = connected_at_,
+                  .idle_since = idle_since_,
+                  .backend_thread = backend_.thread_id()};
+  if (net::IsUnixSocket(client_.socket())) {
+    info.address = "unix";
+  } else {
+    std::error_code error;
+    const auto endpoint = client_.socket().remote_endpoint(error);
+    info.address = error ? peer_host_ : net::EndpointText(endpoint);
+  }
+  if (!user_.empty()) info.pool = Key().ToString();
+  if (user_.empty() || !secret_) {
+    info.state = "login";
+  } else if (waiting_) {
+    info.state = "waiting";
+  } else {
+    info.state = idle_waiting_ ? "idle" : "active";
+  }
+  if (backend_.held()) {
+    if (const PinReason pin = SessionPin(); pin != PinReason::kNone) {
+      info.pinned = std::string(PinReasonName(pin));
+    }
+  }
+  info.tls = client_.stream().tls() != nullptr;
+  info.compressed = client_.stream().compressed();
+  return info;
+}
+
 void ClientSession::Terminate(std::uint64_t by) {
   Log(LogLevel::kInfo, id_, "closing the client connection: KILL CONNECTION from session {}", by);
   client_.Shutdown();  // Pending reads see the end.

@@ -77,6 +77,8 @@ class ClientSession {
   // For KILL from another session (on this session's worker): who this session is and which
   // backend it holds.
   SessionView View() const;
+  // For SHOW CLIENTS (on this session's worker).
+  ClientInfo Describe();
   // KILL CONNECTION from session `by`: shuts the client connection down; the session then
   // ends as if the client had gone (a command in progress is not answered, its backend is
   // closed; an idle session's backend goes back to its pool reset).
@@ -260,6 +262,9 @@ class ClientSession {
   const std::uint64_t id_;
   const std::string peer_host_;
   const bool admitted_;
+  const pool::Clock::time_point connected_at_ = pool::Clock::now();
+  // In AcquireBackend: waiting for a backend connection.
+  bool waiting_ = false;
 
   // After login.
   std::string user_;

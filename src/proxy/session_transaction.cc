@@ -107,11 +107,13 @@ net::Awaitable<std::optional<ErrPacket>> ClientSession::AcquireBackend(std::uint
   // At login the session has not joined its pool's counters yet.
   const std::shared_ptr<PoolStatsCell> cell = stats_ ? stats_ : context_.pool_stats().Cell(Key());
   cell->clients_waiting.fetch_add(1, kRelaxed);
+  waiting_ = true;
   const pool::Clock::time_point start = pool::Clock::now();
   auto acquire = backend_.Acquire(client_.executor(), Key(), *secret_, prefer);
   std::optional<ErrPacket> refused = co_await std::move(acquire);
   cell->checkout_wait.Observe(pool::Clock::now() - start);
   cell->clients_waiting.fetch_sub(1, kRelaxed);
+  waiting_ = false;
   co_return refused;
 }
 

@@ -55,6 +55,27 @@ net::Awaitable<std::optional<SessionView>> WorkerSessions::ViewOf(std::uint64_t 
   co_return it->second->View();
 }
 
+net::Awaitable<std::vector<ClientInfo>> WorkerSessions::Collect(
+    std::vector<WorkerSessions*> workers) {
+  std::vector<ClientInfo> all;
+  for (WorkerSessions* worker : workers) {
+    auto describe = worker->DescribeAll();
+    auto visit = asio::co_spawn(worker->executor_, std::move(describe), net::kNoThrow);
+    auto [failure, infos] = co_await std::move(visit);
+    if (failure) continue;
+    all.insert(all.end(), std::make_move_iterator(infos.begin()),
+               std::make_move_iterator(infos.end()));
+  }
+  co_return all;
+}
+
+net::Awaitable<std::vector<ClientInfo>> WorkerSessions::DescribeAll() {
+  std::vector<ClientInfo> infos;
+  infos.reserve(sessions_.size());
+  for (const auto& [id, session] : sessions_) infos.push_back(session->Describe());
+  co_return infos;
+}
+
 net::Awaitable<void> WorkerSessions::Terminate(std::uint64_t id, std::uint64_t by) {
   auto here = TerminateHere(id, by);
   auto visit = asio::co_spawn(executor_, std::move(here), net::kNoThrow);

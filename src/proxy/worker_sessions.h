@@ -40,6 +40,25 @@ struct SessionView {
   bool revealed_thread = false;
 };
 
+// One client session as the admin console's SHOW CLIENTS shows it, read on its worker.
+struct ClientInfo {
+  std::uint64_t id = 0;      // The session id (the greeting's connection id).
+  std::string user = {};     // Empty until logged in.
+  std::string address = {};  // "10.0.0.7:51234", or "unix" for the Unix socket.
+  std::string schema = {};
+  std::string pool = {};  // PoolKey::ToString(); empty until logged in.
+  bool transaction_pooling = false;
+  // "login" (greeting to OK), "waiting" (for a backend connection), "active" (a command in
+  // progress), "idle" (between commands).
+  std::string state = {};
+  std::chrono::steady_clock::time_point connected_at = {};
+  std::chrono::steady_clock::time_point idle_since = {};  // Last command's end; zero: none yet.
+  std::uint32_t backend_thread = 0;                       // Held backend's thread id; 0: none.
+  std::string pinned = {};                                // PinReasonName, empty if not pinned.
+  bool tls = false;
+  bool compressed = false;
+};
+
 class WorkerSessions {
  public:
   // How long a client is idle before its held backend is watched. Shorter idle gaps never
@@ -64,6 +83,9 @@ class WorkerSessions {
   // that holds it. Visits each worker's loop in turn; resumes on the caller's.
   static net::Awaitable<std::optional<std::pair<WorkerSessions*, SessionView>>> Find(
       std::vector<WorkerSessions*> workers, std::uint64_t id);
+  // For SHOW CLIENTS, from any worker: every session of `workers`, read on each one's loop in
+  // turn; resumes on the caller's.
+  static net::Awaitable<std::vector<ClientInfo>> Collect(std::vector<WorkerSessions*> workers);
   // For KILL CONNECTION, from any worker: shuts session `id`'s client connection (it ends as
   // if the client had gone; `by` names the killer in the log). Runs on this set's loop.
   net::Awaitable<void> Terminate(std::uint64_t id, std::uint64_t by);
@@ -71,6 +93,7 @@ class WorkerSessions {
  private:
   net::Awaitable<void> Sweep();
   net::Awaitable<std::optional<SessionView>> ViewOf(std::uint64_t id);
+  net::Awaitable<std::vector<ClientInfo>> DescribeAll();
   net::Awaitable<void> TerminateHere(std::uint64_t id, std::uint64_t by);
 
   asio::any_io_executor executor_;

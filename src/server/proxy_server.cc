@@ -19,6 +19,10 @@
 #include <thread>
 #include <vector>
 
+#include "admin/admin_console.h"
+#include "admin/metrics_http.h"
+#include "admin/metrics_text.h"
+#include "admin/proxy_snapshot.h"
 #include "common/log.h"
 #include "common/log_rate_limit.h"
 #include "net/io_buffer.h"
@@ -28,6 +32,7 @@
 #include "proxy/client_session.h"
 #include "proxy/descriptor_limit.h"
 #include "proxy/proxy_context.h"
+#include "server/listeners.h"
 
 namespace longlink::proxy {
 
@@ -41,79 +46,6 @@ struct Worker {
   asio::io_context io{1};
   std::thread thread;
 };
-
-// A listening socket, opened once; every worker accepts on its own duplicate.
-struct Listener {
-  std::string name;  // For logs.
-  int fd = -1;
-  int family = 0;
-  int protocol = 0;
-  bool unix_socket = false;
-  std::string path;
-};
-
-Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog) {
-  asio::io_context io;
-  std::error_code error;
-  auto ip = asio::ip::make_address(address.host, error);
-  if (error) {
-    asio::ip::tcp::resolver resolver(io);
-    auto results = resolver.resolve(address.host, std::to_string(address.port), error);
-    if (error || results.empty()) {
-      return Error{"listen " + address.ToString() + ": cannot resolve " + address.host};
-    }
-    ip = results.begin()->endpoint().address();
-  }
-  asio::ip::tcp::endpoint endpoint(ip, address.port);
-  asio::ip::tcp::acceptor acceptor(io);
-  acceptor.open(endpoint.protocol(), error);
-  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error && ip.is_v6()) acceptor.set_option(asio::ip::v6_only(true), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error) acceptor.listen(backlog, error);
-  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
-  Listener listener;
-  listener.name = address.ToString();
-  listener.family = endpoint.protocol().family();
-  listener.protocol = endpoint.protocol().protocol();
-  listener.fd = acceptor.release(error);
-  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
-  return listener;
-}
-
-Result<Listener> ListenUnix(const std::string& path, std::uint32_t mode, int backlog) {
-  asio::io_context io;
-  std::error_code error;
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      return Error{"listen " + path + ": the path exists and is not a socket"};
-    }
-    // A socket file: in use if someone accepts on it, else left over from a crash.
-    asio::local::stream_protocol::socket probe(io);
-    probe.connect(asio::local::stream_protocol::endpoint(path), error);
-    if (!error) return Error{"listen " + path + ": another process is listening on it"};
-    ::unlink(path.c_str());
-  }
-  asio::local::stream_protocol::endpoint endpoint(path);
-  asio::local::stream_protocol::acceptor acceptor(io);
-  acceptor.open(endpoint.protocol(), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error && ::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
-    error = std::error_code(errno, std::generic_category());
-  }
-  if (!error) acceptor.listen(backlog, error);
-  if (error) return Error{"listen " + path + ": " + error.message()};
-  Listener listener;
-  listener.name = path;
-  listener.family = AF_UNIX;
-  listener.protocol = 0;
-  listener.unix_socket = true;
-  listener.path = path;
-  listener.fd = acceptor.release(error);
-  if (error) return Error{"listen " + path + ": " + error.message()};
-  return listener;
-}
 
 std::string PeerHost(const net::Socket& socket) {
   std::error_code error;
@@ -235,12 +167,14 @@ int RunProxy(const config::ProxyConfig& config) {
     return 1;
   }
 
+  // Its sessions run on worker 0; it outlives the workers.
+  admin::AdminConsole console(context);
+
   std::vector<Listener> listeners;
+  std::vector<Listener> admin_listeners;
   auto close_listeners = [&] {
-    for (auto& l : listeners) {
-      if (l.fd >= 0) ::close(l.fd);
-      if (l.unix_socket) ::unlink(l.path.c_str());
-    }
+    for (auto& l : listeners) CloseListener(l);
+    for (auto& l : admin_listeners) CloseListener(l);
   };
   for (const auto& address : config.listen.tcp) {
     auto listener = ListenTcp(address, config.listen.backlog);
@@ -261,14 +195,33 @@ int RunProxy(const config::ProxyConfig& config) {
     }
     listeners.push_back(*listener);
   }
+  if (!config.admin.unix_socket.empty()) {
+    auto listener =
+        ListenUnix(config.admin.unix_socket, config.admin.unix_socket_mode, config.listen.backlog);
+    if (!listener.ok()) {
+      Log(LogLevel::kError, 0, "admin console: {}", listener.error().message);
+      close_listeners();
+      return 1;
+    }
+    admin_listeners.push_back(*listener);
+  }
+  for (const auto& address : config.admin.tcp) {
+    auto listener = ListenTcp(address, config.listen.backlog);
+    if (!listener.ok()) {
+      Log(LogLevel::kError, 0, "admin console: {}", listener.error().message);
+      close_listeners();
+      return 1;
+    }
+    admin_listeners.push_back(*listener);
+  }
 
   const unsigned worker_count = config.proxy.workers > 0
                                     ? config.proxy.workers
                                     : std::max(1U, std::thread::hardware_concurrency());
-  const std::uint64_t needed =
-      DescriptorsNeeded(config.proxy.max_client_connections,
-                        std::uint64_t{config.pool.max_connections} * config.users.size(),
-                        std::uint64_t{worker_count + 1} * listeners.size());
+  const std::uint64_t needed = DescriptorsNeeded(
+      config.proxy.max_client_connections,
+      std::uint64_t{config.pool.max_connections} * config.users.size(),
+      std::uint64_t{worker_count + 1} * listeners.size() + 2 * admin_listeners.size());
   const DescriptorLimit limit = EnsureDescriptorLimit(needed);
   if (!limit.enough) {
     Log(LogLevel::kWarning, 0,
@@ -311,6 +264,35 @@ int RunProxy(const config::ProxyConfig& config) {
   asio::co_spawn(workers[0]->io, ProbeBackend(context), [](std::exception_ptr) {});
   asio::co_spawn(workers[0]->io, ReturnFreeMemory(), [](std::exception_ptr) {});
   context.pools().Start(workers[0]->io.get_executor());
+  // The admin console and /metrics: worker 0's loop (their work is small and rare).
+  for (Listener& listener : admin_listeners) {
+    auto acceptor = std::make_unique<net::Acceptor>(workers[0]->io);
+    std::error_code error;
+    acceptor->assign(asio::generic::stream_protocol(listener.family, listener.protocol),
+                     ::dup(listener.fd), error);
+    if (error) {
+      Log(LogLevel::kError, 0, "admin console {}: {}", listener.name, error.message());
+      close_listeners();
+      return 1;
+    }
+    asio::co_spawn(workers[0]->io, console.AcceptLoop(*acceptor, workers[0]->buffers),
+                   [](std::exception_ptr) {});
+    acceptors.push_back(std::move(acceptor));
+  }
+  if (config.admin.enabled()) console.Start(workers[0]->io.get_executor());
+  std::unique_ptr<admin::MetricsServer> metrics;
+  if (config.metrics.listen) {
+    auto server = admin::MetricsServer::Listen(
+        workers[0]->io.get_executor(), *config.metrics.listen,
+        [&context] { return admin::RenderPrometheus(admin::TakeSnapshot(context)); });
+    if (!server.ok()) {
+      Log(LogLevel::kError, 0, "{}", server.error().message);
+      close_listeners();
+      return 1;
+    }
+    metrics = std::move(*server);
+    metrics->Start();
+  }
 
   // SIGHUP: forget the accounts read from the server (as FLUSH PRIVILEGES does for the server's
   // own cache; each is read again at its next login), and load the TLS certificates again.
@@ -336,6 +318,8 @@ int RunProxy(const config::ProxyConfig& config) {
 
   std::string names;
   for (const auto& l : listeners) names += (names.empty() ? "" : ", ") + l.name;
+  for (const auto& l : admin_listeners) names += ", admin console " + l.name;
+  if (config.metrics.listen) names += ", metrics http://" + config.metrics.listen->ToString();
   Log(LogLevel::kInfo, 0, "ready: listening on {}; backend {}; {} worker{}", names,
       config.backend.address.ToString(), worker_count, worker_count == 1 ? "" : "s");
 
@@ -348,6 +332,8 @@ int RunProxy(const config::ProxyConfig& config) {
   main_io.run();  // Until a signal.
   for (auto& worker : workers) worker->thread.join();
   context.accounts().Stop();  // The lookup connection's loop has stopped.
+  if (metrics) metrics->Stop();
+  metrics.reset();
   // Sessions still suspended are destroyed with their io_context, before the pools.
   acceptors.clear();
   workers.clear();

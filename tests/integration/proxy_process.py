@@ -47,6 +47,8 @@ def toml_value(value):
         return json.dumps(value)  # A TOML basic string for everything the tests write.
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # An inline table: [admin] users = [{ name = ..., ... }].
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"no TOML form for {value!r}")
 
 

@@ -16,7 +16,8 @@ TEST(RecentCountTest, CountsTheLastSixtySeconds) {
   EXPECT_EQ(recent.LastMinute(start + seconds(59)), 7U);
   // At 60 s the first second has left the window.
   EXPECT_EQ(recent.LastMinute(start + seconds(60)), 6U);
-  EXPECT_EQ(recent.LastMinute(start + seconds(89)), 4U);
+  EXPECT_EQ(recent.LastMinute(start + seconds(89)), 6U);
+  EXPECT_EQ(recent.LastMinute(start + seconds(90)), 4U);
   EXPECT_EQ(recent.LastMinute(start + seconds(200)), 0U);
 }
 
