@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 
 namespace longlink::proxy {
 namespace {
@@ -94,6 +95,57 @@ constexpr std::size_t kMaxKeywordBytes = 24;
 constexpr std::size_t kMaxDepth = 32;
 constexpr std::size_t kNone = std::string::npos;
 
+// The keywords and functions by hash (FNV-1a of the upper-case word): built once, a lookup
+// is a hash of the word as it is upper-cased and, mostly, one comparison.
+enum class WordKind : std::uint8_t { kOther, kKeyword, kValueKeyword, kFunction };
+class WordTable {
+ public:
+  static std::uint64_t Hash(std::uint64_t hash, char upper) {
+    return (hash ^ static_cast<unsigned char>(upper)) * 0x100000001b3ULL;
+  }
+  static constexpr std::uint64_t kHashStart = 0xcbf29ce484222325ULL;
+
+  WordTable() {
+    for (const auto word : kKeywords) {
+      Insert(word, std::binary_search(kValueKeywords.begin(), kValueKeywords.end(), word)
+                       ? WordKind::kValueKeyword
+                       : WordKind::kKeyword);
+    }
+    for (const auto word : kFunctions) Insert(word, WordKind::kFunction);
+  }
+
+  // `upper`: an upper-case word; `hash`: its hash.
+  WordKind Find(std::string_view upper, std::uint64_t hash) const {
+    for (std::size_t slot = hash % kSlots;; slot = (slot + 1) % kSlots) {
+      if (slots_[slot].word.empty()) return WordKind::kOther;
+      if (slots_[slot].word == upper) return slots_[slot].kind;
+    }
+  }
+
+ private:
+  static constexpr std::size_t kSlots = 1024;  // At most a third full: short probes.
+  static_assert(kKeywords.size() + kFunctions.size() < kSlots / 3);
+  struct Slot {
+    std::string_view word = {};
+    WordKind kind = WordKind::kOther;
+  };
+
+  void Insert(std::string_view word, WordKind kind) {
+    std::uint64_t hash = kHashStart;
+    for (const char c : word) hash = Hash(hash, c);
+    std::size_t slot = hash % kSlots;
+    while (!slots_[slot].word.empty()) slot = (slot + 1) % kSlots;
+    slots_[slot] = Slot{word, kind};
+  }
+
+  std::array<Slot, kSlots> slots_{};
+};
+
+const WordTable& Words() {
+  static const WordTable table;
+  return table;
+}
+
 template <std::size_t N>
 bool Contains(const std::array<std::string_view, N>& sorted, std::string_view word) {
   return std::binary_search(sorted.begin(), sorted.end(), word);
@@ -102,15 +154,21 @@ bool Contains(const std::array<std::string_view, N>& sorted, std::string_view wo
 bool IsSpace(unsigned char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
-bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
+constexpr bool IsDigit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool IsHexDigit(unsigned char c) {
   return IsDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
-bool IsAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool IsAlpha(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 // A byte of a bare identifier (MariaDB allows any non-ASCII character in one).
-bool IsWordByte(unsigned char c) {
-  return IsAlpha(c) || IsDigit(c) || c == '_' || c == '$' || c >= 0x80;
-}
+constexpr std::array<bool, 256> kWordBytes = [] {
+  std::array<bool, 256> table{};
+  for (unsigned c = 0; c < 256; ++c) {
+    const auto byte = static_cast<unsigned char>(c);
+    table[c] = IsAlpha(byte) || IsDigit(byte) || c == '_' || c == '$' || c >= 0x80;
+  }
+  return table;
+}();
+bool IsWordByte(unsigned char c) { return kWordBytes[c]; }
 bool IsQuote(unsigned char c) { return c == '\'' || c == '"'; }
 char Upper(unsigned char c) {
   return static_cast<char>(c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c);
@@ -395,16 +453,20 @@ class ShapeWriter {
         prev_ == Token::kDot ||
         (At(j) == '.' && (IsWordByte(At(j + 1)) || At(j + 1) == '`' || At(j + 1) == '*'));
     if (!qualified && word.size() <= kMaxKeywordBytes) {
-      std::array<char, kMaxKeywordBytes> buffer{};
-      std::transform(word.begin(), word.end(), buffer.begin(),
-                     [](char c) { return Upper(static_cast<unsigned char>(c)); });
+      std::array<char, kMaxKeywordBytes> buffer;
+      std::uint64_t hash = WordTable::kHashStart;
+      for (std::size_t k = 0; k < word.size(); ++k) {
+        buffer[k] = Upper(static_cast<unsigned char>(word[k]));
+        hash = WordTable::Hash(hash, buffer[k]);
+      }
       const std::string_view upper(buffer.data(), word.size());
-      if (Contains(kKeywords, upper)) {
-        Write(Contains(kValueKeywords, upper) ? Token::kValueWord : Token::kKeyword, upper);
+      const WordKind kind = Words().Find(upper, hash);
+      if (kind == WordKind::kKeyword || kind == WordKind::kValueKeyword) {
+        Write(kind == WordKind::kValueKeyword ? Token::kValueWord : Token::kKeyword, upper);
         partial_ = j == in_.size();
         return;
       }
-      if (At(j) == '(' && Contains(kFunctions, upper)) {
+      if (kind == WordKind::kFunction && At(j) == '(') {
         Write(Token::kName, upper);
         return;
       }
@@ -580,13 +642,6 @@ std::string NormalizeQuery(std::string_view sql, std::size_t max_bytes, bool tru
   return shape;
 }
 
-std::uint64_t ShapeHash(std::string_view shape) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (const char c : shape) {
-    hash ^= static_cast<unsigned char>(c);
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
+std::uint64_t ShapeHash(std::string_view shape) { return std::hash<std::string_view>{}(shape); }
 
 }  // namespace longlink::proxy

@@ -53,7 +53,7 @@ std::string NormalizeQuery(std::string_view sql, std::size_t max_bytes,
 void NormalizeQueryInto(std::string_view sql, std::size_t max_bytes, bool truncated_input,
                         std::string* shape);
 
-// 64-bit FNV-1a of `shape`.
+// A 64-bit hash of `shape` (std::hash: for tables in memory, not to be stored).
 std::uint64_t ShapeHash(std::string_view shape);
 
 }  // namespace longlink::proxy
