@@ -10,7 +10,7 @@
 // folding their figures into kOtherShape: the sums over all rows (count, errors, rows, total
 // latency) stay exact, and the cost of eviction (a pass over the shard) is paid once every
 // tenth of a shard's new shapes. A shard may be full while others are not, so eviction can
-// start before size() reaches the cap.
+// start before size() reaches the cap (at 1000, typically at about 82% of it).
 //
 // Memory: a shape is at most kMaxShapeBytes + 3 bytes, so an entry holds at most about
 // kMaxEntryBytes; the table at most max_entries() * kMaxEntryBytes (about 1.2 MiB for the

@@ -49,7 +49,7 @@ std::string NormalizeQuery(std::string_view sql, std::size_t max_bytes,
                            bool truncated_input = false);
 
 // The same, into `*shape` (replacing its contents and reusing its capacity: no allocation
-// once it has grown to max_bytes + 3).
+// once it has grown to max_bytes + 3). REQUIRES: `sql` does not point into `*shape`.
 void NormalizeQueryInto(std::string_view sql, std::size_t max_bytes, bool truncated_input,
                         std::string* shape);
 

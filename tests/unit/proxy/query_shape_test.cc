@@ -83,6 +83,12 @@ constexpr ShapeRow kRows[] = {
      "CREATE TABLE t (a VARCHAR(...), b DECIMAL(...))"},
     {"CALL proc(1, 'a')", "CALL proc(...)"},
     // UPDATE, DELETE, LIMIT.
+    {"UPDATE t SET c = c - 1 /* app:42 */ WHERE id = -7 -- retry",
+     "UPDATE t SET c = c - ? WHERE id = ?"},
+    {"select * from Users where id = 42 and name = 'bob'",
+     "SELECT * FROM Users WHERE id = ? AND name = ?"},
+    {"SELECT * FROM t WHERE a IN (1, 2, 3) LIMIT 10, 20;",
+     "SELECT * FROM t WHERE a IN (...) LIMIT ?, ?"},
     {"update users set name = 'bob', age = 30 where id = 7",
      "UPDATE users SET name = ?, age = ? WHERE id = ?"},
     {"DELETE FROM sessions WHERE expires < NOW() - INTERVAL 1 DAY",
