@@ -185,7 +185,8 @@ TEST(QueryDigestsTest, EvictsATenthAtOnce) {
   EXPECT_EQ(digests.size(), 100U);
   digests.Record(Distinct(110), false, 1, 0, false, kT0);
   EXPECT_EQ(digests.size(), 91U);
-  const DigestRow* other = Find(digests.Snapshot(), QueryDigests::kOtherShape);
+  const auto rows = digests.Snapshot();
+  const DigestRow* other = Find(rows, QueryDigests::kOtherShape);
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->count, 20U);
 }
@@ -263,7 +264,7 @@ TEST(QueryDigestsTest, Concurrent) {
   std::uint64_t errors = 0;
   for (std::size_t i = 0; i < kRecords; ++i) {
     latency += i % 100;
-    errors += i % 7 == 0 ? 1 : 0;
+    errors += i % 7 == 0 ? 1U : 0U;
   }
   EXPECT_EQ(totals.count, kThreads * kRecords);
   EXPECT_EQ(totals.rows, kThreads * kRecords);
