@@ -15,6 +15,8 @@ packages=(
   python3 python3-pytest python3-pymysql python3-mysqldb python3-sqlalchemy python3-django
   # PyMySQL's caching_sha2_password RSA exchange and client_ed25519
   python3-cryptography python3-nacl
+  # /metrics is checked with the Prometheus client library's own text-format parser
+  python3-prometheus-client
   sysbench
   # fuzzing (tests/fuzz, scripts/fuzz.sh): clang 14 with libFuzzer and its sanitizer runtimes
   clang libclang-rt-14-dev

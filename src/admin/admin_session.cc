@@ -325,8 +325,15 @@ net::Awaitable<bool> AdminSession::Answer(const AdminCommand& command, const std
       table = HelpTable();
       break;
     case AdminVerb::kShowQueries:
-    case AdminVerb::kResetQueries:
+      table = QueriesTable(context_.query_digests().Snapshot(), command.limit);
       break;
+    case AdminVerb::kResetQueries: {
+      context_.query_digests().Clear();
+      Log(LogLevel::kInfo, id_, "admin console: {} emptied the statement digests",
+          LogQuoted(user_));
+      const bool sent = co_await client_.SendOk(kStatus, 1);
+      co_return sent;
+    }
     case AdminVerb::kSet: {  // SET NAMES, SET autocommit, ...: nothing to change here.
       const bool sent = co_await client_.SendOk(kStatus, 1);
       co_return sent;

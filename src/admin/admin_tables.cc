@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <string>
 
 #include "common/log_text.h"
@@ -322,6 +323,28 @@ ResultTable TotalsTable(const ProxySnapshot& snapshot) {
   add("backend_connections",
       Int(backend.opening + backend.idle + backend.checking + backend.moving + backend.active));
   add("backend_max_connections", Int(backend.max_connections));
+  return table;
+}
+
+ResultTable QueriesTable(std::vector<proxy::DigestRow> rows, std::optional<std::uint64_t> limit) {
+  if (limit && rows.size() > *limit) rows.resize(*limit);
+  ResultTable table;
+  table.columns = {{"digest_text", kText}, {"count", kInt},     {"errors", kInt}, {"rows", kInt},
+                   {"total_us", kInt},     {"avg_us", kInt},    {"min_us", kInt}, {"max_us", kInt},
+                   {"first_seen", kText},  {"last_seen", kText}};
+  auto timestamp = [](std::chrono::system_clock::time_point when) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(when);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &utc);
+    return std::string(text);
+  };
+  for (const proxy::DigestRow& row : rows) {
+    table.rows.push_back({Safe(row.shape), Int(row.count), Int(row.errors), Int(row.rows),
+                          Int(row.total_us), Int(Average(row.total_us, row.count)), Int(row.min_us),
+                          Int(row.max_us), timestamp(row.first_seen), timestamp(row.last_seen)});
+  }
   return table;
 }
 

@@ -12,6 +12,7 @@
 #include "admin/result_table.h"
 #include "config/proxy_config.h"
 #include "pool/connection_registry.h"
+#include "proxy/query_digests.h"
 #include "proxy/worker_sessions.h"
 
 namespace longlink::admin {
@@ -40,6 +41,8 @@ ResultTable StatsTable(const ProxySnapshot& snapshot, const std::optional<RateBa
                        SteadyTime now);
 // SHOW TOTALS: name/value rows for the whole process.
 ResultTable TotalsTable(const ProxySnapshot& snapshot);
+// SHOW QUERIES: the statement digests, most total time first; at most `limit` rows.
+ResultTable QueriesTable(std::vector<proxy::DigestRow> rows, std::optional<std::uint64_t> limit);
 // SHOW CONFIG: key/value rows of the running configuration; secrets shown as "<hidden>".
 ResultTable ConfigTable(const config::ProxyConfig& config);
 // SHOW HELP: the commands and what they show.

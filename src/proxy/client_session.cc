@@ -35,6 +35,8 @@ namespace {
 // Queries up to this size are scanned for session state (SessionState); larger ones make the
 // session dirty. One default buffer holds them.
 constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
+// How much of a statement's text its digest reads.
+constexpr std::size_t kDigestInput = QueryDigests::kMaxShapeBytes;
 
 // A command that comes this long after the last reply first checks that the backend is still
 // there (one poll); a client that sends commands back to back skips the system call.
@@ -302,6 +304,8 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
   const pool::Clock::time_point started = pool::Clock::now();
   const std::uint64_t errors_before = client_.errors_sent();
   last_reply_error_.reset();
+  digest_text_.clear();
+  last_rows_ = 0;
   Outcome outcome = Outcome::kOk;
   switch (command) {
     case Command::kQuit:
@@ -377,6 +381,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
     if (!co_await client_.Fill(size)) co_return Outcome::kClientGone;
     const auto text = protocol::AsChars(
         client_.in().data().subspan(protocol::kPacketHeaderSize + 1, header.payload_length - 1));
+    if (command == Command::kQuery) NoteDigestText(text, /*truncated=*/false);
     const StatementScan scan = ScanStatement(text);
     if (scan.names_connection_id) {
       // The client learns its backend's thread id, which it may KILL later: that id must
@@ -428,6 +433,16 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
       state_.OnCommand(command);
     }
   } else if (command == Command::kQuery) {
+    if (context_.query_digests().enabled()) {
+      // The start of a large query is enough for its digest (its shape is cut there).
+      const std::size_t have = std::min<std::size_t>(header.payload_length, kDigestInput + 1);
+      if (!co_await client_.Fill(protocol::kPacketHeaderSize + have)) {
+        co_return Outcome::kClientGone;
+      }
+      NoteDigestText(
+          protocol::AsChars(client_.in().data().subspan(protocol::kPacketHeaderSize + 1, have - 1)),
+          /*truncated=*/true);
+    }
     state_.OnUnscannedQuery();
   } else {
     state_.OnCommand(command);
@@ -475,6 +490,7 @@ net::Awaitable<Outcome> ClientSession::Relay(Command command) {
   if (command == Command::kSetOption) backend_.MarkNotReusable();
   const Outcome relayed = co_await relay.RelayResponse(*shape, cursor_requested);
   last_reply_error_ = relay.error_code();
+  last_rows_ = relay.rows();
   if (relay.prepended_error()) {
     // The command ran on a session that is not quite the client's; the connection is not
     // handed to anyone else.

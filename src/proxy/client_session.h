@@ -207,6 +207,8 @@ class ClientSession {
   // A command that began at `start` was answered (`failed`: with an ERR): the pool's command,
   // statement, transaction, error, byte and latency counters. In session_transaction.cc.
   void CountCommand(protocol::Command command, pool::Clock::time_point start, bool failed);
+  // The current command runs `text` (its first bytes if `truncated`): kept for its digest.
+  void NoteDigestText(std::string_view text, bool truncated);
   // Before a command, with no backend after LoseBackend: a fresh one with the same state, or
   // the ERR for the client (`fatal`: the state is gone, close the client after it).
   net::Awaitable<std::optional<protocol::ErrPacket>> Reattach(bool reads_previous, bool* fatal);
@@ -291,6 +293,13 @@ class ClientSession {
   bool counted_holding_ = false;
   // The last reply left the session in a transaction (for the transactions counter).
   bool in_transaction_ = false;
+  // The statement the current command runs, for the digests (SHOW QUERIES): the start of a
+  // COM_QUERY's text (`digest_truncated_`: only its start), or a prepared statement's text;
+  // empty for other commands or with digests off. Its capacity is reused.
+  std::string digest_text_;
+  bool digest_truncated_ = false;
+  // Rows the last relayed reply carried or changed.
+  std::uint64_t last_rows_ = 0;
   PinReason counted_pin_ = PinReason::kNone;
   // The code of the ERR that ended the last relayed reply, if one did.
   std::optional<std::uint16_t> last_reply_error_;

@@ -311,6 +311,7 @@ bool CommandRelay::FilterChanges(std::vector<protocol::SessionChange>* changes) 
 std::optional<Bytes> CommandRelay::AdaptOk(ByteView payload, std::uint8_t sequence) {
   auto ok = protocol::Decode<protocol::OkPacket>(payload, backend_.state().capabilities);
   if (!ok.ok()) return std::nullopt;
+  rows_ += ok->affected_rows;
   // What the backend sent: a client without CLIENT_SESSION_TRACK must get neither.
   const bool sent_state =
       (ok->status_flags & protocol::status::kSessionStateChanged) || !ok->session_state.empty();
@@ -399,6 +400,7 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
       last_sequence = bytes[pos + 3];
       if (!continuation) {
         auto kind = tracker.OnServerPacket(chunk->payload);
+        if (kind.ok() && *kind == protocol::ServerPacketKind::kRow) ++rows_;
         if (!kind.ok()) {
           Log(LogLevel::kWarning, session_, "backend broke the protocol: {} (packet starts {})",
               kind.error().message, LogHexPrefix(chunk->payload, 64));

@@ -123,6 +123,8 @@ class CommandRelay {
   std::optional<std::uint16_t> error_code() const { return error_code_; }
   // After RelayResponse returned kOk: the warning count the reply ended with.
   std::uint16_t warnings() const { return warnings_; }
+  // Rows the reply carried (result-set rows) or changed (affected rows of its OKs).
+  std::uint64_t rows() const { return rows_; }
   // After a COM_STMT_PREPARE's reply: its PREPARE_OK (the statement id the server sent).
   struct Prepared {
     std::uint32_t statement = 0;
@@ -185,6 +187,7 @@ class CommandRelay {
   // Sets or clears METADATA_CHANGED in an EOF or OK (in place), once decided.
   void MarkMetadata(std::span<std::uint8_t> payload, protocol::ServerPacketKind kind) const;
   std::uint16_t warnings_ = 0;
+  std::uint64_t rows_ = 0;
 };
 
 }  // namespace longlink::proxy

@@ -31,7 +31,9 @@ ProxyContext::ProxyContext(config::ProxyConfig config)
       backend_(config_.backend, config_.backend_tls),
       accounts_(config_, backend_),
       decoy_(DecoyCredentials()),
-      pools_(config_.backend, config_.pool, backend_) {}
+      pools_(config_.backend, config_.pool, backend_),
+      // Digests are read on the admin console only: none without one.
+      query_digests_(config_.admin.enabled() ? config_.admin.max_query_digests : 0) {}
 
 Status ProxyContext::LoadTls() {
   auto client = MakeClientTlsContext(config_.client_tls);

@@ -24,6 +24,7 @@
 #include "proxy/account_directory.h"
 #include "proxy/login_failures.h"
 #include "proxy/pool_stats.h"
+#include "proxy/query_digests.h"
 #include "proxy/statement_shapes.h"
 
 namespace longlink::proxy {
@@ -53,6 +54,9 @@ class ProxyContext {
   // Per-pool counters (clients, holders, pins by reason, releases, replays).
   PoolStats& pool_stats() { return pool_stats_; }
   std::vector<PoolStatsSnapshot> PoolStatistics() const { return pool_stats_.Snapshot(pools_); }
+  // Statement digests (SHOW QUERIES): disabled (and free) without an admin console or with
+  // admin.max_query_digests = 0.
+  QueryDigests& query_digests() { return query_digests_; }
   // Prepared statements known to the proxy (transaction pooling), shared by all sessions.
   StatementShapes& statement_shapes() { return statement_shapes_; }
   // Whether the pools of `user` pool transactions: its [[users]] pool_mode, else pool.mode.
@@ -127,6 +131,7 @@ class ProxyContext {
   pool::Pools pools_;
   PoolStats pool_stats_;
   StatementShapes statement_shapes_;
+  QueryDigests query_digests_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};

@@ -323,6 +323,7 @@ void ClientSession::AddToCache(const pool::StatementKey& key, std::uint32_t serv
 
 Outcome ClientSession::AfterStatementReply(CommandRelay& relay, Command command, Outcome relayed) {
   last_reply_error_ = relay.error_code();
+  last_rows_ = relay.rows();
   if (relay.prepended_error()) {
     Log(LogLevel::kWarning, id_, "the session state could not be restored before a command: {}",
         *relay.prepended_error());
@@ -440,6 +441,7 @@ net::Awaitable<Outcome> ClientSession::RunStatement(Command command, Bytes paylo
     co_return AfterStatementReply(relay, command, relayed);
   }
   const std::shared_ptr<const StatementShape> shape = statement->shape;
+  if (command == Command::kStmtExecute) NoteDigestText(shape->key->text, /*truncated=*/false);
   if (command == Command::kStmtFetch && !statement->cursor) {
     const ErrPacket error =
         MakeErrPacket(server_error::kStmtHasNoOpenCursor,

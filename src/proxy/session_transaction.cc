@@ -137,7 +137,20 @@ void ClientSession::CountCommand(protocol::Command command, pool::Clock::time_po
   const ClientChannel::Traffic traffic = client_.TakeTraffic();
   if (traffic.received != 0) cell.bytes_from_clients.fetch_add(traffic.received, kRelaxed);
   if (traffic.sent != 0) cell.bytes_to_clients.fetch_add(traffic.sent, kRelaxed);
-  cell.command_latency.Observe(pool::Clock::now() - start);
+  const pool::Clock::duration elapsed = pool::Clock::now() - start;
+  cell.command_latency.Observe(elapsed);
+  if (!digest_text_.empty()) {
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count();
+    context_.query_digests().Record(digest_text_, digest_truncated_,
+                                    static_cast<std::uint64_t>(us > 0 ? us : 0), last_rows_,
+                                    failed);
+  }
+}
+
+void ClientSession::NoteDigestText(std::string_view text, bool truncated) {
+  if (!context_.query_digests().enabled()) return;
+  digest_text_.assign(text.substr(0, QueryDigests::kMaxShapeBytes));
+  digest_truncated_ = truncated || text.size() > QueryDigests::kMaxShapeBytes;
 }
 
 void ClientSession::UpdatePoolStats(bool gone) {

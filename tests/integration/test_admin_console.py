@@ -247,3 +247,101 @@ def test_bad_input_on_the_admin_socket(proxy_factory, tmp_path):
         admin._read_ok_packet()
     assert error.value.args[0] == 1047
     assert query(admin_connect(proxy), "SHOW VERSION")
+
+
+def test_query_digests(proxy_factory, tmp_path):
+    """SHOW QUERIES: one row per statement shape with exact counts, rows and errors; prepared
+    statements of transaction pooling by their text; RESET QUERIES empties it; off without
+    max_query_digests."""
+    proxy = start(proxy_factory, tmp_path, pool__mode="transaction")
+    conn = proxy.unix.connect(autocommit=True)
+    with conn.cursor() as cur:
+        for i in range(10):
+            cur.execute(f"SELECT {i}, 'x{i}'")
+        cur.execute("CREATE TEMPORARY TABLE IF NOT EXISTS nothing (a INT)")
+        for _ in range(3):
+            with pytest.raises(pymysql.err.ProgrammingError):
+                cur.execute("SELECT * FROM no_such_table WHERE id = 5")
+        cur.execute("SELECT 1 " + "-- padding\n" * 200)  # Longer than the digest reads.
+    conn.close()
+    admin = admin_connect(proxy)
+    rows = {row["digest_text"]: row for row in query(admin, "SHOW QUERIES")}
+    select = rows["SELECT ?, ?"]
+    assert select["count"] == 10 and select["rows"] == 10 and select["errors"] == 0
+    assert select["min_us"] <= select["avg_us"] <= select["max_us"]
+    missing = rows["SELECT * FROM no_such_table WHERE id = ?"]
+    assert missing["count"] == 3 and missing["errors"] == 3
+    assert rows["SELECT ?..."]["count"] == 1  # The long one: cut where the digest stops reading.
+    assert len(query(admin, "SHOW QUERIES LIMIT 1")) == 1
+    query(admin, "RESET QUERIES")
+    assert query(admin, "SHOW QUERIES") == ()
+
+    off = start(proxy_factory, tmp_path / "off" if (tmp_path / "off").mkdir() is None else None,
+                admin={"max_query_digests": 0})
+    c = off.unix.connect()
+    with c.cursor() as cur:
+        cur.execute("SELECT 1")
+    c.close()
+    assert query(admin_connect(off), "SHOW QUERIES") == ()
+
+
+def test_prepared_statement_digests(proxy_factory, tmp_path):
+    """In transaction pooling the proxy knows each prepared statement's text: its executes
+    are digested under it."""
+    from raw_client import RawClient
+    proxy = start(proxy_factory, tmp_path, pool__mode="transaction")
+    client = RawClient(proxy.unix)
+    statement = client.prepare("SELECT ? + 1")
+    for i in range(4):
+        client.execute(statement, params=(i,))
+    client.sock.close()
+    admin = admin_connect(proxy)
+    rows = {row["digest_text"]: row for row in query(admin, "SHOW QUERIES")}
+    assert rows["SELECT ? + ?"]["count"] == 4
+    assert rows["SELECT ? + ?"]["rows"] == 4
+
+
+def test_prometheus_metrics(proxy_factory, tmp_path):
+    """/metrics parses with the Prometheus client library's own parser, and its counters move
+    as the workload runs."""
+    import urllib.request
+    from prometheus_client.parser import text_string_to_metric_families
+    from mariadb_server import free_port
+    port = free_port()
+    proxy = start(proxy_factory, tmp_path, metrics__listen=f"127.0.0.1:{port}")
+
+    def scrape():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = reply.read().decode()
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                samples[key] = sample.value
+        return samples
+
+    def value(samples, name, **labels):
+        matches = [v for (n, l), v in samples.items()
+                   if n == name and all(dict(l).get(k) == v2 for k, v2 in labels.items())]
+        return sum(matches)
+
+    before = scrape()
+    assert value(before, "longlink_backend_up") == 1
+    conn = proxy.unix.connect(autocommit=True)
+    with conn.cursor() as cur:
+        for i in range(6):
+            cur.execute("SELECT %s", (i,))
+    after = scrape()
+    assert value(after, "longlink_pool_logins_total", user=APP_USER) == 1
+    assert value(after, "longlink_pool_queries_total", user=APP_USER) == 6
+    assert value(after, "longlink_pool_command_duration_seconds_count", user=APP_USER) == 6
+    assert value(after, "longlink_pool_clients", user=APP_USER, state="idle") + value(
+        after, "longlink_pool_clients", user=APP_USER, state="active") == 1
+    assert value(after, "longlink_client_connections") == 1
+    assert value(after, "longlink_backend_connects_total") >= 1
+    conn.close()
+    with pytest.raises(urllib.error.HTTPError) as error:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/nothing", timeout=5)
+    assert error.value.code == 404
