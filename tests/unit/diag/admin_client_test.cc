@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -243,6 +244,35 @@ TEST(AdminClientTest, MissingSocketIsUnreachable) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(client.fault(), AdminFault::kUnreachable);
   EXPECT_NE(s.error().message.find("No such file or directory"), std::string::npos);
+}
+
+// Against a real MariaDB: tests/integration/test_diagnose_proxy.py runs this with the Unix
+// socket of the server it started, whose root logs in without a password.
+TEST(AdminClientMariadbTest, LogsInAsRootAndReadsVariables) {
+  const char* socket_path = std::getenv("LONGLINK_TEST_MARIADB_SOCKET");
+  if (!socket_path) GTEST_SKIP() << "LONGLINK_TEST_MARIADB_SOCKET is not set";
+  AdminClient client;
+  auto s = client.Connect(socket_path, "root");
+  ASSERT_TRUE(s.ok()) << s.error().message;
+  EXPECT_NE(client.server_version().find("MariaDB"), std::string::npos);
+  auto result = client.Query("SHOW VARIABLES LIKE 'version%'");
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  ASSERT_EQ(result->columns, (std::vector<std::string>{"Variable_name", "Value"}));
+  bool found = false;
+  for (const auto& row : result->rows) {
+    if (row[0] == "version") {
+      found = true;
+      EXPECT_NE(client.server_version().find(row[1]), std::string::npos) << row[1];
+    }
+  }
+  EXPECT_TRUE(found);
+  auto err = client.Query("SHOW TOTALS");  // Not MariaDB's: an ERR, and the session goes on.
+  ASSERT_FALSE(err.ok());
+  EXPECT_NE(err.error().message.find("error 1064"), std::string::npos) << err.error().message;
+  auto again = client.Query("SELECT 1 AS one, NULL AS nothing");
+  ASSERT_TRUE(again.ok()) << again.error().message;
+  EXPECT_EQ(again->rows, (std::vector<std::vector<std::string>>{{"1", ""}}));
+  client.Quit();
 }
 
 }  // namespace
