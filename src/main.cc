@@ -47,6 +47,7 @@ struct DiagnoseFlags {
   std::string netns;
   std::string source = "auto";
   std::size_t top = 10;
+  std::string proxy_admin;
   bool no_color = false;
 };
 
@@ -81,6 +82,10 @@ void AddDiagnoseFlags(CLI::App* cmd, DiagnoseFlags* f) {
   cmd->add_option("--top", f->top, "Rows per table and labelled Prometheus series")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--proxy-admin", f->proxy_admin,
+                  "Read this longlink proxy admin socket (default: find running proxies and "
+                  "their [admin] unix_socket)")
+      ->option_text("PATH");
   cmd->add_flag("--no-color", f->no_color, "No colour (also when NO_COLOR is set)");
 }
 
@@ -127,6 +132,7 @@ longlink::Result<longlink::diag::DiagnoseOptions> MakeDiagnoseOptions(const Diag
              : f.source == "proc"  ? SocketSource::kProc
                                    : SocketSource::kAuto;
   o.top = f.top;
+  if (!f.proxy_admin.empty()) o.proxy_admin = f.proxy_admin;
   const char* no_color = std::getenv("NO_COLOR");
   o.color = !f.no_color && !(no_color && *no_color) && isatty(STDOUT_FILENO);
   // Only the text report draws; loading the locale costs JSON and Prometheus runs for nothing.

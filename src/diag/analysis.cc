@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "diag/proxy_analysis.h"
 #include "diag/services.h"
 
 namespace longlink::diag {
@@ -427,6 +428,7 @@ void Conclude(const KernelSettings& settings, Report* report) {
   AddCloseWaitFindings(*report, &findings);
   AddOrphanFindings(settings, *report, &findings);
   AddKernelFindings(settings, *report, &findings);
+  AddProxyFindings(*report, &findings);
   if (report->partial()) {
     Finding f;
     f.severity = Severity::kWarning;
@@ -458,11 +460,14 @@ void Conclude(const KernelSettings& settings, Report* report) {
       report->verdict += fmt::format(" ({} more finding{} below.)", more, more == 1 ? "" : "s");
     }
   }
+  if (std::string proxies = ProxyVerdictSentence(*report, findings); !proxies.empty())
+    report->verdict += " " + proxies;
   report->findings = std::move(findings);
 
   report->proxy_config.reset();
   for (const auto& g : report->destinations) {
     if (g.direction != Direction::kOutbound || !IsMysql(g.service)) continue;
+    if (PooledByProxy(*report, g.service)) continue;  // A proxy runs for it already.
     bool churns =
         std::any_of(report->findings.begin(), report->findings.end(), [&](const Finding& f) {
           return f.code == "short_lived_connections" && f.subject == g.service.ToString();

@@ -9,6 +9,7 @@
 #include "diag/analysis.h"
 #include "diag/census.h"
 #include "diag/netns.h"
+#include "diag/proxy_probe.h"
 #include "diag/render.h"
 #include "diag/socket_owners.h"
 
@@ -113,6 +114,7 @@ Result<Report> TakeSample(const DiagnoseOptions& options, const KernelCounters* 
     for (const auto& g : report.destinations)
       report.rates->tw_entered_by_timers += g.close_rate_recent;
   }
+  report.proxies = ProbeProxies(options.proxy_admin);
   report.sysctls = AuditSysctls(settings, report.counters, report);
   Conclude(settings, &report);
   return report;

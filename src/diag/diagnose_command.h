@@ -24,6 +24,9 @@ struct DiagnoseOptions {
   std::optional<std::string> netns;
   SocketSource source = SocketSource::kAuto;
   std::size_t top = 10;
+  // The admin socket of a `longlink proxy` to read (--proxy-admin); without it, running
+  // proxies are looked for in /proc (proxy_probe.h).
+  std::optional<std::string> proxy_admin;
   bool color = false;
   bool unicode = false;
 };

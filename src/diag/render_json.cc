@@ -33,6 +33,56 @@ Json Process(const ProcessInfo& p) {
   return Json{{"pid", p.pid}, {"command", p.command}, {"cmdline", p.cmdline}, {"uid", p.uid}};
 }
 
+Json ProxyJson(const ProxyStatus& p) {
+  Json j;
+  j["pid"] = p.pid > 0 ? Json(p.pid) : Json(nullptr);
+  j["config_file"] = p.config_file.empty() ? Json(nullptr) : Json(p.config_file);
+  j["admin_socket"] = p.admin_socket.empty() ? Json(nullptr) : Json(p.admin_socket);
+  j["reach"] = std::string(ProxyReachName(p.reach));
+  j["error"] = p.read() ? Json(nullptr) : Json(p.error);
+  Json listen = Json::object();
+  listen["tcp"] = p.config.tcp;
+  listen["unix_socket"] = p.config.unix_socket.empty() ? Json(nullptr) : Json(p.config.unix_socket);
+  j["listen"] = std::move(listen);
+  if (!p.read()) {
+    j["figures"] = nullptr;
+    return j;
+  }
+  const auto& t = p.totals;
+  j["figures"] = Json{{"version", t.version},
+                      {"uptime_seconds", t.uptime_seconds},
+                      {"clients_connected", t.clients_connected},
+                      {"clients_waiting", t.clients_waiting},
+                      {"clients_pinned", t.clients_pinned},
+                      {"logins_total", t.logins_total},
+                      {"logins_last_minute", t.logins_last_minute},
+                      {"server_connects_total", t.server_connects_total},
+                      {"server_connects_last_minute", t.server_connects_last_minute},
+                      {"server_connects_saved_total", t.server_connects_saved_total},
+                      {"time_wait_avoided", p.TimeWaitAvoided()},
+                      {"backend_address", t.backend_address},
+                      {"backend_reachable", t.backend_reachable},
+                      {"backend_connections", t.backend_connections},
+                      {"backend_max_connections", t.backend_max_connections},
+                      {"pool_mode", p.config.pool_mode},
+                      {"pool_max_connections", p.config.pool_max_connections}};
+  Json pools = Json::array();
+  for (const auto& pool : p.pools) {
+    if (!pool.NearLimit()) continue;
+    pools.push_back(Json{{"user", pool.user},
+                         {"pool", pool.pool},
+                         {"mode", pool.mode},
+                         {"server_connections", pool.ServerConnections()},
+                         {"max_connections", pool.max_connections},
+                         {"clients_waiting", pool.cl_waiting},
+                         {"maxwait_us", pool.maxwait_us},
+                         {"clients_pinned", pool.cl_pinned},
+                         {"pin_reasons", pool.pin_reasons}});
+  }
+  j["pools_near_limit"] = std::move(pools);
+  return j;
+}
+
 }  // namespace
 
 std::string RenderJson(const Report& r, bool pretty) {
@@ -152,6 +202,9 @@ std::string RenderJson(const Report& r, bool pretty) {
                             {"advice", f.advice}});
   }
   j["findings"] = std::move(findings);
+  Json proxies = Json::array();
+  for (const auto& p : r.proxies) proxies.push_back(ProxyJson(p));
+  j["proxies"] = std::move(proxies);
   j["verdict"] = r.verdict;
   j["proxy_config"] = OptionalString(r.proxy_config);
   return pretty ? j.dump(2) + "\n" : j.dump() + "\n";

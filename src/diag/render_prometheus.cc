@@ -49,6 +49,87 @@ std::string DestinationLabels(const DestinationGroup& g) {
                      g.service.port, service ? *service : "");
 }
 
+void Proxies(const Report& r, std::size_t top, Exposition* e) {
+  if (r.proxies.empty()) return;
+  auto labels = [](const ProxyStatus& p) {
+    return fmt::format(R"(pid="{}",admin_socket="{}")", p.pid, Escape(p.admin_socket));
+  };
+  e->Family("longlink_diag_proxy_up",
+            "1 when the longlink proxy's admin console was read, 0 when it was found but not "
+            "read (reach says why).");
+  for (const auto& p : r.proxies) {
+    e->Sample("longlink_diag_proxy_up",
+              fmt::format(R"({},reach="{}")", labels(p), ProxyReachName(p.reach)),
+              p.read() ? 1 : 0);
+  }
+  struct Figure {
+    const char* name;
+    const char* help;
+    std::uint64_t (*get)(const ProxyStatus&);
+  };
+  static constexpr Figure kFigures[] = {
+      {"longlink_diag_proxy_uptime_seconds", "Seconds since the proxy started.",
+       [](const ProxyStatus& p) { return p.totals.uptime_seconds; }},
+      {"longlink_diag_proxy_logins_total", "Client logins since start.",
+       [](const ProxyStatus& p) { return p.totals.logins_total; }},
+      {"longlink_diag_proxy_logins_last_minute", "Client logins in the last minute.",
+       [](const ProxyStatus& p) { return p.totals.logins_last_minute; }},
+      {"longlink_diag_proxy_server_connects_total", "Server connections opened since start.",
+       [](const ProxyStatus& p) { return p.totals.server_connects_total; }},
+      {"longlink_diag_proxy_server_connects_last_minute",
+       "Server connections opened in the last minute.",
+       [](const ProxyStatus& p) { return p.totals.server_connects_last_minute; }},
+      {"longlink_diag_proxy_server_connects_saved_total",
+       "Server logins saved since start: logins minus server connections opened.",
+       [](const ProxyStatus& p) { return p.totals.server_connects_saved_total; }},
+      {"longlink_diag_proxy_time_wait_avoided",
+       "TIME_WAIT sockets to the database avoided now: logins minus server connections opened "
+       "in the last minute.",
+       [](const ProxyStatus& p) { return p.TimeWaitAvoided(); }},
+      {"longlink_diag_proxy_clients_connected", "Clients connected.",
+       [](const ProxyStatus& p) { return p.totals.clients_connected; }},
+      {"longlink_diag_proxy_clients_waiting", "Clients waiting for a server connection.",
+       [](const ProxyStatus& p) { return p.totals.clients_waiting; }},
+      {"longlink_diag_proxy_clients_pinned", "Clients pinned to a server connection.",
+       [](const ProxyStatus& p) { return p.totals.clients_pinned; }},
+      {"longlink_diag_proxy_backend_reachable", "1 when the proxy reaches its backend.",
+       [](const ProxyStatus& p) -> std::uint64_t { return p.totals.backend_reachable ? 1 : 0; }},
+      {"longlink_diag_proxy_backend_connections", "Backend connections open or opening.",
+       [](const ProxyStatus& p) { return p.totals.backend_connections; }},
+  };
+  for (const auto& figure : kFigures) {
+    e->Family(figure.name, figure.help);
+    for (const auto& p : r.proxies) {
+      if (p.read()) e->Sample(figure.name, labels(p), static_cast<double>(figure.get(p)));
+    }
+  }
+  auto pool_series = [&](const char* name, const char* help,
+                         std::uint64_t (*get)(const ProxyPool&)) {
+    e->Family(name, help);
+    std::size_t shown = 0;
+    for (const auto& p : r.proxies) {
+      for (const auto& pool : p.pools) {
+        if (!pool.NearLimit() || shown >= top) continue;
+        ++shown;
+        e->Sample(name,
+                  fmt::format(R"({},user="{}",pool="{}")", labels(p), Escape(pool.user),
+                              Escape(pool.pool)),
+                  static_cast<double>(get(pool)));
+      }
+    }
+  };
+  pool_series("longlink_diag_proxy_pool_server_connections",
+              "Server connections (active, idle, opening) of the pools near their limit (>= 90% "
+              "of max_connections, or clients waiting), top N.",
+              [](const ProxyPool& pool) { return pool.ServerConnections(); });
+  pool_series("longlink_diag_proxy_pool_max_connections",
+              "max_connections of the pools near their limit, top N.",
+              [](const ProxyPool& pool) { return pool.max_connections; });
+  pool_series("longlink_diag_proxy_pool_clients_waiting",
+              "Clients waiting in the pools near their limit, top N.",
+              [](const ProxyPool& pool) { return pool.cl_waiting; });
+}
+
 }  // namespace
 
 std::string RenderPrometheus(const Report& r, std::size_t top) {
@@ -112,6 +193,7 @@ std::string RenderPrometheus(const Report& r, std::size_t top) {
       e.Sample("longlink_tcp_counter", fmt::format(R"(name="{}")", name), static_cast<double>(*v));
     }
   }
+  Proxies(r, top, &e);
   e.Family("longlink_diagnose_partial", "1 when some data could not be read.");
   e.Sample("longlink_diagnose_partial", "", r.partial() ? 1 : 0);
   e.Family("longlink_diagnose_findings", "Findings per severity.");

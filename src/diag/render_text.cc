@@ -209,6 +209,67 @@ void CloseWait(const Report& r, const Painter& paint, const TextStyle& style, st
   *out += t.Render(paint);
 }
 
+std::string Duration(std::uint64_t seconds) {
+  if (seconds < 120) return fmt::format("{} s", seconds);
+  if (seconds < 7200) return fmt::format("{} min", seconds / 60);
+  if (seconds < 172800) return fmt::format("{} h {} min", seconds / 3600, seconds % 3600 / 60);
+  return fmt::format("{} days", seconds / 86400);
+}
+
+void Proxies(const Report& r, const Painter& paint, const TextStyle& style, std::string* out) {
+  for (const auto& p : r.proxies) {
+    if (!p.read()) {
+      *out += Heading(paint, p.Name());
+      std::string what = p.reach == ProxyReach::kNoAdminSocket ? "no admin console"
+                         : p.reach == ProxyReach::kConfigUnreadable
+                             ? "config not readable"
+                             : "admin console at " + p.admin_socket + " not read";
+      *out += WrapText(paint.Yellow(what) + ": " + p.error, 2);
+      continue;
+    }
+    const auto& t = p.totals;
+    *out += Heading(paint, fmt::format("{} ({}, up {}, admin console {})", p.Name(), t.version,
+                                       Duration(t.uptime_seconds), p.admin_socket));
+    Table k({"", "LAST MINUTE", "SINCE START"}, {false, true, true});
+    k.Add({"client logins", WithThousands(t.logins_last_minute), WithThousands(t.logins_total)});
+    k.Add({"server connections opened", WithThousands(t.server_connects_last_minute),
+           WithThousands(t.server_connects_total)});
+    k.Add({"server logins saved", WithThousands(p.TimeWaitAvoided()),
+           WithThousands(t.server_connects_saved_total)});
+    *out += k.Render(paint);
+    *out += fmt::format(
+        "  About {} TIME_WAIT socket{} to the database avoided now (Linux keeps TIME_WAIT 60 s).\n",
+        WithThousands(p.TimeWaitAvoided()), p.TimeWaitAvoided() == 1 ? "" : "s");
+    *out += fmt::format(
+        "  Backend {} ({}): {} of {} connections. Clients: {} connected, {} waiting, {} pinned.\n",
+        t.backend_address, t.backend_reachable ? "reachable" : paint.Red("unreachable"),
+        WithThousands(t.backend_connections), WithThousands(t.backend_max_connections),
+        WithThousands(t.clients_connected), WithThousands(t.clients_waiting),
+        WithThousands(t.clients_pinned));
+    std::string listeners;
+    for (const auto& l : p.config.tcp) listeners += (listeners.empty() ? "" : ", ") + l;
+    if (!p.config.unix_socket.empty())
+      listeners += (listeners.empty() ? "" : ", ") + p.config.unix_socket;
+    if (!listeners.empty()) *out += "  Listens on " + listeners + "\n";
+    std::vector<const ProxyPool*> near;
+    for (const auto& pool : p.pools) {
+      if (pool.NearLimit()) near.push_back(&pool);
+    }
+    if (near.empty()) continue;
+    *out += "  Pools near their limits:\n";
+    Table t2({"USER", "POOL", "MODE", "SERVER", "MAX", "WAITING", "MAX WAIT", "PINNED"},
+             {false, false, false, true, true, true, true, true});
+    for (std::size_t i = 0; i < std::min(style.top, near.size()); ++i) {
+      const auto& pool = *near[i];
+      t2.Add({pool.user, pool.pool, pool.mode, WithThousands(pool.ServerConnections()),
+              WithThousands(pool.max_connections), WithThousands(pool.cl_waiting),
+              fmt::format("{:.1f} ms", static_cast<double>(pool.maxwait_us) / 1000),
+              WithThousands(pool.cl_pinned)});
+    }
+    *out += t2.Render(paint);
+  }
+}
+
 void Sysctls(const Report& r, const Painter& paint, std::string* out) {
   if (r.sysctls.empty()) return;
   *out += Heading(paint, "Kernel settings");
@@ -258,6 +319,7 @@ std::string RenderText(const Report& r, const TextStyle& style) {
   Destinations(r, paint, style, &out);
   Ports(r, paint, style, &out);
   CloseWait(r, paint, style, &out);
+  Proxies(r, paint, style, &out);
   Sysctls(r, paint, &out);
   Findings(r, paint, &out);
   out += "\n" + paint.Bold("Verdict: ") + r.verdict + "\n";

@@ -10,6 +10,7 @@
 
 #include "diag/ip_address.h"
 #include "diag/kernel_settings.h"
+#include "diag/proxy_figures.h"
 #include "diag/socket_owners.h"
 #include "diag/socket_record.h"
 #include "diag/tcp_state.h"
@@ -146,6 +147,9 @@ struct Report {
   std::optional<Rates> rates;
   std::vector<SysctlAudit> sysctls;
   std::vector<Finding> findings;
+  // The `longlink proxy` processes of this network namespace (or the one --proxy-admin
+  // names), in pid order; empty when none runs.
+  std::vector<ProxyStatus> proxies;
   std::string verdict;
   std::optional<std::string> proxy_config;
 

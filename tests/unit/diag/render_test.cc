@@ -153,3 +153,91 @@ TEST(RenderTextTest, TopLimitsRows) {
 
 }  // namespace
 }  // namespace longlink::diag
+
+namespace longlink::diag {
+namespace {
+
+using namespace testing;
+
+Report ProxyReport() {
+  ProxyStatus p;
+  p.pid = 4100;
+  p.admin_socket = "/run/longlink/admin \"x\".sock";
+  p.reach = ProxyReach::kRead;
+  p.totals.version = "0.9.0";
+  p.totals.uptime_seconds = 7300;
+  p.totals.logins_total = 50'000;
+  p.totals.logins_last_minute = 3000;
+  p.totals.server_connects_total = 12;
+  p.totals.server_connects_last_minute = 2;
+  p.totals.server_connects_saved_total = 49'988;
+  p.totals.backend_address = "10.0.0.5:3306";
+  p.totals.backend_reachable = true;
+  p.config.tcp = {"127.0.0.1:6033"};
+  p.config.unix_socket = "/run/longlink/mysql.sock";
+  ProxyPool pool;
+  pool.user = "app";
+  pool.pool = "app\"1";
+  pool.sv_active = 20;
+  pool.max_connections = 20;
+  pool.cl_waiting = 2;
+  p.pools = {pool};
+  ProxyStatus off;
+  off.pid = 4200;
+  off.reach = ProxyReach::kNoAdminSocket;
+  off.error = "its config has no [admin] unix_socket";
+  return BuildReport({}, DefaultSettings(), {}, {}, {}, {p, off});
+}
+
+TEST(RenderProxyTest, JsonCarriesTheProxies) {
+  auto j = nlohmann::json::parse(RenderJson(ProxyReport(), true));
+  ASSERT_EQ(j["proxies"].size(), 2u);
+  const auto& p = j["proxies"][0];
+  EXPECT_EQ(p["pid"], 4100);
+  EXPECT_EQ(p["reach"], "read");
+  EXPECT_EQ(p["figures"]["time_wait_avoided"], 2998);
+  EXPECT_EQ(p["figures"]["server_connects_saved_total"], 49988);
+  EXPECT_EQ(p["listen"]["unix_socket"], "/run/longlink/mysql.sock");
+  EXPECT_EQ(p["pools_near_limit"][0]["clients_waiting"], 2);
+  EXPECT_EQ(j["proxies"][1]["reach"], "no_admin_socket");
+  EXPECT_TRUE(j["proxies"][1]["figures"].is_null());
+}
+
+TEST(RenderProxyTest, PrometheusSeriesAreWellFormed) {
+  std::string text = RenderPrometheus(ProxyReport(), 10);
+  EXPECT_NE(text.find("longlink_diag_proxy_time_wait_avoided{pid=\"4100\",admin_socket="
+                      "\"/run/longlink/admin \\\"x\\\".sock\"} 2998\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("longlink_diag_proxy_up{pid=\"4200\",admin_socket=\"\",reach=\"no_admin_"
+                      "socket\"} 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("pool=\"app\\\"1\"} 2\n"), std::string::npos);
+  // Every sample follows its own family's HELP and TYPE.
+  std::string family;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) {
+      family = line.substr(7, line.find(' ', 7) - 7);
+    } else if (line[0] != '#') {
+      EXPECT_EQ(line.substr(0, line.find_first_of("{ ")), family) << line;
+    }
+  }
+}
+
+TEST(RenderProxyTest, TextShowsWhatTheProxySaves) {
+  std::string text = RenderText(ProxyReport(), {});
+  EXPECT_NE(text.find("longlink proxy pid 4100 (0.9.0, up 2 h 1 min, admin console"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("About 2,998 TIME_WAIT sockets to the database avoided now"),
+            std::string::npos);
+  EXPECT_NE(text.find("Pools near their limits"), std::string::npos);
+  EXPECT_NE(text.find("longlink proxy pid 4200"), std::string::npos);
+  EXPECT_NE(text.find("no admin console: its config has no [admin] unix_socket"),
+            std::string::npos);
+  if (std::getenv("SHOW_TEXT")) std::puts(text.c_str());
+}
+
+}  // namespace
+}  // namespace longlink::diag

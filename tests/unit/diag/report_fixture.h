@@ -33,7 +33,8 @@ inline void SetSysctl(KernelSettings* s, const char* name, std::optional<std::st
 // Runs the same steps as TakeSample on the given inputs.
 inline Report BuildReport(const std::vector<SocketRecord>& sockets, const KernelSettings& settings,
                           KernelCounters counters = {}, const SocketOwners& owners = {},
-                          std::vector<std::string> partial = {}) {
+                          std::vector<std::string> partial = {},
+                          std::vector<ProxyStatus> proxies = {}) {
   Report r;
   r.generated_at = "2026-11-25T10:00:00Z";
   r.host = "test-host";
@@ -49,6 +50,7 @@ inline Report BuildReport(const std::vector<SocketRecord>& sockets, const Kernel
   r.destinations = c.destinations;
   r.port_pressure = c.port_pressure;
   r.listening_ports = c.listening_ports;
+  r.proxies = std::move(proxies);
   r.sysctls = AuditSysctls(settings, r.counters, r);
   Conclude(settings, &r);
   return r;
