@@ -295,7 +295,7 @@ ResultTable TotalsTable(const ProxySnapshot& snapshot) {
   };
   add("version", process.version);
   add("pid", Int(process.pid));
-  add("uptime_seconds", Seconds(process.uptime_seconds));
+  add("uptime_seconds", Int(static_cast<std::uint64_t>(process.uptime_seconds)));
   add("clients_connected", SignedInt(process.clients_connected));
   add("max_client_connections", Int(process.max_client_connections));
   add("client_connections_total", Int(process.client_connections));
