@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One command for longlink's benchmarks:
-#   bash bench/run.sh [--diagnose-only | --tls-only | --txn-only | --ps-only] [SIZES...]
+#   bash bench/run.sh [--diagnose-only | --tls-only | --txn-only | --ps-only | --counting-only]
+#     [SIZES...]
 # First bench/diagnose.sh with SIZES (default 60000 600000): `longlink diagnose --json` against
 # a bare sock_diag dump (the floor) and the pipelines operators use, in fresh network namespaces
 # holding that many TIME_WAIT sockets; its time, peak RSS and --watch CPU. Then, unless
@@ -10,13 +11,16 @@
 # direct) and bench/ps_pool.sh (sysbench point selects with server-side prepared statements,
 # direct, through session pooling and through a transaction pool of 4); BENCH_SECONDS per
 # measurement. --tls-only runs bench/tls.sh alone, --txn-only bench/txn_pool.sh alone,
-# --ps-only bench/ps_pool.sh alone. Needs root (namespaces).
+# --ps-only bench/ps_pool.sh alone, --counting-only bench/counting.sh alone (the per-command
+# counting's cost, against BENCH_BASELINE_BIN if set; not in the full run). Needs root
+# (namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 diagnose_only=0
 tls_only=0
 txn_only=0
 ps_only=0
+counting_only=0
 if [[ ${1:-} == --diagnose-only ]]; then
   diagnose_only=1
   shift
@@ -28,6 +32,9 @@ elif [[ ${1:-} == --txn-only ]]; then
   shift
 elif [[ ${1:-} == --ps-only ]]; then
   ps_only=1
+  shift
+elif [[ ${1:-} == --counting-only ]]; then
+  counting_only=1
   shift
 fi
 
@@ -41,6 +48,10 @@ if ((txn_only)); then
 fi
 if ((ps_only)); then
   bash bench/ps_pool.sh
+  exit
+fi
+if ((counting_only)); then
+  bash bench/counting.sh
   exit
 fi
 bash bench/diagnose.sh "$@"

@@ -117,6 +117,25 @@ TEST(ConfigTest, ValidFiles) {
       {"duration ms", "[pool]\nqueue_timeout = \"500ms\"\n",
        [](ProxyConfig* c) { c->pool.queue_timeout = Milliseconds(500); }},
       {"duration s", "[pool]\nqueue_timeout = \"5s\"\n", [](ProxyConfig*) {}},
+      {"admin console and metrics",
+       "[admin]\nunix_socket = \"/run/admin.sock\"\ntcp = [\"127.0.0.1:6080\"]\n"
+       "users = [{ name = \"ops\", password = \"o\" }, { name = \"ro\", password_hash = "
+       "\"*6C8989366EAF75BB670AD8EA7A7FC1176A95CEF4\" }]\nunix_socket_auth = false\n"
+       "max_query_digests = 0\nunix_socket_mode = \"0660\"\n"
+       "[metrics]\nlisten = \"127.0.0.1:9187\"\n",
+       [](ProxyConfig* c) {
+         c->admin.unix_socket = "/run/admin.sock";
+         c->admin.tcp = {Tcp("127.0.0.1", 6080)};
+         c->admin.users = {
+             {.name = "ops", .password = "o"},
+             {.name = "ro", .password_hash = "*6C8989366EAF75BB670AD8EA7A7FC1176A95CEF4"}};
+         c->admin.unix_socket_auth = false;
+         c->admin.max_query_digests = 0;
+         c->admin.unix_socket_mode = 0660;
+         c->metrics.listen = Tcp("127.0.0.1", 9187);
+       }},
+      {"admin console by peer credentials alone", "[admin]\nunix_socket = \"/run/admin.sock\"\n",
+       [](ProxyConfig* c) { c->admin.unix_socket = "/run/admin.sock"; }},
       {"transaction pooling", "[pool]\nmode = \"transaction\"\n",
        [](ProxyConfig* c) { c->pool.mode = PoolMode::kTransaction; }},
       {"session pooling", "[pool]\nmode = \"session\"\n", [](ProxyConfig*) {}},
@@ -298,6 +317,36 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "t.toml:4: pool.max_conections: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
        "max_idle_time, max_lifetime, max_prepared_statements"},
+      {"admin: unknown key", backend + "[admin]\nsocket = \"/run/a.sock\"\n" + users,
+       "t.toml:4: admin.socket: unknown key; expected one of unix_socket, unix_socket_mode, tcp, "
+       "users, unix_socket_auth, max_query_digests"},
+      {"admin: a user without a name",
+       backend + "[admin]\nunix_socket = \"/run/a.sock\"\nusers = [{ password = \"x\" }]\n" + users,
+       "t.toml:5: admin.users[0].name: missing"},
+      {"admin: a user listed twice",
+       backend +
+           "[admin]\nunix_socket = \"/run/a.sock\"\nusers = [{ name = \"o\", password = "
+           "\"x\" }, { name = \"o\", password = \"y\" }]\n" +
+           users,
+       "t.toml:5: admin.users.name: admin user 'o' is listed twice"},
+      {"admin: a relative socket path", backend + "[admin]\nunix_socket = \"admin.sock\"\n" + users,
+       "t.toml:4: admin.unix_socket: 'admin.sock' must be an absolute path"},
+      {"admin: TCP without users", backend + "[admin]\ntcp = \"127.0.0.1:6080\"\n" + users,
+       "t.toml:4: admin.tcp: a TCP admin listener needs admin.users (peer credentials exist only "
+       "on the Unix socket)"},
+      {"admin: nobody can log in",
+       backend + "[admin]\nunix_socket = \"/run/a.sock\"\nunix_socket_auth = false\n" + users,
+       "t.toml:3: admin.users: nobody can log in to the admin console: add users or set "
+       "unix_socket_auth = true"},
+      {"admin: a bad hash",
+       backend +
+           "[admin]\nunix_socket = \"/run/a.sock\"\nusers = [{ name = \"o\", password_hash = "
+           "\"*12\" }]\n" +
+           users,
+       "t.toml:5: admin.users.password_hash: admin user 'o': mysql_native_password hash: must be "
+       "'*' and 40 hex digits, got 3 characters"},
+      {"metrics: a socket path", backend + "[metrics]\nlisten = \"/run/m.sock\"\n" + users,
+       "t.toml:4: metrics.listen: must be HOST:PORT (Prometheus scrapes over TCP)"},
       {"no prepared statements per connection",
        backend + "[pool]\nmax_prepared_statements = 0\n" + users,
        "t.toml:4: pool.max_prepared_statements: must be from 1 to 1048576, got 0"},
@@ -310,10 +359,10 @@ TEST(ConfigTest, ErrorsNameTheSourceLineAndKey) {
        "max_connections, connect_timeout, retry_timeout, compression"},
       {"unknown table", backend + "[pools]\n" + users,
        "t.toml:3: pools: unknown table; expected one of proxy, listen, backend, pool, auth, "
-       "client_tls, backend_tls, users"},
+       "client_tls, backend_tls, users, admin, metrics"},
       {"unknown top-level key", "verbose = true\n" + backend + users,
        "t.toml:1: verbose: unknown key; expected one of proxy, listen, backend, pool, auth, "
-       "client_tls, backend_tls, users"},
+       "client_tls, backend_tls, users, admin, metrics"},
       {"earliest unknown key", backend + "[pool]\nzz = 1\naa = 2\n" + users,
        "t.toml:4: pool.zz: unknown key; expected one of mode, max_connections, "
        "max_user_connections, min_idle, queue_timeout, keepalive_interval, check_delay, "
