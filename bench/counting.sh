@@ -41,7 +41,7 @@ start_server
 root() { mariadb --no-defaults -S "$work/mysqld.sock" -uroot -N -B -e "$1"; }
 sb=(sysbench oltp_point_select --db-driver=mysql --mysql-user=app --mysql-password=app-secret
   --mysql-db=sbtest --tables=1 --table-size=10000)
-"${sb[@]}" --mysql-host=127.0.0.1 --mysql-port=$port prepare >/dev/null
+"${sb[@]}" --mysql-host=127.0.0.1 --mysql-port="$port" prepare >/dev/null
 root "SELECT COUNT(*) FROM sbtest.sbtest1" >/dev/null # In the buffer pool for every run.
 
 # start_proxy VARIANT MODE: a proxy of VARIANT (A, B, C) on $work/proxy.sock in pool MODE;
@@ -86,13 +86,13 @@ run() {
   "${sb[@]}" "$@" --threads=$threads --time="$seconds" run >"$out" 2>&1 &
   client=$!
   sleep 1
-  local before=0 after=0 from to
+  local ticks_before=0 ticks_after=0 from to
   from=$EPOCHREALTIME
-  [[ $proxy != - ]] && before=$(usage "$proxy")
+  [[ $proxy != - ]] && ticks_before=$(usage "$proxy")
   sleep "$(awk -v s="$start" -v n="$seconds" -v now="$EPOCHREALTIME" \
     'BEGIN { d = s + n - 1 - now; printf "%.3f", (d > 0 ? d : 0) }')"
   to=$EPOCHREALTIME
-  [[ $proxy != - ]] && after=$(usage "$proxy")
+  [[ $proxy != - ]] && ticks_after=$(usage "$proxy")
   if ! wait "$client"; then
     echo "sysbench ($key) failed:" >&2
     tail -n 20 "$out" >&2
@@ -108,8 +108,9 @@ run() {
   fi
   local us=-
   if [[ $proxy != - ]]; then
-    us=$(awk -v r="$rate" -v a="$from" -v b="$to" -v t0="${before%% *}" -v t1="${after%% *}" \
-      -v hz="$clock_ticks" 'BEGIN { printf "%.1f", (t1 - t0) * 1e6 / hz / (r * (b - a)) }')
+    us=$(awk -v r="$rate" -v a="$from" -v b="$to" -v t0="${ticks_before%% *}" \
+      -v t1="${ticks_after%% *}" -v hz="$clock_ticks" \
+      'BEGIN { printf "%.1f", (t1 - t0) * 1e6 / hz / (r * (b - a)) }')
   fi
   results[$key]+="$(printf '%.0f' "$rate") $us "
   echo "round $round: $key $(printf '%.0f' "$rate") queries/s, proxy $us µs/query" >&2
@@ -121,7 +122,7 @@ ps_mode() { [[ $1 == text ]] && echo disable || echo auto; }
 for ((round = 1; round <= rounds; round++)); do
   for protocol in "${protocols[@]}"; do
     run "direct/$protocol" - --db-ps-mode="$(ps_mode "$protocol")" \
-      --mysql-host=127.0.0.1 --mysql-port=$port
+      --mysql-host=127.0.0.1 --mysql-port="$port"
     for mode in "${modes[@]}"; do
       for variant in "${variants[@]}"; do
         start_proxy "$variant" "$mode"
@@ -146,7 +147,9 @@ stats() {
     n = 0; for (i = 1; i < NF; i += 2) { n++; q[n] = $i; u[n] = $(i + 1) }
     asort(q, qs); asort(u, us)
     med = (n % 2) ? qs[(n + 1) / 2] : (qs[n / 2] + qs[n / 2 + 1]) / 2
-    umed = (us[1] == "-") ? "-" : ((n % 2) ? us[(n + 1) / 2] : sprintf("%.1f", (us[n / 2] + us[n / 2 + 1]) / 2))
+    if (us[1] == "-") umed = "-"
+    else if (n % 2) umed = us[(n + 1) / 2]
+    else umed = sprintf("%.1f", (us[n / 2] + us[n / 2 + 1]) / 2)
     runs = q[1]; for (i = 2; i <= n; i++) runs = runs ", " q[i]
     printf "%.0f %d %d %s %s", med, qs[1], qs[n], umed, runs
   }' <<<"$1"
