@@ -52,15 +52,8 @@ net::Awaitable<void> AdminConsole::AcceptLoop(net::Acceptor& acceptor, net::Buff
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(net::kNoThrow);
     if (error) {
-      if (error == asio::error::operation_aborted || error == asio::error::bad_descriptor) {
-        co_return;
-      }
-      static LogRateLimit accept_errors;
-      if (auto note = accept_errors.Admit(); note.write) {
-        Log(LogLevel::kWarning, 0, "admin console accept: {}{}", error.message(), note.suffix);
-      }
-      asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
-      co_await pause.async_wait(net::kNoThrow);
+      auto failed = net::SurviveAcceptFailure(error, "admin console accept");
+      if (!co_await std::move(failed)) co_return;
       continue;
     }
     const std::uint64_t id = context_.NextSessionId();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/latency_histogram.h"
+#include "common/prometheus_text.h"
 #include "proxy/pin_reason.h"
 #include "proxy/pool_stats.h"
 
@@ -18,23 +19,6 @@ namespace longlink::admin {
 namespace {
 
 using proxy::PoolStatsSnapshot;
-
-// Label values escape backslash, double quote and newline; nothing else.
-std::string EscapeLabelValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 // Prometheus spells the non-finite values "+Inf", "-Inf" and "NaN"; fmt's "{}" is the shortest
 // text that reads back as the same double.
@@ -76,7 +60,7 @@ class Exposition {
 std::string With(std::string_view labels, std::string_view name, std::string_view value) {
   std::string out(labels);
   if (!out.empty()) out += ',';
-  fmt::format_to(std::back_inserter(out), "{}=\"{}\"", name, EscapeLabelValue(value));
+  fmt::format_to(std::back_inserter(out), "{}=\"{}\"", name, EscapePrometheusLabel(value));
   return out;
 }
 

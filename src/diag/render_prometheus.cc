@@ -3,28 +3,12 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/prometheus_text.h"
 #include "diag/render.h"
 #include "diag/services.h"
 
 namespace longlink::diag {
 namespace {
-
-// Label values escape backslash, double quote and newline (text exposition format 0.0.4).
-std::string Escape(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 class Exposition {
  public:
@@ -44,15 +28,16 @@ class Exposition {
 
 std::string DestinationLabels(const DestinationGroup& g) {
   auto service = ServiceName(g.service.port);
-  return fmt::format(R"(direction="{}",address="{}",port="{}",service="{}")",
-                     DirectionName(g.direction), Escape(g.service.address.ToString()),
-                     g.service.port, service ? *service : "");
+  return fmt::format(
+      R"(direction="{}",address="{}",port="{}",service="{}")", DirectionName(g.direction),
+      EscapePrometheusLabel(g.service.address.ToString()), g.service.port, service ? *service : "");
 }
 
 void Proxies(const Report& r, std::size_t top, Exposition* e) {
   if (r.proxies.empty()) return;
   auto labels = [](const ProxyStatus& p) {
-    return fmt::format(R"(pid="{}",admin_socket="{}")", p.pid, Escape(p.admin_socket));
+    return fmt::format(R"(pid="{}",admin_socket="{}")", p.pid,
+                       EscapePrometheusLabel(p.admin_socket));
   };
   e->Family("longlink_diag_proxy_up",
             "1 when the longlink proxy's admin console was read, 0 when it was found but not "
@@ -112,8 +97,8 @@ void Proxies(const Report& r, std::size_t top, Exposition* e) {
         if (!pool.NearLimit() || shown >= top) continue;
         ++shown;
         e->Sample(name,
-                  fmt::format(R"({},user="{}",pool="{}")", labels(p), Escape(pool.user),
-                              Escape(pool.pool)),
+                  fmt::format(R"({},user="{}",pool="{}")", labels(p),
+                              EscapePrometheusLabel(pool.user), EscapePrometheusLabel(pool.pool)),
                   static_cast<double>(get(pool)));
       }
     }
@@ -166,15 +151,16 @@ std::string RenderPrometheus(const Report& r, std::size_t top) {
     const auto& p = r.port_pressure[i];
     e.Sample("longlink_ephemeral_port_use_ratio",
              fmt::format(R"(local_address="{}",remote_address="{}",remote_port="{}")",
-                         Escape(p.local_address.ToString()), Escape(p.remote.address.ToString()),
-                         p.remote.port),
+                         EscapePrometheusLabel(p.local_address.ToString()),
+                         EscapePrometheusLabel(p.remote.address.ToString()), p.remote.port),
              p.ratio);
   }
   e.Family("longlink_tcp_close_wait_by_process", "CLOSE_WAIT sockets per process (top N).");
   for (std::size_t i = 0; i < std::min(top, r.close_wait.size()); ++i) {
     const auto& c = r.close_wait[i];
     e.Sample("longlink_tcp_close_wait_by_process",
-             fmt::format(R"(pid="{}",command="{}")", c.process.pid, Escape(c.process.command)),
+             fmt::format(R"(pid="{}",command="{}")", c.process.pid,
+                         EscapePrometheusLabel(c.process.command)),
              static_cast<double>(c.count));
   }
   e.Family("longlink_sysctl", "Numeric kernel settings that decide what TIME_WAIT costs.");
@@ -183,7 +169,7 @@ std::string RenderPrometheus(const Report& r, std::size_t top) {
     double value;
     auto [ptr, ec] = std::from_chars(s.value->data(), s.value->data() + s.value->size(), value);
     if (ec != std::errc() || ptr != s.value->data() + s.value->size()) continue;
-    e.Sample("longlink_sysctl", fmt::format(R"(name="{}")", Escape(s.name)), value);
+    e.Sample("longlink_sysctl", fmt::format(R"(name="{}")", EscapePrometheusLabel(s.name)), value);
   }
   e.Family("longlink_tcp_counter", "Kernel TCP counters as read (cumulative since boot).");
   for (const char* name : {"TcpExtTW", "TcpExtTWRecycled", "TcpExtTWKilled",

@@ -7,7 +7,12 @@
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <cstring>
+
+#include "common/log.h"
+#include "common/log_rate_limit.h"
 
 namespace longlink::net {
 
@@ -106,6 +111,22 @@ std::string EndpointText(const Socket::endpoint_type& endpoint) {
   const std::string host =
       address->is_v6() ? "[" + address->to_string() + "]" : address->to_string();
   return host + ":" + std::to_string(tcp.port());
+}
+
+Awaitable<bool> SurviveAcceptFailure(std::error_code error, std::string_view what) {
+  if (error == asio::error::operation_aborted || error == asio::error::bad_descriptor) {
+    co_return false;
+  }
+  static LogRateLimit accept_errors;
+  if (auto note = accept_errors.Admit(); note.write) {
+    Log(LogLevel::kWarning, 0, "{}: {}{}", what, error.message(), note.suffix);
+  }
+  if (error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
+      error == asio::error::no_memory) {
+    asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
+    co_await pause.async_wait(kNoThrow);
+  }
+  co_return true;
 }
 
 bool IsUnixSocket(const Socket& socket) {

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "common/result.h"
@@ -55,6 +56,12 @@ class Deadline {
 Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
                                   const config::SocketAddress& address,
                                   std::chrono::milliseconds timeout);
+
+// After an accept failed with `error`: false if the acceptor was closed (stop accepting);
+// otherwise true, after logging it (rate-limited; `what` names the listener, "accept" or
+// "admin console accept") and, when the process is out of descriptors or memory, a 100 ms
+// pause so that the accept loop does not spin.
+Awaitable<bool> SurviveAcceptFailure(std::error_code error, std::string_view what);
 
 // "Connection refused", "timed out", ...: the text of an error code for messages.
 std::string ErrorText(const std::error_code& error);

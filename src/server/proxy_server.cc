@@ -62,18 +62,8 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
   for (;;) {
     auto [error, socket] = co_await acceptor.async_accept(net::kNoThrow);
     if (error) {
-      if (error == asio::error::operation_aborted || error == asio::error::bad_descriptor) {
-        co_return;
-      }
-      static LogRateLimit accept_errors;
-      if (auto note = accept_errors.Admit(); note.write) {
-        Log(LogLevel::kWarning, 0, "accept: {}{}", error.message(), note.suffix);
-      }
-      if (error == asio::error::no_descriptors || error == asio::error::no_buffer_space ||
-          error == asio::error::no_memory) {
-        asio::steady_timer pause(worker.io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(net::kNoThrow);
-      }
+      auto failed = net::SurviveAcceptFailure(error, "accept");
+      if (!co_await std::move(failed)) co_return;
       continue;
     }
     if (tcp) {
