@@ -3,6 +3,8 @@
 #include <asio/buffer.hpp>
 #include <cstring>
 
+#include "protocol/frame.h"
+
 namespace longlink::proxy {
 
 ClientChannel::ClientChannel(net::Socket socket, net::BufferPool& buffers)
@@ -66,11 +68,8 @@ net::Awaitable<net::PacketRead> ClientChannel::ReadPacket(std::size_t max_payloa
   net::IoBuffer& buffer = in();
   const std::size_t before = buffer.size();
   net::PacketRead read = co_await net::ReadPacket(stream_, buffer, max_payload);
-  // What it consumed (the packet: a header per chunk) and what it left.
-  const std::size_t chunks =
-      read.packet.payload.size() / protocol::kMaxChunkPayload + 1;  // Whole packets only.
-  const std::size_t consumed =
-      read.ok() ? read.packet.payload.size() + chunks * protocol::kPacketHeaderSize : 0;
+  // What it consumed (the packet, framed) and what it left.
+  const std::size_t consumed = read.ok() ? protocol::FramedSize(read.packet.payload.size()) : 0;
   if (buffer.size() + consumed >= before) traffic_.received += buffer.size() + consumed - before;
   co_return read;
 }
@@ -82,10 +81,7 @@ net::Awaitable<bool> ClientChannel::DropPacket(std::size_t max_payload) {
 
 net::Awaitable<bool> ClientChannel::Send(const protocol::Bytes& payload, std::uint8_t sequence) {
   auto sent = co_await net::WritePacket(stream_, payload, sequence);
-  if (sent.ok()) {
-    traffic_.sent += payload.size() + (payload.size() / protocol::kMaxChunkPayload + 1) *
-                                          protocol::kPacketHeaderSize;
-  }
+  if (sent.ok()) traffic_.sent += protocol::FramedSize(payload.size());
   co_return sent.ok();
 }
 
