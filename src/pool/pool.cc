@@ -221,6 +221,9 @@ net::Awaitable<OpenResult> Pools::OpenOnce(asio::any_io_executor executor, const
   OpenResult opened = co_await BackendConnection::Open(executor, endpoint_, key, secret);
   if (opened.connection) {
     health_.OnSuccess(opened.connection->state().wait_timeout);
+    std::lock_guard lock(mutex_);
+    fresh_ = FreshSession{.status_flags = opened.connection->state().status_flags,
+                          .tracking = opened.connection->state().global_tracking};
   } else if (opened.retryable) {
     health_.OnFailure(opened.error);
   }
@@ -400,19 +403,28 @@ bool Pools::RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uin
 }
 
 net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connection,
-                                    std::uint64_t session) {
+                                    std::uint64_t session, bool reset) {
   if (RetireIfDue(connection, session)) co_return;
-  auto reset = co_await connection->Reset(backend_.connect_timeout);
-  if (!reset.ok()) {
-    Log(LogLevel::kInfo, session, "closing backend connection {}: reset failed: {}",
-        connection->state().thread_id, reset.error().message);
-    Discard(std::move(connection));
-    co_return;
+  if (reset) {
+    auto done = co_await connection->Reset(backend_.connect_timeout);
+    if (!done.ok()) {
+      Log(LogLevel::kInfo, session, "closing backend connection {}: reset failed: {}",
+          connection->state().thread_id, done.error().message);
+      Discard(std::move(connection));
+      co_return;
+    }
+  } else {
+    connection->state().last_used_at = Clock::now();
   }
   IdleBackend idle = std::move(*connection).Detach();
   connection.reset();
   std::lock_guard lock(mutex_);
   PutIdleLocked(std::move(idle));
+}
+
+std::optional<FreshSession> Pools::FreshSessionSeen() const {
+  std::lock_guard lock(mutex_);
+  return fresh_;
 }
 
 ConnectionCountsByState Pools::CountByState(const PoolKey& key) const {

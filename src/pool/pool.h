@@ -69,6 +69,14 @@ struct ConnectionCountsByState {
   Clock::duration longest_wait = {};  // Of a client queued at the limits; zero if none.
 };
 
+// What a new session of the server starts with, as the last connection opened saw it: its
+// login's status flags (autocommit, ...) and the server's global tracker settings. A client
+// logged in without a backend (ClientSession) is answered with these.
+struct FreshSession {
+  std::uint16_t status_flags = 0;
+  TrackerSettings tracking = {};
+};
+
 struct Checkout {
   std::unique_ptr<BackendConnection> connection = {};
   CheckoutFailure failure = CheckoutFailure::kNone;
@@ -99,11 +107,13 @@ class Pools {
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::LoginSecret& secret, std::uint64_t session,
                                    std::uint64_t prefer = 0);
-  // Resets the connection (COM_RESET_CONNECTION) and returns it to its pool, or closes it if
-  // the reset fails. REQUIRES: the connection is between commands (its state is known), and
-  // came from Acquire.
-  net::Awaitable<void> Release(std::unique_ptr<BackendConnection> connection,
-                               std::uint64_t session);
+  // Returns the connection to its pool. With `reset`, resets it first (COM_RESET_CONNECTION:
+  // a round trip) and closes it if the reset fails; without, it goes back as it is, and the
+  // next session resets it with its first command (session pooling: the session left nothing
+  // on the server that must not wait, such as a transaction or a lock). REQUIRES: the
+  // connection is between commands (its state is known), and came from Acquire.
+  net::Awaitable<void> Release(std::unique_ptr<BackendConnection> connection, std::uint64_t session,
+                               bool reset);
   // Returns the connection to its pool as it is, without a reset (transaction pooling: its
   // session state is known, in its BackendState, and the next client's differences are
   // applied with its first command). Retired instead past max_lifetime or if sandboxed.
@@ -130,6 +140,8 @@ class Pools {
   std::vector<ConnectionInfo> Connections() const;
   // Whether the server is reachable, connects and failures since start. Thread-safe.
   BackendHealthSnapshot Health() const { return health_.Snapshot(); }
+  // What the last connection opened started with; none before the first. Thread-safe.
+  std::optional<FreshSession> FreshSessionSeen() const;
 
   // How long a connection may go without a round trip before it is pinged:
   // min(keepalive_interval, half the connection's @@wait_timeout).
@@ -233,6 +245,7 @@ class Pools {
   IdleMap idle_;                 // Under mutex_: the sockets of the idle connections.
   std::list<std::shared_ptr<Waiter>> waiters_;  // Under mutex_; every pool's, in arrival order.
   std::uint64_t next_token_ = 0;                // Under mutex_.
+  std::optional<FreshSession> fresh_;           // Under mutex_.
 };
 
 }  // namespace longlink::pool

@@ -50,14 +50,18 @@ net::Awaitable<std::optional<ErrPacket>> BackendLease::Acquire(asio::any_io_exec
   co_return std::nullopt;
 }
 
-net::Awaitable<void> BackendLease::Release(bool clean) {
+net::Awaitable<void> BackendLease::Release(bool clean, bool reset_now) {
   if (!connection_) co_return;
   if (!clean || !reusable_) {
     Discard();
     co_return;
   }
   auto connection = std::move(connection_);
-  co_await pools_.Release(std::move(connection), session_);
+  const bool reset = reset_now || connection->state().key.transaction_pooling;
+  // A reset keeps the schema: the next session that wants this one prefers this connection.
+  connection->state().fingerprint =
+      StateFingerprint(connection->state().schema, pool::SessionVariables());
+  co_await pools_.Release(std::move(connection), session_, reset);
 }
 
 void BackendLease::ReleaseKept(const SessionState& state, bool synced) {

@@ -56,9 +56,14 @@ class BackendLease {
                                                              pool::PoolKey key,
                                                              const auth::LoginSecret& secret,
                                                              std::uint64_t prefer = 0);
-  // Gives the connection back to its pool to be reset, or closes it if `clean` is false or
-  // the session changed its options (COM_SET_OPTION). No-op if none is held.
-  net::Awaitable<void> Release(bool clean);
+  // Gives the connection back to its pool, or closes it if `clean` is false or the session
+  // changed its options (COM_SET_OPTION). No-op if none is held. `reset_now`: the session left
+  // something on the server that must not wait for the next client (a transaction, a lock, a
+  // temporary table, its own wait_timeout), so the pool resets it before it is idle, a round
+  // trip; otherwise it goes back as it is and the next lease resets it with its first command
+  // (reset_due). Transaction pooling always resets here (its pools know each idle
+  // connection's state).
+  net::Awaitable<void> Release(bool clean, bool reset_now);
   // Transaction pooling: gives the connection back to its pool as it is (no reset). If
   // `synced`, the session's state was restored on it (or the session started on it), and its
   // BackendState takes `state`'s variables, schema and LAST_INSERT_ID(); else its own stay.

@@ -42,11 +42,6 @@ constexpr std::size_t kDigestInput = QueryDigests::kMaxShapeBytes;
 // there (one poll); a client that sends commands back to back skips the system call.
 constexpr auto kIdleCheckAfter = std::chrono::milliseconds(1);
 
-// A failed COM_CHANGE_USER is answered after this long, and from the fourth attempt in a
-// session on with "Unknown command", as MariaDB does (sql_parse.cc, COM_CHANGE_USER).
-constexpr auto kFailedChangeUserDelay = std::chrono::seconds(1);
-constexpr std::uint8_t kMaxFailedChangeUsers = 3;
-
 // Used before the backend's max_allowed_packet is known and when it reports none.
 constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
 
@@ -117,23 +112,13 @@ net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/)
     }
     serving = co_await ServeCommand();
   }
-  co_await backend_.Release(/*clean=*/true);
+  co_await backend_.Release(/*clean=*/true, LeavesServerState());
   client_.Close();
 }
 
-bool ClientSession::CountUser(const std::string& user, std::uint32_t limit) {
-  // A session counts once, as its current user (COM_CHANGE_USER moves it).
-  if (counted_user_ == user) return true;
-  if (!context_.AdmitUser(user, limit)) return false;
-  if (counted_user_) context_.UserGone(*counted_user_);
-  counted_user_ = user;
-  return true;
-}
-
-ErrPacket ClientSession::UserLimitError(const std::string& user, std::uint32_t limit) {
-  return MakeErrPacket(server_error::kUserLimitReached,
-                       "User '" + user + "' has exceeded the 'max_user_connections' resource " +
-                           "(current value: " + std::to_string(limit) + ")");
+bool ClientSession::LeavesServerState() const {
+  return backend_.held() &&
+         (!state_.movable(backend_->state().status_flags) || client_wait_timeout_.count() != 0);
 }
 
 pool::PoolKey ClientSession::Key() const {
@@ -146,110 +131,6 @@ pool::PoolKey ClientSession::Key() const {
                        .collation = collation_,
                        .expired_password = expired_password_,
                        .transaction_pooling = key_transaction_pooling_};
-}
-
-net::Awaitable<bool> ClientSession::LogIn() {
-  ClientLogin login(context_, client_, id_, peer_host_);
-  Admission admission;
-  auto request = co_await login.GreetAndAuthenticate(admitted_, &admission);
-  if (!request) co_return false;
-  if (!CountUser(request->user, admission.max_user_connections)) {
-    const ErrPacket error_packet = UserLimitError(request->user, admission.max_user_connections);
-    co_await client_.SendError(error_packet, request->sequence);
-    co_return false;
-  }
-  user_ = std::move(request->user);
-  collation_ = request->collation;
-  scramble_ = request->scramble;
-  secret_ = std::move(admission.secret);
-  expired_password_ = admission.password_expired;
-  key_transaction_pooling_ = context_.TransactionPoolingFor(user_) && !expired_password_;
-  state_.set_transaction_pooling(key_transaction_pooling_);
-  if (!co_await AttachBackend(request->schema, request->sequence)) co_return false;
-  if (!co_await client_.SendOk(backend_->state().status_flags, request->sequence)) {
-    co_return false;
-  }
-  JoinPoolStats();
-  // After the OK that ends the login, both directions are framed (the client sent nothing
-  // since its handshake response: it waits for that OK).
-  if (client_.capabilities() & protocol::capability::kCompress) {
-    client_.stream().StartCompression(net::CompressionLayer::Role::kFacingClient);
-  }
-  if (!client_.has_input()) client_.GiveBack();
-  if (transaction_pooling()) ReleaseIfMovable();
-  UpdatePoolStats();
-  co_return true;
-}
-
-net::Awaitable<bool> ClientSession::AttachBackend(const std::string& schema,
-                                                  std::uint8_t sequence) {
-  ForgetSessionState();
-  revealed_thread_ = false;
-  synced_ = false;
-  started_at_ = pool::Clock::now();
-  const std::uint64_t prefer =
-      transaction_pooling() ? StateFingerprint(schema, pool::SessionVariables()) : 0;
-  auto acquire = AcquireBackend(prefer);
-  if (auto refused = co_await std::move(acquire)) {
-    co_await client_.SendError(*refused, sequence);
-    co_return false;
-  }
-  if (!context_.server_identity_known()) context_.LearnServerIdentity(backend_->state().server);
-  if (transaction_pooling() && !backend_->state().variables.empty()) {
-    // Another client's variables: the login's OK must show a fresh session's status.
-    auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
-    if (!reset.ok()) {
-      backend_.Discard();
-      const ErrPacket error_packet =
-          BackendUnavailable("backend lost while resetting it: " + reset.error().message);
-      co_await client_.SendError(error_packet, sequence);
-      co_return false;
-    }
-  }
-
-  if (!schema.empty() && backend_->state().schema != schema) {
-    // A reset due goes in the same round trip (one is spent on the schema anyway).
-    std::optional<ErrPacket> refused;
-    longlink::Status done;
-    if (backend_.reset_due()) {
-      auto reset =
-          backend_->ResetAndInitDb(context_.config().backend.connect_timeout, schema, &refused);
-      done = co_await std::move(reset);
-    } else {
-      auto init = backend_->InitDb(schema, &refused);
-      done = co_await std::move(init);
-    }
-    backend_.ResetDone();
-    if (!done.ok()) {
-      backend_.Discard();
-      {
-        const ErrPacket error_packet =
-            BackendUnavailable("backend lost while selecting the schema: " + done.error().message);
-        co_await client_.SendError(error_packet, sequence);
-      };
-      co_return false;
-    }
-    if (refused) {
-      co_await client_.SendError(*refused, sequence);
-      co_return false;  // Run() returns the backend to the pool.
-    }
-  } else if (schema.empty() && !backend_->state().schema.empty()) {
-    // COM_CHANGE_USER makes a fresh session from the globals of now: a reset as well.
-    auto done = co_await backend_->ChangeUser(*secret_, backend_->state().key.collation);
-    backend_.ResetDone();
-    if (!done.ok()) {
-      backend_.Discard();
-      {
-        const ErrPacket error_packet =
-            BackendUnavailable("cannot clear the schema: " + done.error().message);
-        co_await client_.SendError(error_packet, sequence);
-      };
-      co_return false;
-    }
-  }
-  state_.set_schema(backend_->state().schema);
-  state_.set_tracking(backend_->state().global_tracking);
-  co_return true;
 }
 
 net::Awaitable<std::optional<ErrPacket>> ClientSession::Reattach(bool reads_previous, bool* fatal) {
@@ -290,6 +171,21 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
   }
   if (!co_await client_.Fill(protocol::kPacketHeaderSize + 1)) co_return false;
   const auto command = static_cast<Command>(client_.in().data()[protocol::kPacketHeaderSize]);
+  if (attach_due_ && command != Command::kQuit && command != Command::kChangeUser) {
+    // Logged in without a backend: the first command brings one (its reset goes with the
+    // command, CommandRelay::ResetFirst).
+    bool fatal = false;
+    auto attach = AttachBackend(state_.schema(), &fatal);
+    if (auto refused = co_await std::move(attach)) {
+      if (fatal) {
+        co_await client_.SendError(*refused, 1);
+        co_return false;
+      }
+      // The command did not run; the next one tries again.
+      if (!co_await client_.DropPacket(MaxClientPacket())) co_return false;
+      co_return co_await client_.SendError(*refused, 1);
+    }
+  }
   // A backend that died while the client was idle is replaced before the command goes out.
   // Right after a reply there is no need to ask (the watched set and the relay cover that
   // gap).
@@ -637,79 +533,6 @@ ClientInfo ClientSession::Describe() {
 void ClientSession::Terminate(std::uint64_t by) {
   Log(LogLevel::kInfo, id_, "closing the client connection: KILL CONNECTION from session {}", by);
   client_.Shutdown();  // Pending reads see the end.
-}
-
-net::Awaitable<Outcome> ClientSession::HandleChangeUser() {
-  net::PacketRead read;
-  { read = co_await client_.ReadPacket(ClientLogin::kPacketLimit); }
-  if (!read.ok()) co_return Outcome::kClientGone;
-  auto change = protocol::Decode<protocol::ChangeUser>(read.packet.payload, client_.capabilities());
-  std::uint8_t sequence = static_cast<std::uint8_t>(read.packet.last_sequence_id + 1);
-  if (!change.ok()) {
-    {
-      const ErrPacket error_packet = MakeErrPacket(server_error::kHandshakeError, "Bad handshake");
-      co_await client_.SendError(error_packet, sequence);
-    };
-    co_return Outcome::kClientError;
-  }
-  std::optional<Admission> admission;
-  std::optional<ErrPacket> rejection;
-  if (failed_change_users_ >= kMaxFailedChangeUsers) {
-    // As the server: after three failures it does not even try.
-    rejection = MakeErrPacket(server_error::kUnknownComError, "Unknown command");
-  } else {
-    const std::string plugin = change->auth_plugin_name.empty()
-                                   ? std::string(protocol::auth_plugin::kNativePassword)
-                                   : change->auth_plugin_name;
-    ClientLogin login(context_, client_, id_, peer_host_);
-    auto authenticate = login.Authenticate(change->username, change->auth_response, plugin,
-                                           &sequence, scramble_, &rejection);
-    admission = co_await std::move(authenticate);
-    if (!admission && !rejection) co_return Outcome::kClientGone;
-    if (admission && !CountUser(change->username, admission->max_user_connections)) {
-      rejection = UserLimitError(change->username, admission->max_user_connections);
-    }
-  }
-  if (rejection) co_return co_await RefuseChangeUser(*rejection, sequence);
-  // The old session ends: its backend goes back reset; the new user gets one of its own pool.
-  co_await backend_.Release(/*clean=*/true);
-  statements_.reset();
-  user_ = change->username;
-  secret_ = std::move(admission->secret);
-  expired_password_ = admission->password_expired;
-  key_transaction_pooling_ = context_.TransactionPoolingFor(user_) && !expired_password_;
-  state_.set_transaction_pooling(key_transaction_pooling_);
-  if (change->character_set != 0) collation_ = static_cast<std::uint8_t>(change->character_set);
-  if (!co_await AttachBackend(change->database, sequence)) co_return Outcome::kClientError;
-  JoinPoolStats();
-  if (!co_await client_.SendOk(backend_->state().status_flags, sequence)) {
-    co_return Outcome::kClientGone;
-  }
-  Log(LogLevel::kDebug, id_, "changed user to {}", LogQuoted(user_));
-  co_return Outcome::kOk;
-}
-
-net::Awaitable<Outcome> ClientSession::RefuseChangeUser(ErrPacket error, std::uint8_t sequence) {
-  // MariaDB has already reset the session when it checks the new account; when that fails it
-  // keeps the old user, schema and handshake character set, and answers after a second (to
-  // slow down guessing). A COM_RESET_CONNECTION leaves the backend in that state.
-  ++failed_change_users_;
-  ForgetSessionState();
-  if (backend_.held()) {
-    auto reset = co_await backend_->Reset(context_.config().backend.connect_timeout);
-    if (!reset.ok()) LoseBackend("reset after a failed COM_CHANGE_USER: " + reset.error().message);
-  } else {
-    backend_.UnpinLost();  // Nothing of the old session's state is left to lose.
-  }
-  static LogRateLimit refusals;
-  if (auto note = refusals.Admit(); note.write) {
-    Log(LogLevel::kInfo, id_, "COM_CHANGE_USER refused ({} failed in this session): {}{}",
-        failed_change_users_, LogQuoted(error.message), note.suffix);
-  }
-  asio::steady_timer pause(client_.executor(), kFailedChangeUserDelay);
-  co_await pause.async_wait(net::kNoThrow);
-  if (!co_await client_.SendError(error, sequence)) co_return Outcome::kClientGone;
-  co_return Outcome::kOk;
 }
 
 }  // namespace longlink::proxy

@@ -85,12 +85,27 @@ class ClientSession {
   void Terminate(std::uint64_t by);
 
  private:
-  // Logs the client in (ClientLogin), attaches a backend and sends the OK. False if the
-  // session ends (the client was answered or went away).
+  // Logs the client in (ClientLogin) and sends the OK. False if the session ends (the client
+  // was answered or went away). The login does not touch the server (CanLogInAlone) once
+  // the proxy knows what a fresh session starts with: the backend comes with the first
+  // command (attach_due_) or, in transaction pooling, with each transaction. Otherwise it
+  // attaches a backend first (AttachBackend).
   net::Awaitable<bool> LogIn();
-  // Acquires a backend for the current pool key and applies the wanted schema. On failure
-  // the client has been sent an ERR with `sequence`.
-  net::Awaitable<bool> AttachBackend(const std::string& schema, std::uint8_t sequence);
+  // Whether a login naming `schema` can be answered without a backend (KnownSchemas).
+  bool CanLogInAlone(const std::string& schema) const;
+  // A new session (login, COM_CHANGE_USER, a backend attached): nothing of the old state.
+  void BeginSession(const std::string& schema, const pool::TrackerSettings& tracking);
+  // The status flags of the OK that ends a login: a fresh session's.
+  std::uint16_t LoginStatus(const std::optional<pool::FreshSession>& fresh) const;
+  // Acquires a backend for the current pool key and applies `schema`. On failure, the ERR
+  // for the client (no backend held), with `*fatal` if the server refused the schema (the
+  // session cannot go on).
+  net::Awaitable<std::optional<protocol::ErrPacket>> AttachBackend(const std::string& schema,
+                                                                   bool* fatal);
+  // Whether the held backend keeps something of this session that must not wait for the next
+  // client's reset (BackendLease::Release): it is not movable (a transaction, a lock, a
+  // temporary table, a cursor, ...) or has the client's own wait_timeout.
+  bool LeavesServerState() const;
   // Counts the session as `user` (max_user_connections `limit`, 0: none); false if the
   // limit is reached (the session stays counted as before).
   bool CountUser(const std::string& user, std::uint32_t limit);
@@ -267,6 +282,9 @@ class ClientSession {
   const pool::Clock::time_point connected_at_ = pool::Clock::now();
   // In AcquireBackend: waiting for a backend connection.
   bool waiting_ = false;
+  // Session pooling: logged in without a backend; the next command (but COM_QUIT) attaches
+  // one first.
+  bool attach_due_ = false;
 
   // After login.
   std::string user_;

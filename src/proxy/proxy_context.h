@@ -22,6 +22,7 @@
 #include "pool/pool.h"
 #include "protocol/constants.h"
 #include "proxy/account_directory.h"
+#include "proxy/known_schemas.h"
 #include "proxy/login_failures.h"
 #include "proxy/pool_stats.h"
 #include "proxy/query_digests.h"
@@ -94,6 +95,9 @@ class ProxyContext {
   void LearnServerIdentity(const pool::ServerIdentity& identity);
   bool server_identity_known() const;
 
+  // Schemas a login may name without the server being asked (KnownSchemas).
+  KnownSchemas& known_schemas() { return known_schemas_; }
+
   // Every worker's sessions, for KILL across workers. REQUIRES: all added before the workers
   // run; read-only after.
   void AddWorker(WorkerSessions* sessions) { workers_.push_back(sessions); }
@@ -132,6 +136,7 @@ class ProxyContext {
   PoolStats pool_stats_;
   StatementShapes statement_shapes_;
   QueryDigests query_digests_;
+  KnownSchemas known_schemas_;
   mutable std::mutex identity_mutex_;
   std::optional<pool::ServerIdentity> identity_;
   std::atomic<std::uint64_t> next_session_id_{0};

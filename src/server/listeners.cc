@@ -1,5 +1,7 @@
 #include "server/listeners.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +13,34 @@
 
 namespace longlink::proxy {
 
-Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog) {
+namespace {
+
+// One bound, listening TCP socket; `reuse_port`: with SO_REUSEPORT.
+Result<int> BindTcp(const asio::ip::tcp::endpoint& endpoint, int backlog, bool reuse_port,
+                    bool listen) {
+  asio::io_context io;
+  std::error_code error;
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error && reuse_port) {
+    const int one = 1;
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      error = std::error_code(errno, std::generic_category());
+    }
+  }
+  if (!error && endpoint.address().is_v6()) acceptor.set_option(asio::ip::v6_only(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error && listen) acceptor.listen(backlog, error);
+  if (error) return Error{error.message()};
+  const int fd = acceptor.release(error);
+  if (error) return Error{error.message()};
+  return fd;
+}
+
+}  // namespace
+
+Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog, unsigned copies) {
   asio::io_context io;
   std::error_code error;
   auto ip = asio::ip::make_address(address.host, error);
@@ -24,20 +53,49 @@ Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog) {
     ip = results.begin()->endpoint().address();
   }
   asio::ip::tcp::endpoint endpoint(ip, address.port);
-  asio::ip::tcp::acceptor acceptor(io);
-  acceptor.open(endpoint.protocol(), error);
-  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error && ip.is_v6()) acceptor.set_option(asio::ip::v6_only(true), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error) acceptor.listen(backlog, error);
-  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
   Listener listener;
   listener.name = address.ToString();
   listener.family = endpoint.protocol().family();
   listener.protocol = endpoint.protocol().protocol();
-  listener.fd = acceptor.release(error);
-  if (error) return Error{"listen " + address.ToString() + ": " + error.message()};
+  if (copies <= 1) {
+    auto fd = BindTcp(endpoint, backlog, /*reuse_port=*/false, /*listen=*/true);
+    if (!fd.ok()) return Error{"listen " + address.ToString() + ": " + fd.error().message};
+    listener.fd = *fd;
+    return listener;
+  }
+  // A plain bind fails if anyone listens there, SO_REUSEPORT or not; it is closed before the
+  // group binds (port 0 would pick a port for the probe alone: the group takes its port).
+  if (address.port != 0) {
+    auto probe = BindTcp(endpoint, backlog, /*reuse_port=*/false, /*listen=*/false);
+    if (!probe.ok()) return Error{"listen " + address.ToString() + ": " + probe.error().message};
+    ::close(*probe);
+  }
+  for (unsigned i = 0; i < copies; ++i) {
+    auto fd = BindTcp(endpoint, backlog, /*reuse_port=*/true, /*listen=*/true);
+    if (!fd.ok()) {
+      for (const int open : listener.worker_fds) ::close(open);
+      return Error{"listen " + address.ToString() + ": " + fd.error().message};
+    }
+    listener.worker_fds.push_back(*fd);
+    if (i == 0 && address.port == 0) {
+      // The rest join the port the first one got.
+      sockaddr_storage bound{};
+      socklen_t length = sizeof bound;
+      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &length);
+      if (bound.ss_family == AF_INET6) {
+        endpoint.port(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
+      } else {
+        endpoint.port(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
+      }
+    }
+  }
+  listener.fd = listener.worker_fds.front();
   return listener;
+}
+
+int WorkerFd(const Listener& listener, unsigned worker) {
+  if (listener.worker_fds.empty()) return listener.fd;
+  return listener.worker_fds[worker % listener.worker_fds.size()];
 }
 
 Result<Listener> ListenUnix(const std::string& path, std::uint32_t mode, int backlog) {
@@ -75,7 +133,9 @@ Result<Listener> ListenUnix(const std::string& path, std::uint32_t mode, int bac
 }
 
 void CloseListener(Listener& listener) {
-  if (listener.fd >= 0) ::close(listener.fd);
+  if (listener.worker_fds.empty() && listener.fd >= 0) ::close(listener.fd);
+  for (const int fd : listener.worker_fds) ::close(fd);
+  listener.worker_fds.clear();
   listener.fd = -1;
   if (listener.unix_socket) ::unlink(listener.path.c_str());
 }

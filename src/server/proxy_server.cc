@@ -166,8 +166,12 @@ int RunProxy(const config::ProxyConfig& config) {
     for (auto& l : listeners) CloseListener(l);
     for (auto& l : admin_listeners) CloseListener(l);
   };
+  const unsigned worker_count = config.proxy.workers > 0
+                                    ? config.proxy.workers
+                                    : std::max(1U, std::thread::hardware_concurrency());
   for (const auto& address : config.listen.tcp) {
-    auto listener = ListenTcp(address, config.listen.backlog);
+    // One socket per worker: no accept herd between the workers.
+    auto listener = ListenTcp(address, config.listen.backlog, worker_count);
     if (!listener.ok()) {
       Log(LogLevel::kError, 0, "{}", listener.error().message);
       close_listeners();
@@ -205,9 +209,6 @@ int RunProxy(const config::ProxyConfig& config) {
     admin_listeners.push_back(*listener);
   }
 
-  const unsigned worker_count = config.proxy.workers > 0
-                                    ? config.proxy.workers
-                                    : std::max(1U, std::thread::hardware_concurrency());
   const std::uint64_t needed = DescriptorsNeeded(
       config.proxy.max_client_connections,
       std::uint64_t{config.pool.max_connections} * config.users.size(),
@@ -230,7 +231,7 @@ int RunProxy(const config::ProxyConfig& config) {
     workers.push_back(std::make_unique<Worker>());
     Worker& worker = *workers.back();
     for (const auto& listener : listeners) {
-      const int fd = ::dup(listener.fd);
+      const int fd = ::dup(WorkerFd(listener, i));
       auto acceptor = std::make_unique<net::Acceptor>(worker.io);
       std::error_code error;
       acceptor->assign(asio::generic::stream_protocol(listener.family, listener.protocol), fd,

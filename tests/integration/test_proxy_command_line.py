@@ -49,11 +49,11 @@ def test_a_file_without_listen_and_a_unix_socket_flag_listens_on_the_socket_only
 class Proxy:
     """A proxy started from flags, stopped with SIGTERM."""
 
-    def __init__(self, binary, server, tmp_path, *args, env=None, config=None):
+    def __init__(self, binary, server, tmp_path, *args, env=None, config=None, workers=1):
         self.socket = str(tmp_path / "flags.sock")
         self.stderr_path = tmp_path / "flags.stderr"
         command = [binary, "proxy", "--backend", f"127.0.0.1:{server.port}", "--unix-socket",
-                   self.socket, "--workers", "1", *args]
+                   self.socket, "--workers", str(workers), *args]
         if config:
             command += ["--config", config]
         self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
@@ -144,3 +144,44 @@ def test_one_value_per_user_flag(longlink_bin):
     r = subprocess.run([longlink_bin, "proxy", "--backend", "127.0.0.1:3306", "--user", "a:1",
                         "b:2"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, (r.returncode, r.stderr)
+
+
+@pytest.mark.parametrize("holder_reuses_port", [False, True])
+def test_each_worker_has_a_tcp_socket_of_its_own(longlink_bin, mariadb, tmp_path,
+                                                 holder_reuses_port):
+    """Each worker listens on a socket of its own (SO_REUSEPORT), but never shares a port with
+    another process: one that holds it, with SO_REUSEPORT or without, makes the start fail.
+    Then the proxy's own workers all answer on the port."""
+    import socket
+    port = free_port()
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if holder_reuses_port:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen(8)
+    r = subprocess.run([longlink_bin, "proxy", "--backend", f"127.0.0.1:{mariadb.port}",
+                        "--listen", f"127.0.0.1:{port}", "--workers", "2",
+                        f"--user={APP_USER}:{APP_PASSWORD}"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1, r.stderr
+    assert f"listen 127.0.0.1:{port}: Address already in use" in r.stderr, r.stderr
+    holder.close()
+
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
+                  "--listen", f"127.0.0.1:{port}", workers=2)
+    try:
+        # One listening socket per worker: the kernel spreads connections, and each wakes one
+        # worker only (not a herd on a shared socket).
+        listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                                   text=True, check=True).stdout.splitlines()
+        assert len(listening) == 2, listening
+        for _ in range(20):
+            conn = pymysql.connect(host="127.0.0.1", port=port, user=APP_USER,
+                                   password=APP_PASSWORD, database="app")
+            with conn.cursor() as cur:
+                cur.execute("SELECT 1")
+                assert cur.fetchone() == (1,)
+            conn.close()
+    finally:
+        proxy.stop()

@@ -386,7 +386,8 @@ def test_the_counters_say_why(proxy_factory):
 def test_a_users_own_pool_mode(proxy_factory, mariadb):
     """[[users]] pool_mode: app pools transactions in a proxy whose pool.mode is session (20
     clients on a pool of 2, one after another, each still connected); ro, not listed with a
-    mode, holds a connection per client (its third client waits and gives up)."""
+    mode, holds a connection per client from its first command (its third client's first
+    command waits and gives up; a client that only logs in holds none)."""
     from proxy_process import default_users
     users = [dict(u, pool_mode="transaction") if u["name"] == "app" else u
              for u in default_users()]
@@ -396,11 +397,15 @@ def test_a_users_own_pool_mode(proxy_factory, mariadb):
     for conn in apps:
         assert query_all(conn, "SELECT 1") == ((1,),)
     ros = [proxy.tcp.connect(user="ro", password="ro-secret", autocommit=True)
-           for _ in range(2)]
+           for _ in range(3)]
+    for conn in ros[:2]:
+        assert query_all(conn, "SELECT 1") == ((1,),)
     with pytest.raises(pymysql.err.OperationalError) as error:
-        proxy.tcp.connect(user="ro", password="ro-secret")
+        query_all(ros[2], "SELECT 1")
     assert error.value.args[0] == 1040
-    for conn in apps + ros:
+    ros[0].close()  # Its connection goes back to the pool: the third client gets it.
+    assert query_all(ros[2], "SELECT 1") == ((1,),)
+    for conn in apps + ros[1:]:
         conn.close()
 
 
