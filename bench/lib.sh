@@ -3,7 +3,8 @@
 # (set -euo pipefail on). On sourcing: installs and builds (BENCH_NO_BUILD=1: use build/ as is),
 # sets bin (BENCH_LONGLINK_BIN: another longlink binary than build/src/longlink), sessions_bin,
 # idle_bin, txn_bin (BENCH_TXN_BIN: another than build/bench/txn_clients), a scratch directory
-# `work` (removed at exit, with the server and the proxy, by the EXIT trap), `seconds`
+# `work` (removed at exit, with the server, the proxy and the processes in helper_pids, by the
+# EXIT trap), `seconds`
 # (BENCH_SECONDS per measurement, default 10) and the server's `port`. Then:
 #   start_server [MARIADBD ARGS...]  a throwaway MariaDB on 127.0.0.1:$port and
 #                                    $work/mysqld.sock (db_pid), with the benchmark's
@@ -12,6 +13,8 @@
 #                                    (for figures, such as RSS, that an earlier run marks);
 #   measure ...                      runs a client, sets `measured`, adds a row to split_rows;
 #   print_split_table                prints those rows;
+#   (split_extra_names and split_extra_pids: more processes whose CPU measure reads, each a
+#   column of its own after longlink's)
 #   ratio A B                        A/B as "0.58x".
 if [[ -z ${BENCH_NO_BUILD:-} ]]; then
   bash scripts/install-deps.sh >/dev/null
@@ -24,7 +27,10 @@ txn_bin=${BENCH_TXN_BIN:-$PWD/build/bench/txn_clients}
 work=$(mktemp -d /tmp/longlink-bench.XXXXXX)
 seconds=${BENCH_SECONDS:-10}
 port=23306
+helper_pids=()
 cleanup() {
+  local pid
+  for pid in "${helper_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   [[ -n ${proxy_pid:-} ]] && kill "$proxy_pid" 2>/dev/null || true
   [[ -n ${db_pid:-} ]] && kill "$db_pid" 2>/dev/null || true
   wait 2>/dev/null || true
@@ -78,10 +84,13 @@ usage() {
 }
 clock_ticks=$(getconf CLK_TCK)
 split_rows=()
+split_extra_names=()
+split_extra_pids=()
 # measure LABEL UNIT PROXY_PID|- COMMAND...: runs the client COMMAND (it prints its rate per
 # second: sysbench in its "queries: N (R per sec.)" line, others as the last number of their
 # output), sets `measured` to the rate, and adds a row to split_rows:
-# CPU microseconds and context switches per unit of work for client, server and proxy, over
+# CPU microseconds and context switches per unit of work for client, server and proxy (and the
+# processes of split_extra_pids), over
 # the run's middle (from 1 s after the start to 1 s before the end). On a saturated box reading
 # /proc takes a while: the second reading is timed from the client's start, not from the first
 # reading, and the window is what the clock says lay between them.
@@ -93,13 +102,13 @@ measure() {
   sleep 1
   local before=() after=() pid from to
   from=$EPOCHREALTIME
-  for pid in "$client" "$db_pid" "$proxy"; do
+  for pid in "$client" "$db_pid" "$proxy" "${split_extra_pids[@]}"; do
     [[ $pid == - ]] && before+=("0 0") || before+=("$(usage "$pid")")
   done
   sleep "$(awk -v s="$start" -v n="$seconds" -v now="$EPOCHREALTIME" \
     'BEGIN { d = s + n - 1 - now; printf "%.3f", (d > 0 ? d : 0) }')"
   to=$EPOCHREALTIME
-  for pid in "$client" "$db_pid" "$proxy"; do
+  for pid in "$client" "$db_pid" "$proxy" "${split_extra_pids[@]}"; do
     [[ $pid == - ]] && after+=("0 0") || after+=("$(usage "$pid")")
   done
   local window
@@ -115,26 +124,32 @@ measure() {
 }
 
 # split_row LABEL UNIT RATE WINDOW BEFORE AFTER DIRECT: adds to split_rows the CPU microseconds
-# and context switches per unit of work of client, server and proxy, from BEFORE and AFTER (each
-# "ticks switches" of the three, as usage prints them, joined by spaces) WINDOW seconds apart at
-# RATE units per second; DIRECT (1 or empty): no proxy, its cell "-".
+# and context switches per unit of work of client, server and proxy (and any more processes:
+# a cell for each pair), from BEFORE and AFTER (each "ticks switches" of the processes, as usage
+# prints them, joined by spaces) WINDOW seconds apart at RATE units per second; DIRECT (1 or
+# empty): no proxy, its cell "-".
 split_row() {
   split_rows+=("$(awk -v label="$1" -v unit="$2" -v rate="$3" -v window="$4" \
     -v hz="$clock_ticks" -v b="$5" -v a="$6" -v direct="$7" 'BEGIN {
-      split(b, x, " "); split(a, y, " "); n = rate * window
+      cells = split(b, x, " ") / 2; split(a, y, " "); n = rate * window
       cell = ""
-      for (i = 0; i < 3; i++) {
+      for (i = 0; i < cells; i++) {
         ticks = y[2 * i + 1] - x[2 * i + 1]; switches = y[2 * i + 2] - x[2 * i + 2]
-        cell = cell sprintf(" %.1f µs, %.2f switches |", ticks * 1e6 / hz / n, switches / n)
+        if (direct && i == 2) cell = cell " - |"
+        else cell = cell sprintf(" %.1f µs, %.2f switches |", ticks * 1e6 / hz / n, switches / n)
       }
-      if (direct) sub(/ [^|]*\|$/, " - |", cell)
       printf "| %s (%d %s/s) |%s", label, rate, unit, cell
     }')")
 }
 
 print_split_table() {
-  echo "| Run | client | mariadbd | longlink |"
-  echo "|---|---|---|---|"
+  local name head="| Run | client | mariadbd | longlink |" rule="|---|---|---|---|"
+  for name in "${split_extra_names[@]}"; do
+    head+=" $name |"
+    rule+="---|"
+  done
+  echo "$head"
+  echo "$rule"
   printf '%s\n' "${split_rows[@]}"
 }
 
