@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <asio/error.hpp>
+#include <asio/write.hpp>
 #include <cerrno>
+#include <vector>
 
 namespace longlink::net {
 
@@ -236,6 +240,53 @@ void ByteStream::SendNow(std::span<const std::uint8_t> bytes) {
   }
   [[maybe_unused]] const ssize_t sent =
       ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+std::size_t ByteStream::TryWrite(std::span<const asio::const_buffer> buffers,
+                                 std::error_code* error) {
+  *error = {};
+  if (tls_ || compression_ || !socket_ || buffers.size() > kMaxTryBuffers) return 0;
+  std::array<iovec, kMaxTryBuffers> pieces{};
+  std::size_t count = 0;
+  for (const asio::const_buffer& buffer : buffers) {
+    if (buffer.size() == 0) continue;
+    pieces[count].iov_base = const_cast<void*>(buffer.data());
+    pieces[count].iov_len = buffer.size();
+    ++count;
+  }
+  if (count == 0) return 0;
+  msghdr message{};
+  message.msg_iov = pieces.data();
+  message.msg_iovlen = count;
+  for (;;) {
+    const ssize_t sent = ::sendmsg(socket_->native_handle(), &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent >= 0) return static_cast<std::size_t>(sent);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      *error = std::error_code(errno, std::system_category());
+    return 0;
+  }
+}
+
+Awaitable<std::tuple<std::error_code, std::size_t>> WriteAll(
+    ByteStream& stream, std::span<const asio::const_buffer> buffers) {
+  std::error_code error;
+  const std::size_t total = asio::buffer_size(buffers);
+  const std::size_t now = stream.TryWrite(buffers, &error);
+  if (error || now == total) co_return std::tuple{error, now};
+  // The rest, from where the socket stopped.
+  std::vector<asio::const_buffer> rest;
+  std::size_t skip = now;
+  for (const asio::const_buffer& buffer : buffers) {
+    if (skip >= buffer.size()) {
+      skip -= buffer.size();
+      continue;
+    }
+    rest.push_back(buffer + skip);
+    skip = 0;
+  }
+  auto [later_error, later] = co_await asio::async_write(stream, rest, kNoThrow);
+  co_return std::tuple{later_error, now + later};
 }
 
 }  // namespace longlink::net

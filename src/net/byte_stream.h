@@ -39,6 +39,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -152,6 +153,14 @@ class ByteStream {
         },
         token, buffers);
   }
+  // Writes what the socket takes of `buffers` now, without waiting and without the event
+  // loop: one sendmsg with MSG_DONTWAIT on a plain stream (0 for a TLS or compressed one, which
+  // frame what they write, or with more than kMaxTryBuffers pieces). `*error` if the socket
+  // failed (the stream is then broken); would-block is not an error (fewer bytes).
+  // REQUIRES: attached, no write pending.
+  std::size_t TryWrite(std::span<const asio::const_buffer> buffers, std::error_code* error);
+  static constexpr std::size_t kMaxTryBuffers = 16;
+
   // The socket underneath, for a Deadline, socket options and endpoints (TLS: the TCP socket
   // under the TLS layer). REQUIRES: attached.
   Socket& lowest_layer() { return *socket_; }
@@ -373,5 +382,13 @@ class ByteStream {
   int family_ = 0;                                 // The socket's protocol, to attach it again.
   int protocol_ = 0;
 };
+
+// Writes all of `buffers`: what the socket takes at once directly (ByteStream::TryWrite), the
+// rest with asio::async_write. A write that completes at once then costs one system call and
+// no trip through the event loop (an async write that completes at once still queues its
+// completion, and the loop polls epoll before it runs it). The error (if any) and the bytes
+// written.
+Awaitable<std::tuple<std::error_code, std::size_t>> WriteAll(
+    ByteStream& stream, std::span<const asio::const_buffer> buffers);
 
 }  // namespace longlink::net

@@ -1,8 +1,10 @@
 #include "net/packet_io.h"
 
+#include <array>
 #include <asio/buffer.hpp>
 #include <asio/write.hpp>
 #include <cstring>
+#include <type_traits>
 
 namespace longlink::net {
 
@@ -68,8 +70,16 @@ Awaitable<Result<std::uint8_t>> WritePacketTo(Stream& stream, protocol::ByteView
   protocol::Bytes wire;
   wire.reserve(protocol::FramedSize(payload.size()));
   const std::uint8_t next = protocol::AppendFramed(payload, sequence_id, &wire);
-  auto [error, count] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
-  (void)count;
+  std::error_code error;
+  if constexpr (std::is_same_v<Stream, ByteStream>) {
+    const std::array<asio::const_buffer, 1> pieces = {asio::buffer(wire)};
+    auto write = WriteAll(stream, pieces);
+    auto [failed, count] = co_await std::move(write);
+    error = failed;
+  } else {
+    auto [failed, count] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
+    error = failed;
+  }
   if (error) co_return Error{ErrorText(error)};
   co_return next;
 }

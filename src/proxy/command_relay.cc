@@ -102,7 +102,8 @@ net::Awaitable<Outcome> CommandRelay::ForwardClientPacket(std::uint8_t* sequence
       // A reset due goes in the same write as the command's first bytes.
       const std::array<asio::const_buffer, 2> pieces = {
           asio::buffer(reset_request_), asio::buffer(client_.in().data().data(), n)};
-      auto [error, written] = co_await asio::async_write(backend_.stream(), pieces, net::kNoThrow);
+      auto write = net::WriteAll(backend_.stream(), pieces);
+      auto [error, written] = co_await std::move(write);
       reset_request_.clear();
       if (error) co_return Outcome::kBackendGone;
       client_.in().Consume(n);
@@ -156,7 +157,8 @@ net::Awaitable<Outcome> CommandRelay::SendCommand(ByteView framed, std::uint8_t 
   }
   const std::array<asio::const_buffer, 2> pieces = {asio::buffer(reset_request_),
                                                     asio::buffer(framed.data(), framed.size())};
-  auto [error, written] = co_await asio::async_write(backend_.stream(), pieces, net::kNoThrow);
+  auto write = net::WriteAll(backend_.stream(), pieces);
+  auto [error, written] = co_await std::move(write);
   reset_request_.clear();
   if (error) co_return Outcome::kBackendGone;
   reply_sequence_ = next_sequence;
@@ -486,7 +488,8 @@ net::Awaitable<Outcome> CommandRelay::RelayResponse(protocol::ResponseShape shap
     }
     if (pos > run_start) pieces.emplace_back(data.data() + run_start, pos - run_start);
     if (!pieces.empty()) {
-      auto [error, written] = co_await asio::async_write(client_.stream(), pieces, net::kNoThrow);
+      auto write = net::WriteAll(client_.stream(), pieces);
+      auto [error, written] = co_await std::move(write);
       client_.CountSent(written);
       if (error) co_return Outcome::kBackendError;  // The rest of the response is unread.
       sent_any = true;

@@ -57,6 +57,39 @@ std::string PeerHost(const net::Socket& socket) {
   return address->is_loopback() ? "localhost" : address->to_string();
 }
 
+// Starts the session of an accepted client on `worker` (call on its thread).
+void StartSession(ProxyContext& context, Worker& worker, net::Socket socket, std::uint64_t id,
+                  std::string host, bool admitted) {
+  auto session = std::make_unique<ClientSession>(context, worker.sessions, worker.buffers,
+                                                 std::move(socket), id, std::move(host), admitted);
+  ClientSession* const started = session.get();
+  asio::co_spawn(worker.io, started->Run(std::move(session)), [id](std::exception_ptr failure) {
+    if (!failure) return;
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& e) {
+      Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
+    } catch (...) {
+      Log(LogLevel::kError, id, "session ended by an internal error");
+    }
+  });
+}
+
+// Counts an accepted client in (max_client_connections), or logs its refusal.
+bool Admit(ProxyContext& context) {
+  const bool admitted = context.AdmitClient();
+  static LogRateLimit refusals;
+  if (!admitted) {
+    if (auto note = refusals.Admit(); note.write) {
+      Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached{}",
+          context.config().proxy.max_client_connections, note.suffix);
+    }
+  }
+  return admitted;
+}
+
+// Accepts on a listening socket of `worker`'s own (a TCP one per worker, SO_REUSEPORT; or the
+// only worker's) and serves each client there.
 net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acceptor& acceptor,
                                 bool tcp) {
   for (;;) {
@@ -70,28 +103,35 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
       const int one = 1;
       ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    const bool admitted = context.AdmitClient();
-    static LogRateLimit refusals;
-    if (!admitted) {
-      if (auto note = refusals.Admit(); note.write) {
-        Log(LogLevel::kWarning, 0, "refusing a client: max_client_connections={} reached{}",
-            context.config().proxy.max_client_connections, note.suffix);
-      }
-    }
-    const std::uint64_t id = context.NextSessionId();
+    const bool admitted = Admit(context);
     std::string host = tcp ? PeerHost(socket) : "localhost";
-    auto session = std::make_unique<ClientSession>(
-        context, worker.sessions, worker.buffers, std::move(socket), id, std::move(host), admitted);
-    ClientSession* const started = session.get();
-    asio::co_spawn(worker.io, started->Run(std::move(session)), [id](std::exception_ptr failure) {
-      if (!failure) return;
-      try {
-        std::rethrow_exception(failure);
-      } catch (const std::exception& e) {
-        Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
-      } catch (...) {
-        Log(LogLevel::kError, id, "session ended by an internal error");
-      }
+    StartSession(context, worker, std::move(socket), context.NextSessionId(), std::move(host),
+                 admitted);
+  }
+}
+
+// Accepts on a Unix socket for all the workers (Linux has no SO_REUSEPORT for Unix sockets):
+// only this loop's worker waits on the listener, so a connection wakes one thread (a listener
+// in every worker's epoll wakes them all, and all but one find nothing to accept). Each client
+// is accepted straight onto the next worker in turn and served there.
+net::Awaitable<void> SharedAcceptLoop(ProxyContext& context,
+                                      const std::vector<std::unique_ptr<Worker>>& workers,
+                                      net::Acceptor& acceptor) {
+  std::size_t next = 0;
+  for (;;) {
+    Worker& target = *workers[next];
+    auto [error, socket] = co_await acceptor.async_accept(
+        asio::any_io_executor(target.io.get_executor()), net::kNoThrow);
+    if (error) {
+      auto failed = net::SurviveAcceptFailure(error, "accept");
+      if (!co_await std::move(failed)) co_return;
+      continue;
+    }
+    next = (next + 1) % workers.size();
+    const bool admitted = Admit(context);
+    const std::uint64_t id = context.NextSessionId();
+    asio::post(target.io, [&context, &target, socket = std::move(socket), id, admitted]() mutable {
+      StartSession(context, target, std::move(socket), id, "localhost", admitted);
     });
   }
 }
@@ -227,10 +267,14 @@ int RunProxy(const config::ProxyConfig& config) {
 
   std::vector<std::unique_ptr<Worker>> workers;
   std::vector<std::unique_ptr<net::Acceptor>> acceptors;
+  std::vector<std::unique_ptr<net::Acceptor>> shared_acceptors;  // Worker 0's, for all.
   for (unsigned i = 0; i < worker_count; ++i) {
     workers.push_back(std::make_unique<Worker>());
     Worker& worker = *workers.back();
     for (const auto& listener : listeners) {
+      // A Unix socket of several workers is accepted on by worker 0 alone (SharedAcceptLoop).
+      const bool shared = listener.unix_socket && worker_count > 1;
+      if (shared && i > 0) continue;
       const int fd = ::dup(WorkerFd(listener, i));
       auto acceptor = std::make_unique<net::Acceptor>(worker.io);
       std::error_code error;
@@ -241,12 +285,20 @@ int RunProxy(const config::ProxyConfig& config) {
         close_listeners();
         return 1;
       }
+      if (shared) {
+        shared_acceptors.push_back(std::move(acceptor));
+        continue;
+      }
       asio::co_spawn(worker.io, AcceptLoop(context, worker, *acceptor, !listener.unix_socket),
                      [](std::exception_ptr) {});
       acceptors.push_back(std::move(acceptor));
     }
     worker.sessions.Start(worker.io.get_executor());
     context.AddWorker(&worker.sessions);
+  }
+  for (const auto& acceptor : shared_acceptors) {
+    asio::co_spawn(workers[0]->io, SharedAcceptLoop(context, workers, *acceptor),
+                   [](std::exception_ptr) {});
   }
   context.accounts().Start(workers[0]->io.get_executor());
   // Made now rather than on a worker at the first full authentication (a 2048-bit key takes a
@@ -327,6 +379,7 @@ int RunProxy(const config::ProxyConfig& config) {
   metrics.reset();
   // Sessions still suspended are destroyed with their io_context, before the pools.
   acceptors.clear();
+  shared_acceptors.clear();
   workers.clear();
   close_listeners();
   Log(LogLevel::kInfo, 0, "stopped");

@@ -11,6 +11,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/write.hpp>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -124,6 +125,77 @@ TEST(ByteStream, DetachesAndAttachesToAnotherLoop) {
   std::array<char, 8> reply{};
   ASSERT_EQ(::read(pair.peer, reply.data(), reply.size()), 4);
   EXPECT_EQ(std::string(reply.data(), 4), "pong");
+}
+
+TEST(ByteStream, TryWriteTakesWhatTheSocketTakesNow) {
+  asio::io_context io;
+  Pair pair(io);
+  std::error_code error;
+  const std::string head = "ab";
+  const std::string tail = "cdef";
+  const std::array<asio::const_buffer, 3> pieces = {asio::buffer(head), asio::const_buffer(),
+                                                    asio::buffer(tail)};
+  EXPECT_EQ(pair.stream.TryWrite(pieces, &error), 6u);
+  EXPECT_FALSE(error);
+  std::array<char, 8> got{};
+  ASSERT_EQ(::read(pair.peer, got.data(), got.size()), 6);
+  EXPECT_EQ(std::string(got.data(), 6), "abcdef");
+
+  // A full socket takes nothing more, and that is not an error.
+  const std::string chunk(64 * 1024, 'x');
+  std::size_t total = 0;
+  for (int i = 0; i < 1000; ++i) {
+    const std::array<asio::const_buffer, 1> one = {asio::buffer(chunk)};
+    const std::size_t n = pair.stream.TryWrite(one, &error);
+    ASSERT_FALSE(error);
+    total += n;
+    if (n == 0) break;
+  }
+  EXPECT_GT(total, 0u);
+  const std::array<asio::const_buffer, 1> one = {asio::buffer(chunk)};
+  EXPECT_EQ(pair.stream.TryWrite(one, &error), 0u);
+  EXPECT_FALSE(error);
+
+  ::close(pair.peer);  // The peer gone: an error, not a signal.
+  pair.peer = -1;
+  pair.stream.TryWrite(one, &error);
+  EXPECT_TRUE(error);
+}
+
+TEST(ByteStream, WriteAllFinishesWhatTheSocketCouldNotTakeAtOnce) {
+  asio::io_context io;
+  Pair pair(io);
+  // More than a Unix socket pair buffers: part goes at once, the rest when the peer reads.
+  const std::string big(4 * 1024 * 1024, 'y');
+  const std::string small = "z";
+  const std::array<asio::const_buffer, 2> pieces = {asio::buffer(big), asio::buffer(small)};
+  std::size_t written = 0;
+  std::error_code failure;
+  asio::co_spawn(
+      io,
+      [&]() -> Awaitable<void> {
+        auto write = WriteAll(pair.stream, pieces);
+        auto [error, n] = co_await std::move(write);
+        failure = error;
+        written = n;
+      },
+      [](std::exception_ptr) {});
+  std::size_t read = 0;
+  std::string last;
+  std::array<char, 65536> buffer{};
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (read < big.size() + small.size() && std::chrono::steady_clock::now() < give_up) {
+    io.poll();
+    const ssize_t n = ::recv(pair.peer, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    if (n > 0) {
+      read += static_cast<std::size_t>(n);
+      last.assign(buffer.data() + n - 1, 1);
+    }
+  }
+  io.run();
+  EXPECT_FALSE(failure);
+  EXPECT_EQ(written, big.size() + small.size());
+  EXPECT_EQ(last, "z");
 }
 
 TEST(ByteStream, SendNowAndClose) {
