@@ -1,7 +1,5 @@
 #include "server/listeners.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,12 +62,10 @@ Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog, un
     return listener;
   }
   // A plain bind fails if anyone listens there, SO_REUSEPORT or not; it is closed before the
-  // group binds (port 0 would pick a port for the probe alone: the group takes its port).
-  if (address.port != 0) {
-    auto probe = BindTcp(endpoint, backlog, /*reuse_port=*/false, /*listen=*/false);
-    if (!probe.ok()) return Error{"listen " + address.ToString() + ": " + probe.error().message};
-    ::close(*probe);
-  }
+  // group binds. (The port is never 0: the config refuses it.)
+  auto probe = BindTcp(endpoint, backlog, /*reuse_port=*/false, /*listen=*/false);
+  if (!probe.ok()) return Error{"listen " + address.ToString() + ": " + probe.error().message};
+  ::close(*probe);
   for (unsigned i = 0; i < copies; ++i) {
     auto fd = BindTcp(endpoint, backlog, /*reuse_port=*/true, /*listen=*/true);
     if (!fd.ok()) {
@@ -77,17 +73,6 @@ Result<Listener> ListenTcp(const config::SocketAddress& address, int backlog, un
       return Error{"listen " + address.ToString() + ": " + fd.error().message};
     }
     listener.worker_fds.push_back(*fd);
-    if (i == 0 && address.port == 0) {
-      // The rest join the port the first one got.
-      sockaddr_storage bound{};
-      socklen_t length = sizeof bound;
-      ::getsockname(*fd, reinterpret_cast<sockaddr*>(&bound), &length);
-      if (bound.ss_family == AF_INET6) {
-        endpoint.port(ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port));
-      } else {
-        endpoint.port(ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port));
-      }
-    }
   }
   listener.fd = listener.worker_fds.front();
   return listener;
