@@ -35,6 +35,18 @@ def query(conn, sql):
         return cur.fetchall()
 
 
+def stats_once_counted(conn, user, queries):
+    """SHOW STATS by user, once `user`'s queries count has reached `queries` (2 s at most): a
+    command is counted just after its reply is written, so a client that has read the reply
+    may ask before the count moves (its session may run on another worker)."""
+    deadline = time.monotonic() + 2
+    while True:
+        stats = {row["user"]: row for row in query(conn, "SHOW STATS")}
+        if stats[user]["queries"] >= queries or time.monotonic() > deadline:
+            return stats
+        time.sleep(0.01)
+
+
 def totals(conn):
     return {row["name"]: row["value"] for row in query(conn, "SHOW TOTALS")}
 
@@ -158,7 +170,7 @@ def test_figures_match_a_known_workload(proxy_factory, tmp_path):
     assert pool["max_connections"] == 4
 
     statements = n_sessions * m_queries + k_pinned
-    stats = {row["user"]: row for row in query(admin, "SHOW STATS")}
+    stats = stats_once_counted(admin, APP_USER, statements)
     app = stats[APP_USER]
     assert app["logins"] == n_sessions
     assert app["queries"] == statements
@@ -199,7 +211,7 @@ def test_figures_match_a_known_workload(proxy_factory, tmp_path):
         cur.execute("BEGIN")
         cur.execute("SELECT 1")
         cur.execute("COMMIT")
-    app = {row["user"]: row for row in query(admin, "SHOW STATS")}[APP_USER]
+    app = stats_once_counted(admin, APP_USER, statements + 4)[APP_USER]
     assert app["errors"] == 1
     assert app["queries"] == statements + 4
     assert app["transactions"] == statements + 2  # The failed SELECT, and BEGIN..COMMIT.
