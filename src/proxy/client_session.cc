@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <asio/buffer.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <cctype>
@@ -79,41 +80,78 @@ std::size_t ClientSession::MaxClientPacket() const {
   return kDefaultMaxPacket;
 }
 
-net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> /*self*/) {
-  bool serving = co_await LogIn();
-  if (serving) Log(LogLevel::kDebug, id_, "logged in as {} from {}", LogQuoted(user_), peer_host_);
+void ClientSession::Start(std::unique_ptr<ClientSession> session) {
+  Spawn(std::move(session), Step::kLogIn);
+}
+
+void ClientSession::Spawn(std::unique_ptr<ClientSession> self, Step step) {
+  ClientSession* const session = self.get();
+  const std::uint64_t id = session->id_;
+  asio::co_spawn(session->client_.executor(), session->Run(std::move(self), step),
+                 [id](std::exception_ptr failure) {
+                   if (!failure) return;
+                   try {
+                     std::rethrow_exception(failure);
+                   } catch (const std::exception& e) {
+                     Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
+                   } catch (...) {
+                     Log(LogLevel::kError, id, "session ended by an internal error");
+                   }
+                 });
+}
+
+net::Awaitable<void> ClientSession::Run(std::unique_ptr<ClientSession> self, Step step) {
+  bool serving = step != Step::kEnd;
+  if (step == Step::kLogIn) {
+    serving = co_await LogIn();
+    if (serving) {
+      Log(LogLevel::kDebug, id_, "logged in as {} from {}", LogQuoted(user_), peer_host_);
+    }
+  }
   while (serving) {
     if (!client_.has_input()) {
-      // Idle between commands: no buffers, and the wait is in this frame rather than in a
-      // nested coroutine, so that an idle session holds as few frames as it can. Meanwhile
-      // the sweep's wake-ups (CheckIdleBackend) are served. The wait is a read into the
-      // session's small buffer rather than a readiness wait: Asio re-arms epoll for every
-      // readiness wait (one epoll_ctl per command), not for a read; and a short command
-      // arrives whole with this one read.
-      client_.GiveBack();
-      client_.stream().TrimBuffers();
-      std::size_t arrived = 0;
-      while (arrived == 0) {
-        if (maintenance_due_) {
-          maintenance_due_ = false;
-          if (backend_.held()) co_await MaintainIdleBackend();
-        }
-        if (!client_.stream().is_open()) break;  // Aborted meanwhile (a lost pinned backend).
-        idle_waiting_ = true;
-        auto [error, n] = co_await client_.stream().async_read_some(
-            asio::buffer(next_command_.data(), next_command_.size()), net::kNoThrow);
-        idle_waiting_ = false;
-        StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
-        arrived = n;
-        if (error && (error != asio::error::operation_aborted || !maintenance_due_)) break;
+      if (maintenance_due_) {
+        maintenance_due_ = false;
+        if (backend_.held()) co_await MaintainIdleBackend();
       }
-      if (arrived == 0) break;
-      client_.Deliver(next_command_.data(), arrived);
+      if (!client_.stream().is_open()) break;  // Aborted meanwhile (a lost pinned backend).
+      WaitIdle(std::move(self));               // Its handler runs after this frame is gone.
+      co_return;
     }
     serving = co_await ServeCommand();
   }
   co_await backend_.Release(/*clean=*/true, LeavesServerState());
   client_.Close();
+}
+
+void ClientSession::WaitIdle(std::unique_ptr<ClientSession> self) {
+  // No buffers while idle. The wait is a read into the session's small buffer rather than a
+  // readiness wait: Asio re-arms epoll for every readiness wait (one epoll_ctl per command),
+  // not for a read; and a short command arrives whole with this one read.
+  ClientSession& session = *self;
+  session.client_.GiveBack();
+  session.client_.stream().TrimBuffers();
+  session.idle_waiting_ = true;
+  session.client_.stream().async_read_some(
+      asio::buffer(session.next_command_.data(), session.next_command_.size()),
+      [self = std::move(self)](std::error_code error, std::size_t arrived) mutable {
+        ClientSession& idle = *self;
+        idle.OnIdleRead(std::move(self), error, arrived);
+      });
+}
+
+void ClientSession::OnIdleRead(std::unique_ptr<ClientSession> self, std::error_code error,
+                               std::size_t arrived) {
+  idle_waiting_ = false;
+  StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
+  if (arrived > 0) {
+    client_.Deliver(next_command_.data(), arrived);
+    Spawn(std::move(self), Step::kServe);
+  } else if (error == asio::error::operation_aborted && maintenance_due_) {
+    Spawn(std::move(self), Step::kServe);  // Run cares for the backend, then waits again.
+  } else {
+    Spawn(std::move(self), Step::kEnd);  // The client went away, or was shut down.
+  }
 }
 
 bool ClientSession::LeavesServerState() const {

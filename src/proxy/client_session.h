@@ -9,8 +9,8 @@
 // move; docs/PROXY.md "Transaction pooling").
 //
 // Memory: between commands a session holds its socket, a few short strings, a 64-byte buffer
-// for the start of the next command and one coroutine frame (Run's); buffers are borrowed
-// from the worker's BufferPool only while bytes are in flight.
+// for the start of the next command and one pending read (WaitIdle), no coroutine frame;
+// buffers are borrowed from the worker's BufferPool only while bytes are in flight.
 //
 // Backends die (wait_timeout, KILL, restarts; docs/OPERATIONS.md). While the client is idle
 // between commands, the worker's sweep (WorkerSessions) has the session ping its backend before
@@ -61,9 +61,9 @@ class ClientSession {
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
 
-  // Runs the session to its end; never throws. `self` owns this session, so the coroutine's
-  // frame is all that keeps it (the one frame an idle session has; co_spawn it directly).
-  net::Awaitable<void> Run(std::unique_ptr<ClientSession> self);
+  // Runs `session` on its loop to its end (call on that loop's thread). An internal error
+  // (an exception) ends it and is logged.
+  static void Start(std::unique_ptr<ClientSession> session);
 
   // For the worker's sweep: closes a client that has stopped in the middle of a packet for
   // proxy.net_read_timeout; if the client is idle and the held backend is due for a keepalive
@@ -85,6 +85,25 @@ class ClientSession {
   void Terminate(std::uint64_t by);
 
  private:
+  // Where Run starts.
+  enum class Step : std::uint8_t {
+    kLogIn,  // A new client.
+    kServe,  // The client's next command arrived (or the idle backend needs care).
+    kEnd,    // The client is gone: give the backend back and close.
+  };
+  // Serves the session from `step` while it is busy. `self` owns the session: when the client
+  // is idle, Run hands it to WaitIdle and ends, so that an idle session holds no coroutine
+  // frame; at the end of the session Run's frame is the last owner.
+  net::Awaitable<void> Run(std::unique_ptr<ClientSession> self, Step step);
+  // Spawns Run on the session's loop; an internal error (an exception) ends the session and
+  // is logged.
+  static void Spawn(std::unique_ptr<ClientSession> self, Step step);
+  // Between commands: a read of the start of the next command into next_command_, whose
+  // handler owns the session (OnIdleRead). An idle session costs its object, that one pending
+  // read and its socket's registration. The sweep's wake-ups (WakeForMaintenance), KILL and
+  // shutdown end the read.
+  static void WaitIdle(std::unique_ptr<ClientSession> self);
+  void OnIdleRead(std::unique_ptr<ClientSession> self, std::error_code error, std::size_t arrived);
   // Logs the client in (ClientLogin) and sends the OK. False if the session ends (the client
   // was answered or went away). The login does not touch the server (CanLogInAlone) once
   // the proxy knows what a fresh session starts with: the backend comes with the first
@@ -118,7 +137,7 @@ class ClientSession {
   net::Awaitable<void> MaintainIdleBackend();
   // Takes the held backend out of the worker's watched set, if it is there.
   void StopWatchingBackend();
-  // Ends the idle wait so that Run calls MaintainIdleBackend.
+  // Ends WaitIdle's read so that Run calls MaintainIdleBackend.
   void WakeForMaintenance();
   // The held backend died between commands: closes it and remembers what to rebuild. If the
   // session was pinned to it and the server ended it without a word, the client connection
@@ -349,14 +368,14 @@ class ClientSession {
   // Failed COM_CHANGE_USER attempts; from the third on the server answers "Unknown command".
   std::uint8_t failed_change_users_ = 0;
 
-  // The client is idle and Run waits for its next command.
+  // The client is idle: WaitIdle's read is pending.
   bool idle_waiting_ = false;
   // The sweep or the watched set asked for MaintainIdleBackend.
   bool maintenance_due_ = false;
   // The held backend is in the worker's watched set (only during the idle wait).
   bool backend_watched_ = false;
 
-  // The idle wait reads the start of the next command here (a command this short comes
+  // WaitIdle reads the start of the next command here (a command this short comes
   // whole); it moves to the channel's input when it arrives.
   std::array<std::uint8_t, 64> next_command_;
 };

@@ -27,7 +27,7 @@ void ClientSession::OnSweep(pool::Clock::time_point now) {
       now - idle_since_ >= client_wait_timeout_) {
     Log(LogLevel::kInfo, id_, "closing client {}: idle longer than its wait_timeout ({} s)",
         peer_host_, client_wait_timeout_.count());
-    client_.Abort();  // As the server does; Run's idle wait ends and releases the backend.
+    client_.Abort();  // As the server does; WaitIdle's read ends, Run releases the backend.
     return;
   }
   if (!idle_waiting_ || !backend_.held() || maintenance_due_) return;
@@ -57,7 +57,7 @@ void ClientSession::StopWatchingBackend() {
 
 void ClientSession::WakeForMaintenance() {
   maintenance_due_ = true;
-  client_.Cancel();  // Ends Run's idle wait; it runs MaintainIdleBackend.
+  client_.Cancel();  // Ends WaitIdle's read; Run runs MaintainIdleBackend.
 }
 
 net::Awaitable<void> ClientSession::MaintainIdleBackend() {

@@ -62,17 +62,7 @@ void StartSession(ProxyContext& context, Worker& worker, net::Socket socket, std
                   std::string host, bool admitted) {
   auto session = std::make_unique<ClientSession>(context, worker.sessions, worker.buffers,
                                                  std::move(socket), id, std::move(host), admitted);
-  ClientSession* const started = session.get();
-  asio::co_spawn(worker.io, started->Run(std::move(session)), [id](std::exception_ptr failure) {
-    if (!failure) return;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      Log(LogLevel::kError, id, "session ended by an internal error: {}", e.what());
-    } catch (...) {
-      Log(LogLevel::kError, id, "session ended by an internal error");
-    }
-  });
+  ClientSession::Start(std::move(session));
 }
 
 // Counts an accepted client in (max_client_connections), or logs its refusal.
