@@ -6,11 +6,12 @@
 // into the worker's watched set (one epoll set), so that a server-side close or an unsolicited
 // error (wait_timeout, KILL, shutdown) is noticed at once rather than by polling every socket on
 // every pass. A session leaves the set when its client's next command arrives. Single-threaded: its
-// state is touched only on the worker's own event loop; Find and Terminate, for KILL from other
-// workers, get there by co_spawn on that loop.
+// state is touched only on the worker's own event loop (but load(), an atomic count); Find and
+// Terminate, for KILL from other workers, get there by co_spawn on that loop.
 #pragma once
 
 #include <asio/any_io_executor.hpp>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -66,9 +67,17 @@ class WorkerSessions {
   // found by the check before the next command.
   static constexpr std::chrono::seconds kWatchAfter{1};
 
-  // REQUIRES: session ids are unique.
+  // REQUIRES: session ids are unique; Expect() was called for it.
   void Add(std::uint64_t id, ClientSession* session) { sessions_.emplace(id, session); }
-  void Remove(std::uint64_t id) { sessions_.erase(id); }
+  void Remove(std::uint64_t id) {
+    sessions_.erase(id);
+    load_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  // An acceptor has a session for this worker (from any thread, before it starts here).
+  void Expect() { load_.fetch_add(1, std::memory_order_relaxed); }
+  // This worker's sessions, counted from Expect() to Remove(): what the Unix-socket acceptor
+  // balances the workers by. Any thread.
+  std::size_t load() const { return load_.load(std::memory_order_relaxed); }
   // Watches `backend`, the stream of a backend held by session `id`: its OnBackendReadable()
   // runs when it turns readable or closes. False if epoll refused (the caller checks another
   // way).
@@ -98,6 +107,7 @@ class WorkerSessions {
 
   asio::any_io_executor executor_;
   std::unordered_map<std::uint64_t, ClientSession*> sessions_;
+  std::atomic<std::size_t> load_{0};
   pool::IdleWatcher watcher_;
 };
 

@@ -95,31 +95,59 @@ net::Awaitable<void> AcceptLoop(ProxyContext& context, Worker& worker, net::Acce
     }
     const bool admitted = Admit(context);
     std::string host = tcp ? PeerHost(socket) : "localhost";
+    worker.sessions.Expect();
     StartSession(context, worker, std::move(socket), context.NextSessionId(), std::move(host),
                  admitted);
   }
 }
 
+// The worker with the fewest sessions; the first (the Unix acceptor's own) on a tie.
+Worker& LeastLoaded(const std::vector<std::unique_ptr<Worker>>& workers) {
+  Worker* least = workers.front().get();
+  for (const auto& worker : workers) {
+    if (worker->sessions.load() < least->sessions.load()) least = worker.get();
+  }
+  return *least;
+}
+
 // Accepts on a Unix socket for all the workers (Linux has no SO_REUSEPORT for Unix sockets):
-// only this loop's worker waits on the listener, so a connection wakes one thread (a listener
-// in every worker's epoll wakes them all, and all but one find nothing to accept). Each client
-// is accepted straight onto the next worker in turn and served there.
+// only this loop's worker (the first) waits on the listener, so a connection wakes one thread
+// (a listener in every worker's epoll wakes them all, and all but one find nothing to accept).
+// Each client goes to the worker with the fewest sessions when it arrives, this one on a tie:
+// a lone client's sessions stay on this thread and wake no other. So the wait is for
+// readiness, and the accept (non-blocking) onto the chosen worker's loop follows: one
+// connection per wake-up, one epoll_ctl (Asio re-arms a readiness wait) and one accept each.
 net::Awaitable<void> SharedAcceptLoop(ProxyContext& context,
                                       const std::vector<std::unique_ptr<Worker>>& workers,
                                       net::Acceptor& acceptor) {
-  std::size_t next = 0;
+  Worker& here = *workers.front();
+  std::error_code blocking;
+  acceptor.non_blocking(true, blocking);
+  if (blocking) {
+    Log(LogLevel::kError, 0, "cannot make the Unix socket's listener non-blocking: {}",
+        blocking.message());
+    co_return;
+  }
   for (;;) {
-    Worker& target = *workers[next];
-    auto [error, socket] = co_await acceptor.async_accept(
-        asio::any_io_executor(target.io.get_executor()), net::kNoThrow);
+    auto [error] = co_await acceptor.async_wait(net::Acceptor::wait_read, net::kNoThrow);
+    Worker& target = error ? here : LeastLoaded(workers);
+    net::Socket socket(target.io);
+    if (!error) {
+      acceptor.accept(socket, error);
+      if (error == asio::error::would_block || error == asio::error::try_again) continue;
+    }
     if (error) {
       auto failed = net::SurviveAcceptFailure(error, "accept");
       if (!co_await std::move(failed)) co_return;
       continue;
     }
-    next = (next + 1) % workers.size();
     const bool admitted = Admit(context);
     const std::uint64_t id = context.NextSessionId();
+    target.sessions.Expect();
+    if (&target == &here) {
+      StartSession(context, here, std::move(socket), id, "localhost", admitted);
+      continue;
+    }
     asio::post(target.io, [&context, &target, socket = std::move(socket), id, admitted]() mutable {
       StartSession(context, target, std::move(socket), id, "localhost", admitted);
     });
