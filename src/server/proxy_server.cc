@@ -1,6 +1,7 @@
 #include "server/proxy_server.h"
 
 #include <malloc.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -384,8 +385,11 @@ int RunProxy(const config::ProxyConfig& config) {
   Log(LogLevel::kInfo, 0, "ready: listening on {}; backend {}; {} worker{}", names,
       config.backend.address.ToString(), worker_count, worker_count == 1 ? "" : "s");
 
-  for (auto& worker : workers) {
-    worker->thread = std::thread([&io = worker->io] {
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    workers[i]->thread = std::thread([&io = workers[i]->io, i] {
+      // "worker-N" in top -H, ps -L and /proc/PID/task/*/comm.
+      const std::string name = "worker-" + std::to_string(i);
+      ::pthread_setname_np(::pthread_self(), name.c_str());
       auto guard = asio::make_work_guard(io);
       io.run();
     });

@@ -185,3 +185,56 @@ def test_each_worker_has_a_tcp_socket_of_its_own(longlink_bin, mariadb, tmp_path
             conn.close()
     finally:
         proxy.stop()
+
+
+def worker_wakeups(pid):
+    """Voluntary context switches (each a wake-up after a wait) of the proxy's worker threads,
+    by thread name (worker-0, worker-1, ...; a thread a worker starts has its name too)."""
+    counts = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{tid}/comm") as f:
+            name = f.read().strip()
+        if not name.startswith("worker-"):
+            continue
+        with open(f"/proc/{pid}/task/{tid}/status") as f:
+            for line in f:
+                if line.startswith("voluntary_ctxt_switches:"):
+                    counts[name] = counts.get(name, 0) + int(line.split()[1])
+    return counts
+
+
+def test_the_unix_socket_gives_each_client_to_the_least_busy_worker(longlink_bin, mariadb,
+                                                                    tmp_path):
+    """One acceptor (worker 0) serves the Unix socket for all workers, and gives each client to
+    the worker with the fewest sessions, itself on a tie: one client's sessions, one after
+    another, never wake worker 1 (round robin woke it for every other session); clients held at
+    once are spread over both."""
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
+                  workers=2)
+    try:
+        proxy.login()
+        before = worker_wakeups(proxy.process.pid)
+        assert sorted(before) == ["worker-0", "worker-1"], before
+        for _ in range(60):
+            proxy.login()
+        after = worker_wakeups(proxy.process.pid)
+        served = {name: after[name] - before[name] for name in before}
+        # Each session wakes its worker at least 3 times (accept, login, query); worker 1 has
+        # only its once-a-second sweep.
+        assert served["worker-0"] >= 180 and served["worker-1"] <= 20, served
+
+        held = [pymysql.connect(unix_socket=proxy.socket, user=APP_USER, password=APP_PASSWORD,
+                                database="app") for _ in range(8)]
+        before = worker_wakeups(proxy.process.pid)
+        for _ in range(20):
+            for conn in held:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT 1")
+        after = worker_wakeups(proxy.process.pid)
+        served = {name: after[name] - before[name] for name in before}
+        # 4 clients each: 80 queries, each a wake-up at least.
+        assert min(served.values()) >= 80, served
+        for conn in held:
+            conn.close()
+    finally:
+        proxy.stop()
