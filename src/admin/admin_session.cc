@@ -81,7 +81,7 @@ protocol::ColumnDefinition DefinitionOf(const ResultColumn& column) {
 AdminSession::AdminSession(AdminConsole& console, net::Socket socket, net::BufferPool& buffers,
                            std::uint64_t id)
     : console_(console), context_(console.context()), client_(std::move(socket), buffers), id_(id) {
-  unix_socket_ = net::IsUnixSocket(client_.socket());
+  unix_socket_ = client_.stream().unix_socket();
   std::error_code error;
   const auto endpoint = client_.socket().remote_endpoint(error);
   peer_ = unix_socket_ || error ? "localhost" : net::EndpointText(endpoint);

@@ -26,6 +26,8 @@
 // be moved while an operation is pending.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <asio/any_io_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/buffer.hpp>
@@ -98,6 +100,8 @@ class ByteStream {
     compression_ = std::make_unique<CompressionLayer>(role);
   }
   bool compressed() const { return compression_ != nullptr; }
+  // Whether the socket is a Unix socket (its family, read once when the stream was made).
+  bool unix_socket() const { return family_ == AF_UNIX; }
   // Before a new command to a server: frame ids start again at 0. A no-op on a plain stream.
   void StartCommand() {
     if (compression_) compression_->StartCommand();

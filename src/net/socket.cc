@@ -129,12 +129,6 @@ Awaitable<bool> SurviveAcceptFailure(std::error_code error, std::string_view wha
   co_return true;
 }
 
-bool IsUnixSocket(const Socket& socket) {
-  std::error_code error;
-  const auto endpoint = socket.local_endpoint(error);
-  return !error && endpoint.protocol().family() == AF_UNIX;
-}
-
 bool IsLocalConnection(const Socket& socket) {
   std::error_code error;
   const auto endpoint = socket.remote_endpoint(error);

@@ -71,8 +71,6 @@ std::string ErrorText(const std::error_code& error);
 std::optional<asio::ip::address> IpAddressOf(const Socket::endpoint_type& endpoint);
 // "10.0.0.7:51234" / "[::1]:51234" for a TCP endpoint, "" for a Unix socket.
 std::string EndpointText(const Socket::endpoint_type& endpoint);
-// True if `socket` is a Unix-domain socket.
-bool IsUnixSocket(const Socket& socket);
 // True if the bytes `socket` carries never leave this host: a Unix-domain socket, or TCP
 // whose peer is a loopback address.
 bool IsLocalConnection(const Socket& socket);

@@ -290,7 +290,7 @@ net::Awaitable<std::optional<Admission>> ClientLogin::Authenticate(
   const auth::Account& account = found.view->account;
   if (check.password && !found.view->listed) accounts.RememberPassword(account, *check.password);
   const ClientTransport transport{.tls = client_.stream().tls(),
-                                  .unix_socket = net::IsUnixSocket(client_.socket())};
+                                  .unix_socket = client_.stream().unix_socket()};
   const bool secure_transport_required = context_.config().listen.require_tls;
   if (!TransportAllowed(transport, secure_transport_required, account.tls)) {
     static LogRateLimit insecure;

@@ -543,7 +543,7 @@ ClientInfo ClientSession::Describe() {
                   .connected_at = connected_at_,
                   .idle_since = idle_since_,
                   .backend_thread = backend_.thread_id()};
-  if (net::IsUnixSocket(client_.socket())) {
+  if (client_.stream().unix_socket()) {
     info.address = "unix";
   } else {
     std::error_code error;

@@ -12,9 +12,11 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/v6_only.hpp>
 #include <asio/local/stream_protocol.hpp>
+#include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <functional>
 #include <memory>
 #include <thread>
@@ -115,9 +117,10 @@ Worker& LeastLoaded(const std::vector<std::unique_ptr<Worker>>& workers) {
 // only this loop's worker (the first) waits on the listener, so a connection wakes one thread
 // (a listener in every worker's epoll wakes them all, and all but one find nothing to accept).
 // Each client goes to the worker with the fewest sessions when it arrives, this one on a tie:
-// a lone client's sessions stay on this thread and wake no other. So the wait is for
-// readiness, and the accept (non-blocking) onto the chosen worker's loop follows: one
-// connection per wake-up, one epoll_ctl (Asio re-arms a readiness wait) and one accept each.
+// a lone client's sessions stay on this thread and wake no other. So the accept is
+// non-blocking, straight onto the chosen worker's loop; when no client is there, the loop
+// waits for the listener to turn readable (Asio re-arms it: one epoll_ctl) and chooses again.
+// A backlog is accepted without waiting.
 net::Awaitable<void> SharedAcceptLoop(ProxyContext& context,
                                       const std::vector<std::unique_ptr<Worker>>& workers,
                                       net::Acceptor& acceptor) {
@@ -129,19 +132,31 @@ net::Awaitable<void> SharedAcceptLoop(ProxyContext& context,
         blocking.message());
     co_return;
   }
+  // Accepts in a row before the loop lets this worker's sessions run.
+  constexpr int kAcceptsInARow = 16;
+  int in_a_row = 0;
   for (;;) {
-    auto [error] = co_await acceptor.async_wait(net::Acceptor::wait_read, net::kNoThrow);
-    Worker& target = error ? here : LeastLoaded(workers);
+    if (in_a_row == kAcceptsInARow) {
+      in_a_row = 0;
+      auto yield = asio::post(here.io.get_executor(), asio::use_awaitable);
+      co_await std::move(yield);
+    }
+    Worker& target = LeastLoaded(workers);
     net::Socket socket(target.io);
-    if (!error) {
-      acceptor.accept(socket, error);
-      if (error == asio::error::would_block || error == asio::error::try_again) continue;
+    std::error_code error;
+    acceptor.accept(socket, error);
+    if (error == asio::error::would_block || error == asio::error::try_again) {
+      in_a_row = 0;
+      auto [waited] = co_await acceptor.async_wait(net::Acceptor::wait_read, net::kNoThrow);
+      if (!waited) continue;  // A client is there: choose its worker now.
+      error = waited;
     }
     if (error) {
       auto failed = net::SurviveAcceptFailure(error, "accept");
       if (!co_await std::move(failed)) co_return;
       continue;
     }
+    ++in_a_row;
     const bool admitted = Admit(context);
     const std::uint64_t id = context.NextSessionId();
     target.sessions.Expect();

@@ -10,6 +10,7 @@
 #include <asio/buffer.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/write.hpp>
 #include <chrono>
 #include <cstdint>
@@ -57,6 +58,22 @@ TEST(ByteStream, DefaultIsClosed) {
   std::error_code error;
   Peeked(stream, error);
   EXPECT_TRUE(error);
+}
+
+TEST(ByteStream, KnowsWhetherItIsAUnixSocket) {
+  asio::io_context io;
+  Pair unix_pair(io);
+  EXPECT_TRUE(unix_pair.stream.unix_socket());
+  EXPECT_TRUE(unix_pair.stream.Detach());
+  EXPECT_TRUE(unix_pair.stream.unix_socket());  // Detached too.
+
+  asio::ip::tcp::acceptor listener(io,
+                                   asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+  Socket client(io);
+  client.connect(asio::generic::stream_protocol::endpoint(listener.local_endpoint()));
+  ByteStream tcp(std::move(client));
+  EXPECT_FALSE(tcp.unix_socket());
+  EXPECT_FALSE(ByteStream().unix_socket());
 }
 
 TEST(ByteStream, PeeksAndPollsWithoutConsuming) {
