@@ -7,36 +7,30 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <string>
+#include <optional>
 #include <vector>
 
+#include "target.h"
+
+namespace {
+
+int Usage(const char* program) {
+  std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) COUNT\n", program);
+  return 2;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) COUNT\n", argv[0]);
-    return 2;
-  }
-  const std::string mode = argv[1];
-  const std::string where = argv[2];
-  std::string host;
-  unsigned port = 0;
-  std::string socket_path;
-  if (mode == "--tcp") {
-    const auto colon = where.rfind(':');
-    host = where.substr(0, colon);
-    port = static_cast<unsigned>(std::atoi(where.c_str() + colon + 1));
-  } else {
-    socket_path = where;
-  }
+  if (argc != 4) return Usage(argv[0]);
+  const std::optional<bench::Target> target = bench::ParseTarget(argv[1], argv[2]);
+  if (!target) return Usage(argv[0]);
   const int count = std::atoi(argv[3]);
   std::vector<MYSQL*> connections;
   connections.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
     MYSQL* mysql = mysql_init(nullptr);
-    if (mysql == nullptr ||
-        mysql_real_connect(mysql, host.empty() ? nullptr : host.c_str(), "app", "app-secret", "app",
-                           port, socket_path.empty() ? nullptr : socket_path.c_str(),
-                           0) == nullptr ||
-        mysql_query(mysql, "SELECT 1") != 0) {
+    if (mysql == nullptr || !bench::LogIn(mysql, *target) || mysql_query(mysql, "SELECT 1") != 0) {
       std::fprintf(stderr, "connection %d failed: %s\n", i,
                    mysql != nullptr ? mysql_error(mysql) : "out of memory");
       return 1;

@@ -14,8 +14,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <string>
+#include <optional>
 #include <vector>
+
+#include "target.h"
 
 namespace {
 
@@ -37,33 +39,20 @@ double Percentile(const std::vector<double>& values, double q) {
   return values[std::min(rank, values.size() - 1)];
 }
 
+int Usage(const char* program) {
+  std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) SECONDS\n", program);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) SECONDS\n", argv[0]);
-    return 2;
-  }
-  const std::string kind = argv[1];
-  const std::string where = argv[2];
-  std::string host;
-  std::string socket;
-  unsigned port = 0;
-  if (kind == "--tcp") {
-    const auto colon = where.rfind(':');
-    host = where.substr(0, colon);
-    port = static_cast<unsigned>(std::atoi(where.c_str() + colon + 1));
-  } else if (kind == "--socket") {
-    socket = where;
-  } else {
-    std::fprintf(stderr, "usage: %s (--tcp HOST:PORT | --socket PATH) SECONDS\n", argv[0]);
-    return 2;
-  }
+  if (argc != 4) return Usage(argv[0]);
+  const std::optional<bench::Target> target = bench::ParseTarget(argv[1], argv[2]);
+  if (!target) return Usage(argv[0]);
   const double seconds = std::atof(argv[3]);
   MYSQL* mysql = mysql_init(nullptr);
-  if (mysql == nullptr ||
-      mysql_real_connect(mysql, host.empty() ? nullptr : host.c_str(), "app", "app-secret", "app",
-                         port, socket.empty() ? nullptr : socket.c_str(), 0) == nullptr) {
+  if (mysql == nullptr || !bench::LogIn(mysql, *target)) {
     std::fprintf(stderr, "query_latency: connect: %s\n",
                  mysql == nullptr ? "out of memory" : mysql_error(mysql));
     return 1;

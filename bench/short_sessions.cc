@@ -14,32 +14,26 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "target.h"
+
 namespace {
 
-struct Target {
-  std::string host;
-  unsigned port = 0;
-  std::string socket;
-  std::string ssl_ca;  // Empty: plain.
-};
-
-bool OneSession(const Target& target) {
+// `ssl_ca` empty: plain.
+bool OneSession(const bench::Target& target, const std::string& ssl_ca) {
   MYSQL* mysql = mysql_init(nullptr);
   if (mysql == nullptr) return false;
-  if (!target.ssl_ca.empty()) {
-    mysql_ssl_set(mysql, nullptr, nullptr, target.ssl_ca.c_str(), nullptr, nullptr);
+  if (!ssl_ca.empty()) {
+    mysql_ssl_set(mysql, nullptr, nullptr, ssl_ca.c_str(), nullptr, nullptr);
     const my_bool on = 1;
     mysql_optionsv(mysql, MYSQL_OPT_SSL_ENFORCE, &on);
     mysql_optionsv(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
   }
-  bool ok =
-      mysql_real_connect(mysql, target.host.empty() ? nullptr : target.host.c_str(), "app",
-                         "app-secret", "app", target.port,
-                         target.socket.empty() ? nullptr : target.socket.c_str(), 0) != nullptr;
+  bool ok = bench::LogIn(mysql, target);
   if (ok) ok = mysql_query(mysql, "SELECT 1") == 0;
   if (ok) {
     MYSQL_RES* result = mysql_store_result(mysql);
@@ -51,31 +45,26 @@ bool OneSession(const Target& target) {
   return ok;
 }
 
+int Usage(const char* program) {
+  std::fprintf(stderr,
+               "usage: %s [--ssl-ca FILE] (--tcp HOST:PORT | --socket PATH) THREADS SECONDS\n",
+               program);
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* program = argv[0];
-  Target target;
+  std::string ssl_ca;
   if (argc == 7 && std::string(argv[1]) == "--ssl-ca") {
-    target.ssl_ca = argv[2];
+    ssl_ca = argv[2];
     argv += 2;
     argc -= 2;
   }
-  if (argc != 5) {
-    std::fprintf(stderr,
-                 "usage: %s [--ssl-ca FILE] (--tcp HOST:PORT | --socket PATH) THREADS SECONDS\n",
-                 program);
-    return 2;
-  }
-  const std::string kind = argv[1];
-  const std::string where = argv[2];
-  if (kind == "--tcp") {
-    const auto colon = where.rfind(':');
-    target.host = where.substr(0, colon);
-    target.port = static_cast<unsigned>(std::atoi(where.c_str() + colon + 1));
-  } else {
-    target.socket = where;
-  }
+  if (argc != 5) return Usage(program);
+  const std::optional<bench::Target> target = bench::ParseTarget(argv[1], argv[2]);
+  if (!target) return Usage(program);
   const int threads = std::atoi(argv[3]);
   const double seconds = std::atof(argv[4]);
   mysql_library_init(0, nullptr, nullptr);
@@ -90,7 +79,7 @@ int main(int argc, char** argv) {
     workers.emplace_back([&] {
       mysql_thread_init();
       while (std::chrono::steady_clock::now() < deadline) {
-        if (OneSession(target)) {
+        if (OneSession(*target, ssl_ca)) {
           sessions.fetch_add(1, std::memory_order_relaxed);
         } else if (failures.fetch_add(1) > 100) {
           break;

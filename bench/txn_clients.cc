@@ -36,10 +36,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "target.h"
 
 namespace {
 
@@ -49,14 +52,8 @@ constexpr int kErrorsShown = 10;
 constexpr std::size_t kStackSize = 256 * 1024;
 constexpr auto kWarmUp = std::chrono::seconds(2);
 
-struct Target {
-  std::string host;
-  unsigned port = 0;
-  std::string socket;
-};
-
 struct Options {
-  Target target;
+  bench::Target target;
   int clients = 0;
   double seconds = 0;
   int think_min_ms = 500;
@@ -84,7 +81,7 @@ void Report(int client, const char* what, const char* detail) {
 }
 
 // A logged-in connection, or nullptr with the error in `error`.
-MYSQL* Connect(const Target& target, std::string& error) {
+MYSQL* Connect(const bench::Target& target, std::string& error) {
   MYSQL* mysql = mysql_init(nullptr);
   if (mysql == nullptr) {
     error = "mysql_init: out of memory";
@@ -95,9 +92,7 @@ MYSQL* Connect(const Target& target, std::string& error) {
   mysql_optionsv(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
   mysql_optionsv(mysql, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
   mysql_optionsv(mysql, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
-  if (mysql_real_connect(mysql, target.host.empty() ? nullptr : target.host.c_str(), "app",
-                         "app-secret", "app", target.port,
-                         target.socket.empty() ? nullptr : target.socket.c_str(), 0) == nullptr) {
+  if (!bench::LogIn(mysql, target)) {
     error = std::string(mysql_error(mysql)) + " (" + std::to_string(mysql_errno(mysql)) + ")";
     mysql_close(mysql);
     return nullptr;
@@ -231,15 +226,9 @@ int main(int argc, char** argv) {
     } else if (args[i] == "--rows" && i + 1 < args.size()) {
       options.rows = std::atoi(args[++i].c_str());
     } else if ((args[i] == "--tcp" || args[i] == "--socket") && i + 1 < args.size()) {
-      const std::string& where = args[i + 1];
-      if (args[i] == "--tcp") {
-        const auto colon = where.rfind(':');
-        if (colon == std::string::npos) return Usage(argv[0]);
-        options.target.host = where.substr(0, colon);
-        options.target.port = static_cast<unsigned>(std::atoi(where.c_str() + colon + 1));
-      } else {
-        options.target.socket = where;
-      }
+      const std::optional<bench::Target> target = bench::ParseTarget(args[i], args[i + 1]);
+      if (!target) return Usage(argv[0]);
+      options.target = *target;
       i += 2;
       break;
     } else {
