@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "net/close_after_peer.h"
 #include "net/packet_io.h"
 #include "protocol/command.h"
 #include "protocol/frame.h"
@@ -126,11 +127,11 @@ bool IdleSocketWasReset(const net::ByteStream& stream) {
   return error == std::errc::connection_reset;
 }
 
-void IdleBackend::QuitAndClose() {
+void IdleBackend::QuitAndClose(const asio::any_io_executor& executor) {
   if (!stream_.is_open()) return;
   const Bytes quit = protocol::Frame(protocol::EncodeCommand(protocol::Command::kQuit), 0);
   stream_.SendNow(quit);
-  stream_.Close();
+  net::CloseAfterPeer(std::move(stream_), executor, kQuitTimeout);
 }
 
 std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executor executor,

@@ -150,9 +150,12 @@ class IdleBackend {
   const net::ByteStream& stream() const { return stream_; }
   // True if the server closed it or sent something unsolicited (wait_timeout, KILL, shutdown).
   bool PeerClosedOrSpoke() const { return stream_.PeerClosedOrSpoke(); }
-  // Sends COM_QUIT (without waiting) and closes: the server then ends the session without
-  // logging an aborted connection.
-  void QuitAndClose();
+  // Sends COM_QUIT (without waiting) and closes once the server has closed its end, or after
+  // kQuitTimeout (net::CloseAfterPeer, on `executor`'s loop; at once without one): the server
+  // ends the session without logging an aborted connection, and the TIME_WAIT is the database
+  // host's, not the application host's.
+  void QuitAndClose(const asio::any_io_executor& executor);
+  static constexpr std::chrono::milliseconds kQuitTimeout{2000};
 
   std::uint64_t watch_token = 0;  // The pool's key for this connection in its IdleWatcher.
   std::uint64_t registry_id = 0;  // Its ConnectionId in the pools' registry; 0: none.

@@ -35,6 +35,7 @@ Pools::Pools(config::BackendSettings backend, config::PoolSettings settings,
 Pools::~Pools() = default;
 
 void Pools::Start(asio::any_io_executor executor) {
+  executor_ = executor;
   asio::co_spawn(executor, watcher_.Run([this](std::span<const std::uint64_t> tokens) {
     OnIdleReadable(tokens);
   }),
@@ -85,7 +86,7 @@ void Pools::PutIdleLocked(IdleBackend idle) {
   if (!registry_.Transition(id, {.to = State::kIdle,
                                  .thread_id = idle.state().thread_id,
                                  .last_used_at = idle.state().last_used_at})) {
-    idle.QuitAndClose();  // Logged; a connection the registry cannot place is not kept.
+    idle.QuitAndClose(executor_);  // Logged; a connection the registry cannot place is not kept.
     if (registry_.Find(id)) CloseLocked(id);
     return;
   }
@@ -113,7 +114,7 @@ void Pools::PutIdleLocked(IdleBackend idle) {
     if (CheckLocked(waiter->key, /*excluding=*/id) != ConnectionBudget::Limit::kNone) continue;
     Log(LogLevel::kDebug, 0, "closed idle backend connection {} of pool {} for a client of pool {}",
         idle.state().thread_id, key.ToString(), waiter->key.ToString());
-    idle.QuitAndClose();
+    idle.QuitAndClose(executor_);
     registry_.Close(id);
     waiter->slot = registry_.Open(waiter->key, waiter->session);
     waiters_.erase(it);
@@ -171,7 +172,7 @@ void Pools::UnwatchLocked(IdleBackend& idle) {
 Pools::IdleMap::iterator Pools::CloseIdleLocked(IdleMap::iterator it) {
   const ConnectionId id = it->first;
   UnwatchLocked(it->second);
-  it->second.QuitAndClose();
+  it->second.QuitAndClose(executor_);
   registry_.Close(id);
   return idle_.erase(it);
 }
@@ -278,7 +279,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
     why = IdleSocketNews(idle.stream());
   } else if (Clock::now() - idle.state().created_at >= settings_.max_lifetime) {
     why = "older than pool.max_lifetime";
-    idle.QuitAndClose();
+    idle.QuitAndClose(executor_);
   } else {
     auto connection = BackendConnection::Adopt(executor, std::move(idle));
     if (!connection) {
@@ -395,7 +396,7 @@ bool Pools::RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uin
       connection->state().thread_id,
       too_old ? "older than max_lifetime" : "its account's password had expired");
   const ConnectionId id = connection->registry_id();
-  std::move(*connection).Detach().QuitAndClose();
+  std::move(*connection).Detach().QuitAndClose(executor_);
   connection.reset();
   std::lock_guard lock(mutex_);
   CloseLocked(id);

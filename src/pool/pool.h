@@ -93,7 +93,9 @@ class Pools {
   Pools(const Pools&) = delete;
   Pools& operator=(const Pools&) = delete;
 
-  // Starts the idle watcher and the janitor on `executor` (one worker's loop). Call once.
+  // Starts the idle watcher and the janitor on `executor` (one worker's loop), where retired
+  // connections also wait for the server to close its end (IdleBackend::QuitAndClose). Call
+  // once.
   void Start(asio::any_io_executor executor);
 
   // A connection of `key` bound to `executor`, logged in with `secret` if a new one is opened.
@@ -237,6 +239,7 @@ class Pools {
   BackendHealth health_;
   IdleWatcher watcher_;
   const ConnectionBudget budget_;
+  asio::any_io_executor executor_;  // Start's; set before any connection exists.
   mutable std::mutex mutex_;
   // Under mutex_: every pool used since start, with the secret to log in with (for the
   // janitor and moves between keys).

@@ -270,3 +270,41 @@ def test_total_cap_closes_another_users_idle_connection(proxy_factory, mariadb):
     assert error.value.args[0] == 1040, error.value.args
     assert "backend.max_connections=1" in error.value.args[1], error.value.args
     held.close()
+
+
+def proxy_backend_ports(proxy, server_port):
+    """Local ports of the proxy's TCP connections to the server (ss, by process)."""
+    r = subprocess.run(["ss", "-Htnp", "state", "established", f"( dport = :{server_port} )"],
+                       capture_output=True, text=True, check=True)
+    return {int(line.split()[2].rsplit(":", 1)[1]) for line in r.stdout.splitlines()
+            if f"pid={proxy.pid}," in line}
+
+
+def time_wait_local_ports(server_port):
+    r = subprocess.run(["ss", "-Htan", "state", "time-wait", f"( dport = :{server_port} )"],
+                       capture_output=True, text=True, check=True)
+    return {int(line.split()[2].rsplit(":", 1)[1]) for line in r.stdout.splitlines()}
+
+
+def test_retired_connections_leave_their_time_wait_on_the_server(proxy_factory, mariadb):
+    """Proxy-only: a pooled connection the proxy retires (here after max_idle_time) gets
+    COM_QUIT, and the proxy closes its end only after the server has closed its own, so the
+    TIME_WAIT is the database host's (the side that closes first keeps it), never the
+    application host's: the proxy's whole point. Before, the proxy closed right after COM_QUIT
+    and every retirement left a TIME_WAIT on the proxy's side."""
+    no_app_backends(mariadb)
+    proxy = proxy_factory(pool={"max_connections": 4, "min_idle": 0, "max_idle_time": "1s",
+                                "mode": "session"})
+    held = [proxy.unix.connect() for _ in range(4)]  # Four sessions: four backends.
+    for conn in held:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    ports = proxy_backend_ports(proxy, mariadb.port)
+    assert len(ports) == 4, ports
+    for conn in held:
+        conn.close()
+    wait_until(lambda: app_backends(mariadb) == 0, 10, "the idle connections to be retired")
+    wait_until(lambda: not proxy_backend_ports(proxy, mariadb.port), 5,
+               "the proxy to close its ends")
+    assert not ports & time_wait_local_ports(mariadb.port), \
+        f"TIME_WAIT on the proxy's side of {sorted(ports & time_wait_local_ports(mariadb.port))}"
