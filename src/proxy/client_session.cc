@@ -5,6 +5,7 @@
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstring>
@@ -80,8 +81,16 @@ std::size_t ClientSession::MaxClientPacket() const {
   return kDefaultMaxPacket;
 }
 
+namespace {
+std::atomic<void (*)(std::uint64_t)> internal_error_hook{nullptr};
+}  // namespace
+
 void ClientSession::Start(std::unique_ptr<ClientSession> session) {
   Spawn(std::move(session), Step::kLogIn);
+}
+
+void ClientSession::SetInternalErrorHook(void (*hook)(std::uint64_t session)) {
+  internal_error_hook.store(hook);
 }
 
 void ClientSession::Spawn(std::unique_ptr<ClientSession> self, Step step) {
@@ -90,6 +99,7 @@ void ClientSession::Spawn(std::unique_ptr<ClientSession> self, Step step) {
   asio::co_spawn(session->client_.executor(), session->Run(std::move(self), step),
                  [id](std::exception_ptr failure) {
                    if (!failure) return;
+                   if (auto* hook = internal_error_hook.load()) hook(id);
                    try {
                      std::rethrow_exception(failure);
                    } catch (const std::exception& e) {

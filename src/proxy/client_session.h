@@ -64,6 +64,9 @@ class ClientSession {
   // Runs `session` on its loop to its end (call on that loop's thread). An internal error
   // (an exception) ends it and is logged.
   static void Start(std::unique_ptr<ClientSession> session);
+  // For harnesses (the session fuzzer), which treat it as a failure: called, besides the error
+  // logged, when an internal error (an exception) ends a session. Set before sessions start.
+  static void SetInternalErrorHook(void (*hook)(std::uint64_t session));
 
   // For the worker's sweep: closes a client that has stopped in the middle of a packet for
   // proxy.net_read_timeout; if the client is idle and the held backend is due for a keepalive

@@ -129,21 +129,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     net::Socket server_side(io, unix_stream, fds[1]);
 
     if (!context.AdmitClient()) Fail("the first client was not admitted");
-    auto session = std::make_unique<proxy::ClientSession>(
+    proxy::ClientSession::SetInternalErrorHook(
+        [](std::uint64_t) { Fail("an exception ended the ClientSession"); });
+    sessions.Expect();
+    proxy::ClientSession::Start(std::make_unique<proxy::ClientSession>(
         context, sessions, buffers, std::move(server_side), context.NextSessionId(), "localhost",
-        /*admitted=*/true);
-    proxy::ClientSession* const started = session.get();
-    bool session_done = false;
-    asio::co_spawn(io, started->Run(std::move(session)),
-                   [&session_done](std::exception_ptr failure) {
-                     if (failure) Fail("an exception left ClientSession::Run");
-                     session_done = true;
-                   });
+        /*admitted=*/true));
     asio::co_spawn(io, Write(client, data, size), [](std::exception_ptr) {});
     asio::co_spawn(io, Read(client), [](std::exception_ptr) {});
 
     const auto deadline = std::chrono::steady_clock::now() + kSessionBudget;
-    while (!session_done) {
+    while (sessions.load() != 0) {  // Until the session is gone.
       if (std::chrono::steady_clock::now() > deadline) {
         Fail("hang: the session did not end within 10 s (its client closes after the input)");
       }
