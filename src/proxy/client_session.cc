@@ -154,14 +154,11 @@ void ClientSession::OnIdleRead(std::unique_ptr<ClientSession> self, std::error_c
                                std::size_t arrived) {
   idle_waiting_ = false;
   StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
-  if (arrived > 0) {
-    client_.Deliver(next_command_.data(), arrived);
-    Spawn(std::move(self), Step::kServe);
-  } else if (error == asio::error::operation_aborted && maintenance_due_) {
-    Spawn(std::move(self), Step::kServe);  // Run cares for the backend, then waits again.
-  } else {
-    Spawn(std::move(self), Step::kEnd);  // The client went away, or was shut down.
-  }
+  if (arrived > 0) client_.Deliver(next_command_.data(), arrived);
+  // Serve the next command; or, woken by the sweep, care for the backend and wait again; or
+  // end: the client went away, or was shut down.
+  const bool serve = arrived > 0 || (error == asio::error::operation_aborted && maintenance_due_);
+  Spawn(std::move(self), serve ? Step::kServe : Step::kEnd);
 }
 
 bool ClientSession::LeavesServerState() const {
