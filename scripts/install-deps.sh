@@ -10,6 +10,8 @@ packages=(
   libssl-dev libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   # diagnose: namespaces, reference tools for tests and benchmarks
   iproute2 net-tools procps hyperfine
+  # the proxy's system calls per session are counted by a test
+  strace
   # proxy: a real server and real clients for integration tests and the demo
   mariadb-server mariadb-client libmariadb-dev
   python3 python3-pytest python3-pymysql python3-mysqldb python3-sqlalchemy python3-django

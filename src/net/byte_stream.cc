@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <array>
 #include <asio/error.hpp>
+#include <asio/query.hpp>
 #include <asio/write.hpp>
 #include <cerrno>
 #include <vector>
@@ -80,6 +81,22 @@ bool ByteStream::Attach(asio::any_io_executor executor) {
   fd_ = -1;
   socket_.emplace(std::move(socket));
   return true;
+}
+
+bool ByteStream::Rebind(asio::any_io_executor executor) {
+  if (AttachedTo(executor)) return socket_->is_open();
+  if (attached() && !Detach()) return false;  // Closed by Detach.
+  if (Attach(std::move(executor))) return true;
+  Close();
+  return false;
+}
+
+bool ByteStream::AttachedTo(const asio::any_io_executor& executor) const {
+  if (!socket_ || !executor) return false;
+  // Asio's get_executor() is not const; it only copies the executor.
+  auto own = const_cast<Socket&>(*socket_).get_executor();
+  return &asio::query(own, asio::execution::context) ==
+         &asio::query(executor, asio::execution::context);
 }
 
 Awaitable<Status> ByteStream::HandshakeAsServer(TlsContextPtr context) {

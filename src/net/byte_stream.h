@@ -7,8 +7,9 @@
 //             attached stays bound to its loop: reads and writes then fail with
 //             bad_descriptor, as a closed socket's do)
 //   attached  bound to one event loop (an executor): reads, writes, Deadline, Cancel
-//   detached  bound to none, still connected: what a pool keeps for an idle connection, so
-//             that any worker's loop can Attach it
+//   detached  bound to none, still connected, so that any worker's loop can Attach it
+// A pool keeps an idle connection attached to the loop that last used it (Rebind moves it to
+// another): the same loop takes it back without a system call.
 // Shutdown, Close, PeerClosedOrSpoke, Peek, SendNow and the watcher registration work in both
 // open states.
 //
@@ -79,6 +80,13 @@ class ByteStream {
   // Binds a detached stream to `executor`'s loop. REQUIRES: detached. False if that fails (the
   // stream stays detached and open).
   bool Attach(asio::any_io_executor executor);
+  // Binds an open stream to `executor`'s loop: nothing to do if it is attached there already
+  // (no system call: the loop's registration and the non-blocking mode stay), else it is
+  // detached from its loop, if any, and attached. REQUIRES: no operation pending. False if that
+  // fails (the stream is then closed).
+  bool Rebind(asio::any_io_executor executor);
+  // True if the stream is attached to `executor`'s loop (its execution context).
+  bool AttachedTo(const asio::any_io_executor& executor) const;
 
   // Starts TLS as the server (a client connecting to the proxy) or as the client (the proxy
   // connecting to a backend: `host` is what the certificate must name, a DNS name or an IP

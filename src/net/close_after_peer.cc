@@ -12,9 +12,7 @@
 namespace longlink::net {
 namespace {
 
-Awaitable<void> WaitForPeerClose(ByteStream stream, asio::any_io_executor executor,
-                                 std::chrono::milliseconds timeout) {
-  if (!stream.attached() && !stream.Attach(executor)) co_return;  // Closed with `stream`.
+Awaitable<void> WaitForPeerClose(ByteStream stream, std::chrono::milliseconds timeout) {
   {
     // The raw socket, under any TLS or compression: nothing read here is wanted, only the end.
     Socket& socket = stream.lowest_layer();
@@ -37,7 +35,10 @@ void CloseAfterPeer(ByteStream stream, asio::any_io_executor executor,
     stream.Close();
     return;
   }
-  asio::co_spawn(executor, WaitForPeerClose(std::move(stream), executor, timeout), asio::detached);
+  // Bound here, not in the coroutine: until it runs, the stream must not be another loop's
+  // (the loops may stop and be destroyed before it does).
+  if (!stream.Rebind(executor)) return;  // Closed.
+  asio::co_spawn(executor, WaitForPeerClose(std::move(stream), timeout), asio::detached);
 }
 
 }  // namespace longlink::net

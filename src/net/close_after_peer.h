@@ -13,11 +13,11 @@
 
 namespace longlink::net {
 
-// Closes `stream` (detached, or attached to `executor`'s loop; its last words already sent)
-// once its peer has closed its end, or after `timeout` if the peer does not. Bytes that still
-// arrive are dropped. The wait runs on `executor`'s loop (a detached stream is attached there
-// first); without an executor, or if attaching fails, the stream is closed at once. Never
-// blocks the caller.
+// Closes `stream` (open, no operation pending; its last words already sent) once its peer has
+// closed its end, or after `timeout` if the peer does not. Bytes that still arrive are dropped.
+// The wait runs on `executor`'s loop (a stream attached elsewhere, or detached, is bound there
+// first: ByteStream::Rebind); without an executor, or if that fails, the stream is closed at
+// once. Never blocks the caller.
 void CloseAfterPeer(ByteStream stream, asio::any_io_executor executor,
                     std::chrono::milliseconds timeout);
 

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <asio/connect.hpp>
 #include <asio/ip/tcp.hpp>
@@ -57,6 +58,7 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
   Socket socket(executor);
   const std::string name = address.ToString();
   std::error_code error;
+  asio::generic::stream_protocol protocol(AF_UNIX, 0);  // Of the address connected to.
   {
     Deadline deadline(socket, timeout);
     if (address.kind == config::SocketAddress::Kind::kUnix) {
@@ -71,8 +73,9 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
       }
       error = asio::error::host_not_found;
       for (const auto& entry : results) {
-        error =
-            co_await ConnectOne(socket, asio::generic::stream_protocol::endpoint(entry.endpoint()));
+        const asio::generic::stream_protocol::endpoint endpoint(entry.endpoint());
+        protocol = endpoint.protocol();
+        error = co_await ConnectOne(socket, endpoint);
         if (!error || deadline.expired()) break;
       }
       if (!error) {
@@ -86,6 +89,16 @@ Awaitable<Result<Socket>> Connect(asio::any_io_executor executor,
     }
   }
   if (error) co_return Error{"cannot connect to " + name + ": " + error.message()};
+  // Connecting waited for writability, and Asio's loop goes on waiting for it once it has
+  // (until the socket leaves the loop): a connection kept between sessions, a pool's, would
+  // then be woken each time its peer reads what it sent. Registered afresh, it is not.
+  const int fd = socket.release(error);
+  if (error) co_return Error{"cannot connect to " + name + ": " + error.message()};
+  socket.assign(protocol, fd, error);
+  if (error) {
+    ::close(fd);
+    co_return Error{"cannot connect to " + name + ": " + error.message()};
+  }
   co_return std::move(socket);
 }
 

@@ -136,15 +136,14 @@ void IdleBackend::QuitAndClose(const asio::any_io_executor& executor) {
 
 std::unique_ptr<BackendConnection> BackendConnection::Adopt(asio::any_io_executor executor,
                                                             IdleBackend idle) {
-  if (!idle.stream_.Attach(executor)) return nullptr;  // Closed with `idle`.
+  if (!idle.stream_.Rebind(executor)) return nullptr;  // Closed.
   auto connection =
       std::make_unique<BackendConnection>(std::move(idle.stream_), std::move(idle.state_));
   connection->registry_id_ = idle.registry_id;
   return connection;
 }
 
-IdleBackend BackendConnection::Detach() && {
-  stream_.Detach();  // If that fails the stream is closed, and the pool will find it so.
+IdleBackend BackendConnection::Park() && {
   IdleBackend idle(std::move(stream_), std::move(state_));
   idle.registry_id = registry_id_;
   return idle;

@@ -1,7 +1,10 @@
 // One logged-in connection from the proxy to the backend server, and what the proxy knows of
 // its session state. While a client uses it, it is bound to that client's worker thread
-// (BackendConnection); while it waits in a pool, it is a detached stream with its state
-// (IdleBackend), which any worker can adopt.
+// (BackendConnection); while it waits in a pool, it is a stream with its state (IdleBackend),
+// which any worker can adopt. Its stream stays registered with the loop of the worker that
+// last used it, so that the next client on that worker adopts it without a system call (an
+// epoll_ctl to add it and one to remove it, and an ioctl for the non-blocking mode, per
+// session otherwise); another worker's adoption moves it (ByteStream::Rebind).
 #pragma once
 
 #include <array>
@@ -134,8 +137,9 @@ std::string TrackingStatement(const PoolKey& key);
 // INTERACTIVE, wait_timeout = interactive_timeout.
 std::string FreshSessionStatement(const PoolKey& key);
 
-// A pooled connection at rest: owns its stream, detached from every event loop (closed on
-// destruction).
+// A pooled connection at rest: owns its stream (closed on destruction), attached to the loop
+// that last used it or detached. Thread-safe as any value: one owner at a time, on any thread
+// (no operation is pending on its stream).
 class IdleBackend {
  public:
   IdleBackend(net::ByteStream stream, BackendState state)
@@ -197,15 +201,16 @@ class BackendConnection {
                                          const BackendEndpoint& endpoint, const PoolKey& key,
                                          const auth::LoginSecret& secret);
 
-  // Binds an idle connection to `executor`'s thread. Null if its stream cannot be attached
-  // (the connection is then closed).
+  // Binds an idle connection to `executor`'s thread: no system call if it is attached to that
+  // loop already. Null if its stream cannot be bound (the connection is then closed).
   static std::unique_ptr<BackendConnection> Adopt(asio::any_io_executor executor, IdleBackend idle);
-  // Unbinds it, for a pool; the connection must be between commands.
-  IdleBackend Detach() &&;
+  // Gives it up, for a pool; the connection must be between commands. Its stream stays
+  // attached to this loop (Adopt on the same loop takes it back as it is).
+  IdleBackend Park() &&;
 
   // The stream to the server, for relaying a client's commands and results.
   net::ByteStream& stream() { return stream_; }
-  // Its ConnectionId in the pools' registry (0: none); kept by Detach and Adopt.
+  // Its ConnectionId in the pools' registry (0: none); kept by Park and Adopt.
   std::uint64_t registry_id() const { return registry_id_; }
   void set_registry_id(std::uint64_t id) { registry_id_ = id; }
   BackendState& state() { return state_; }

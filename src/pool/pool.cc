@@ -43,6 +43,17 @@ void Pools::Start(asio::any_io_executor executor) {
   asio::co_spawn(executor, Janitor(), [](std::exception_ptr) {});
 }
 
+void Pools::Stop() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, idle] : idle_) {
+    UnwatchLocked(idle);
+    idle.QuitAndClose({});  // At once: the loops have stopped.
+    registry_.Close(id);
+  }
+  idle_.clear();
+  waiters_.clear();
+}
+
 Clock::duration Pools::KeepaliveInterval(const BackendState& state) const {
   Clock::duration interval = settings_.keepalive_interval;
   if (state.wait_timeout > 0) {
@@ -320,6 +331,24 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
   co_return nullptr;
 }
 
+std::optional<ConnectionId> Pools::PickIdleLocked(const PoolKey& key,
+                                                  const asio::any_io_executor& executor,
+                                                  std::uint64_t prefer) const {
+  const auto where = [&](bool same_session, bool same_loop) {
+    return registry_.NewestIdleWhere(key, kPreferLookahead, [&](ConnectionId id) {
+      const auto it = idle_.find(id);
+      return it != idle_.end() && (!same_session || it->second.state().fingerprint == prefer) &&
+             (!same_loop || it->second.stream().AttachedTo(executor));
+    });
+  };
+  std::optional<ConnectionId> pick;
+  if (prefer != 0) pick = where(true, true);
+  if (!pick && prefer != 0) pick = where(true, false);
+  if (!pick) pick = where(false, true);
+  if (!pick) pick = registry_.NewestIdle(key);
+  return pick;
+}
+
 net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const PoolKey& key,
                                         const auth::LoginSecret& secret, std::uint64_t session,
                                         std::uint64_t prefer) {
@@ -331,15 +360,7 @@ net::Awaitable<Checkout> Pools::Acquire(asio::any_io_executor executor, const Po
     {
       std::lock_guard lock(mutex_);
       secrets_.try_emplace(key, secret);
-      std::optional<ConnectionId> pick;
-      if (prefer != 0) {
-        pick = registry_.NewestIdleWhere(key, kPreferLookahead, [&](ConnectionId id) {
-          const auto it = idle_.find(id);
-          return it != idle_.end() && it->second.state().fingerprint == prefer;
-        });
-      }
-      if (!pick) pick = registry_.NewestIdle(key);
-      if (pick)
+      if (const auto pick = PickIdleLocked(key, executor, prefer))
         idle = TakeIdleLocked(*pick, {.to = ConnectionState::kChecking, .session = session});
       if (!idle) idle = TakeSiblingIdleLocked(key, session, /*surplus_only=*/true);
       if (!idle) {
@@ -396,7 +417,7 @@ bool Pools::RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uin
       connection->state().thread_id,
       too_old ? "older than max_lifetime" : "its account's password had expired");
   const ConnectionId id = connection->registry_id();
-  std::move(*connection).Detach().QuitAndClose(executor_);
+  std::move(*connection).Park().QuitAndClose(executor_);
   connection.reset();
   std::lock_guard lock(mutex_);
   CloseLocked(id);
@@ -417,7 +438,7 @@ net::Awaitable<void> Pools::Release(std::unique_ptr<BackendConnection> connectio
   } else {
     connection->state().last_used_at = Clock::now();
   }
-  IdleBackend idle = std::move(*connection).Detach();
+  IdleBackend idle = std::move(*connection).Park();
   connection.reset();
   std::lock_guard lock(mutex_);
   PutIdleLocked(std::move(idle));
@@ -452,7 +473,7 @@ std::vector<ConnectionInfo> Pools::Connections() const {
 void Pools::ReleaseKept(std::unique_ptr<BackendConnection> connection, std::uint64_t session) {
   if (RetireIfDue(connection, session)) return;
   connection->state().last_used_at = Clock::now();
-  IdleBackend idle = std::move(*connection).Detach();
+  IdleBackend idle = std::move(*connection).Park();
   connection.reset();
   std::lock_guard lock(mutex_);
   PutIdleLocked(std::move(idle));
@@ -485,7 +506,7 @@ net::Awaitable<void> Pools::KeepAlive(asio::any_io_executor executor, IdleBacken
   if (connection) {
     auto alive = co_await connection->Ping(backend_.connect_timeout);
     if (alive.ok()) {
-      IdleBackend back = std::move(*connection).Detach();
+      IdleBackend back = std::move(*connection).Park();
       std::lock_guard lock(mutex_);
       PutIdleLocked(std::move(back));
       co_return;
@@ -563,7 +584,7 @@ void Pools::Maintain(asio::any_io_executor executor) {
             }
             co_return;
           }
-          IdleBackend idle = std::move(*opened.connection).Detach();
+          IdleBackend idle = std::move(*opened.connection).Park();
           idle.registry_id = id;
           PutIdleLocked(std::move(idle));
         },

@@ -97,6 +97,10 @@ class Pools {
   // connections also wait for the server to close its end (IdleBackend::QuitAndClose). Call
   // once.
   void Start(asio::any_io_executor executor);
+  // Closes every idle connection at once (COM_QUIT sent, the server's end not waited for) and
+  // forgets the clients that wait. Call once every loop has stopped and before any is
+  // destroyed: an idle connection's stream, and a waiter's timer, may be bound to one.
+  void Stop();
 
   // A connection of `key` bound to `executor`, logged in with `secret` if a new one is opened.
   // An idle connection whose server side has closed is dropped, never handed out; one idle
@@ -105,7 +109,8 @@ class Pools {
   // The connection returned is registered as active for `session` (REQUIRES: not 0) until it
   // comes back through Release, ReleaseKept or Discard.
   // `prefer` (not 0): among the most recently returned idle connections, one whose
-  // BackendState::fingerprint is this is taken first (its session already matches).
+  // BackendState::fingerprint is this is taken first (its session already matches); then one
+  // that `executor`'s loop used last (PickIdleLocked).
   net::Awaitable<Checkout> Acquire(asio::any_io_executor executor, const PoolKey& key,
                                    const auth::LoginSecret& secret, std::uint64_t session,
                                    std::uint64_t prefer = 0);
@@ -186,6 +191,14 @@ class Pools {
   net::Awaitable<std::unique_ptr<BackendConnection>> AdoptIdle(asio::any_io_executor executor,
                                                                IdleBackend idle, PoolKey key,
                                                                std::uint64_t session);
+  // Under mutex_: which idle connection of `key` a checkout on `executor` takes. Among the
+  // kPreferLookahead most recently returned: the first whose fingerprint is `prefer` (not 0)
+  // and that `executor`'s loop used last, else the first with that fingerprint, else the first
+  // that loop used last (adopting it costs no system call: BackendConnection::Adopt); else
+  // the most recently returned. None if the pool has no idle connection.
+  std::optional<ConnectionId> PickIdleLocked(const PoolKey& key,
+                                             const asio::any_io_executor& executor,
+                                             std::uint64_t prefer) const;
   // Closes a connection on its way back if it is past max_lifetime or must not be shared
   // (sandboxed); true if it did (`connection` is then null).
   bool RetireIfDue(std::unique_ptr<BackendConnection>& connection, std::uint64_t session);

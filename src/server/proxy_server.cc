@@ -414,6 +414,8 @@ int RunProxy(const config::ProxyConfig& config) {
   context.accounts().Stop();  // The lookup connection's loop has stopped.
   if (metrics) metrics->Stop();
   metrics.reset();
+  // Idle backend connections may be bound to a worker's loop: closed before the loops go.
+  context.pools().Stop();
   // Sessions still suspended are destroyed with their io_context, before the pools.
   acceptors.clear();
   shared_acceptors.clear();

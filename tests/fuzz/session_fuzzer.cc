@@ -146,6 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       io.run_one_for(std::chrono::milliseconds(100));
     }
     io.stop();
+    context.pools().Stop();  // Idle connections are bound to `io`, as in RunProxy.
   }
   return 0;
 }

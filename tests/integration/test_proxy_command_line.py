@@ -3,6 +3,9 @@ lacks, a file without [listen] plus --unix-socket listens on that socket only, p
 not appear in /proc/PID/cmdline, and a world-readable file holding passwords is warned about.
 Proxy-only: the server has no command line of ours to compare with."""
 import os
+import re
+import shutil
+import signal
 import subprocess
 import time
 
@@ -236,5 +239,68 @@ def test_the_unix_socket_gives_each_client_to_the_least_busy_worker(longlink_bin
         assert min(served.values()) >= 80, served
         for conn in held:
             conn.close()
+    finally:
+        proxy.stop()
+
+
+def backend_socket_fds(pid, server_port):
+    """The proxy's descriptors that are TCP connections to the server (its pooled ones)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for row in list(f)[1:]:
+                fields = row.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == server_port:
+                    inodes.add(fields[9])
+    fds = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except FileNotFoundError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            fds.add(int(fd))
+    return fds
+
+
+def test_a_pooled_connection_goes_back_to_its_worker_without_a_system_call(longlink_bin, mariadb,
+                                                                          tmp_path):
+    """A pooled connection stays registered with the event loop of the worker that last used
+    it: the next client on that worker takes it with no epoll_ctl and no ioctl (before, each
+    session added it to the loop, made it non-blocking again and removed it: 2 epoll_ctl and 1
+    ioctl)."""
+    assert shutil.which("strace"), "strace is installed by scripts/install-deps.sh"
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
+                  workers=2)
+    trace = tmp_path / "strace.out"
+    try:
+        for _ in range(3):
+            proxy.login()
+        time.sleep(1)  # min_idle is opened in the background
+        strace = subprocess.Popen(
+            ["strace", "-f", "-e", "trace=epoll_ctl,ioctl", "-o", str(trace), "-p",
+             str(proxy.process.pid)], stderr=subprocess.PIPE, text=True)
+        first = strace.stderr.readline()
+        if "Operation not permitted" in first:
+            strace.wait()
+            pytest.skip(f"ptrace is not allowed here: {first.strip()}")
+        assert "attached" in first, first
+        sessions = 40
+        for _ in range(sessions):
+            proxy.login()
+        strace.send_signal(signal.SIGINT)
+        strace.wait(timeout=10)
+        backends = backend_socket_fds(proxy.process.pid, mariadb.port)
+        assert backends, "the pool keeps connections to the server"
+        calls = trace.read_text().splitlines()
+        # epoll_ctl(EPFD, OP, FD, ...) and ioctl(FD, FIONBIO, ...)
+        on_backends = [line for line in calls
+                       if (m := re.search(r"epoll_ctl\(\d+, \w+, (\d+),|ioctl\((\d+), FIONBIO",
+                                          line))
+                       and int(m.group(1) or m.group(2)) in backends]
+        client_adds = [line for line in calls if "EPOLL_CTL_ADD" in line]
+        assert len(client_adds) >= sessions, "the clients' sockets are traced"
+        # A connection the janitor opens meanwhile (min_idle) is registered once.
+        assert len(on_backends) <= 4, "\n".join(on_backends[:20])
     finally:
         proxy.stop()

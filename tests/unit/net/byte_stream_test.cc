@@ -1,8 +1,10 @@
 // ByteStream over a Unix socket pair: attached and detached states, moves, peeking and polling
-// without consuming, a read after a detach and an attach on another loop.
+// without consuming, a read after a detach and an attach on another loop, a rebind that keeps
+// its own loop's registration.
 #include "net/byte_stream.h"
 
 #include <gtest/gtest.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +16,7 @@
 #include <asio/write.hpp>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <utility>
 
@@ -142,6 +145,75 @@ TEST(ByteStream, DetachesAndAttachesToAnotherLoop) {
   std::array<char, 8> reply{};
   ASSERT_EQ(::read(pair.peer, reply.data(), reply.size()), 4);
   EXPECT_EQ(std::string(reply.data(), 4), "pong");
+}
+
+// What the loop's epoll set says of `fd`: its "tfd:" line in /proc/self/fdinfo of the epoll
+// descriptor that watches it ("" if none does). The line holds the events and the loop's data
+// for the registration, which a new registration would change.
+std::string EpollEntry(int fd) {
+  for (int epfd = 0; epfd < 1024; ++epfd) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epfd);
+    FILE* file = std::fopen(path, "r");
+    if (file == nullptr) continue;
+    char line[256];
+    std::string entry;
+    while (std::fgets(line, sizeof line, file) != nullptr) {
+      int target = -1;
+      if (std::sscanf(line, "tfd: %d", &target) == 1 && target == fd) entry = line;
+    }
+    std::fclose(file);
+    if (!entry.empty()) return entry;
+  }
+  return "";
+}
+
+TEST(ByteStream, RebindKeepsTheRegistrationOfItsOwnLoop) {
+  asio::io_context first;
+  asio::io_context second;
+  Pair pair(first);
+  const int fd = pair.stream.native_handle();
+  EXPECT_TRUE(pair.stream.AttachedTo(first.get_executor()));
+  EXPECT_FALSE(pair.stream.AttachedTo(second.get_executor()));
+
+  // A wait for writability leaves the loop's registration asking for EPOLLOUT (Asio keeps
+  // it): a registration made afresh would not.
+  pair.stream.lowest_layer().async_wait(Socket::wait_write, [](std::error_code) {});
+  first.run();
+  const std::string registered = EpollEntry(fd);
+  unsigned events = 0;
+  ASSERT_EQ(std::sscanf(registered.c_str(), "tfd: %*d events: %x", &events), 1) << registered;
+  ASSERT_NE(events & EPOLLOUT, 0U) << registered;
+  ASSERT_TRUE(pair.stream.Rebind(first.get_executor()));  // Its own loop: nothing done.
+  EXPECT_TRUE(pair.stream.AttachedTo(first.get_executor()));
+  EXPECT_EQ(EpollEntry(fd), registered);
+
+  ASSERT_TRUE(pair.stream.Rebind(second.get_executor()));  // Moved.
+  EXPECT_TRUE(pair.stream.AttachedTo(second.get_executor()));
+  EXPECT_FALSE(pair.stream.AttachedTo(first.get_executor()));
+  EXPECT_EQ(pair.stream.native_handle(), fd);
+  pair.PeerSends("ping");
+  std::string got;
+  asio::co_spawn(
+      second,
+      [&]() -> Awaitable<void> {
+        std::array<char, 16> buffer{};
+        auto [error, n] = co_await pair.stream.async_read_some(asio::buffer(buffer), kNoThrow);
+        if (!error) got.assign(buffer.data(), n);
+      },
+      [](std::exception_ptr) {});
+  second.run();
+  EXPECT_EQ(got, "ping");
+
+  ASSERT_TRUE(pair.stream.Detach());
+  EXPECT_FALSE(pair.stream.AttachedTo(second.get_executor()));
+  ASSERT_TRUE(pair.stream.Rebind(first.get_executor()));  // Detached: attached.
+  EXPECT_TRUE(pair.stream.AttachedTo(first.get_executor()));
+
+  pair.stream.Close();
+  EXPECT_FALSE(pair.stream.Rebind(first.get_executor()));
+  EXPECT_FALSE(ByteStream().Rebind(first.get_executor()));
+  EXPECT_FALSE(ByteStream().AttachedTo(first.get_executor()));
 }
 
 TEST(ByteStream, TryWriteTakesWhatTheSocketTakesNow) {
