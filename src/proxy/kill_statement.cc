@@ -4,21 +4,22 @@
 #include <cctype>
 #include <charconv>
 
+#include "proxy/sql_words.h"
+
 namespace longlink::proxy {
 
 namespace {
 
+using sql::IsAsciiWordByte;
+
 bool IsBlank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
-bool IsWordChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$';
-}
 
 // The word at `pos` (after blanks), uppercased, and where it ends; empty if none starts there.
 std::string_view::size_type NextWord(std::string_view text, std::size_t pos, std::string* word) {
   while (pos < text.size() && IsBlank(text[pos])) ++pos;
   word->clear();
   std::size_t end = pos;
-  while (end < text.size() && IsWordChar(text[end])) {
+  while (end < text.size() && IsAsciiWordByte(static_cast<unsigned char>(text[end]))) {
     *word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[end])));
     ++end;
   }
@@ -52,7 +53,9 @@ std::optional<KillStatement> ParseKillStatement(std::string_view text) {
       return std::nullopt;
     }
   }
-  if (text.size() - start > 4 && IsWordChar(text[start + 4])) return std::nullopt;  // KILLER
+  if (text.size() - start > 4 && IsAsciiWordByte(static_cast<unsigned char>(text[start + 4]))) {
+    return std::nullopt;  // KILLER
+  }
 
   KillStatement kill;
   std::string word;

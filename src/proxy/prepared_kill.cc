@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "proxy/sql_words.h"
+
 namespace longlink::proxy {
 
 namespace {
@@ -184,6 +186,8 @@ std::optional<std::string> BindPlaceholders(std::string_view expression,
 
 namespace {
 
+using sql::IsAsciiWordByte;
+
 // A little lexer for the statements above: words, quoted identifiers, literals, @variables.
 class Lexer {
  public:
@@ -207,8 +211,7 @@ class Lexer {
   std::string Word() {
     SkipBlanks();
     std::string word;
-    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 ||
-                                   text_[pos_] == '_' || text_[pos_] == '$')) {
+    while (pos_ < text_.size() && IsAsciiWordByte(static_cast<unsigned char>(text_[pos_]))) {
       word += static_cast<char>(std::tolower(static_cast<unsigned char>(text_[pos_])));
       ++pos_;
     }
@@ -278,8 +281,7 @@ class Lexer {
       ++pos_;
     } else {
       while (pos_ < text_.size() &&
-             (std::isalnum(static_cast<unsigned char>(text_[pos_])) != 0 || text_[pos_] == '_' ||
-              text_[pos_] == '$' || text_[pos_] == '.')) {
+             (IsAsciiWordByte(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '.')) {
         ++pos_;
       }
     }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "protocol/session_track.h"
+#include "proxy/sql_words.h"
 
 namespace longlink::proxy {
 
@@ -69,6 +70,8 @@ std::string_view PinReasonText(PinReason reason) {
 
 namespace {
 
+using sql::IsAsciiWordByte;
+
 struct KeywordRule {
   std::string_view word;
   PinReason keeps_state;  // kNone: the word only reads the previous statement's results.
@@ -103,10 +106,6 @@ constexpr std::array kKeywordRules = {
     KeywordRule{"BACKUP", PinReason::kLockTables},  // BACKUP STAGE, BACKUP LOCK.
     KeywordRule{"SQL_CALC_FOUND_ROWS", PinReason::kFoundRows},
 };
-
-bool IsWordChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '$';
-}
 
 // What the scanner saw besides keywords, for the replayable-SET rule.
 struct Seen {
@@ -167,8 +166,10 @@ std::string SetNamesCollation(std::string_view text) {
       if (close == std::string_view::npos) return "";
       token = text.substr(i + 1, close - i - 1);
       i = close + 1;
-    } else if (IsWordChar(c)) {
-      while (i < text.size() && IsWordChar(text[i])) token += text[i++];
+    } else if (IsAsciiWordByte(static_cast<unsigned char>(c))) {
+      while (i < text.size() && IsAsciiWordByte(static_cast<unsigned char>(text[i]))) {
+        token += text[i++];
+      }
     } else {
       token = c;
       ++i;
@@ -194,7 +195,10 @@ bool AssignedAt(std::string_view text, std::size_t pos) {
     const std::size_t close = text.find(text[pos], pos + 1);
     pos = close == std::string_view::npos ? text.size() : close + 1;
   } else {
-    while (pos < text.size() && (IsWordChar(text[pos]) || text[pos] == '.')) ++pos;
+    while (pos < text.size() &&
+           (IsAsciiWordByte(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) {
+      ++pos;
+    }
   }
   while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])) != 0) ++pos;
   return pos + 1 < text.size() && text[pos] == ':' && text[pos + 1] == '=';
@@ -231,7 +235,7 @@ StatementScan ScanStatement(std::string_view text) {
   };
   while (i < n) {
     const char c = text[i];
-    if (IsWordChar(c)) {
+    if (IsAsciiWordByte(static_cast<unsigned char>(c))) {
       if (ended) scan.multiple = true;
       if (word.size() < 32) {
         word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -566,7 +570,8 @@ bool StartsWithWord(std::string_view text, std::string_view word) {
   for (std::size_t i = 0; i < word.size(); ++i) {
     if (std::tolower(static_cast<unsigned char>(text[i])) != word[i]) return false;
   }
-  return text.size() == word.size() || !IsWordChar(text[word.size()]);
+  return text.size() == word.size() ||
+         !IsAsciiWordByte(static_cast<unsigned char>(text[word.size()]));
 }
 
 bool EqualsLower(std::string_view text, std::string_view lower) {

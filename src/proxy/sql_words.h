@@ -2,9 +2,10 @@
 // (query_shape.h).
 //
 // Bytes: whitespace is the six ASCII blanks; a word (a bare identifier or keyword) is made of
-// ASCII letters, digits, `_`, `$` and any non-ASCII byte, as MariaDB allows; case folding
-// (Upper, Lower) is ASCII only and leaves every other byte as it is. None of these depend on
-// the locale.
+// ASCII letters, digits, `_`, `$` and any non-ASCII byte, as MariaDB allows (the proxy's own
+// statement readers stop a word at a non-ASCII byte: IsAsciiWordByte); case folding (Upper,
+// Lower) is ASCII only and leaves every other byte as it is. None of these depend on the
+// locale.
 //
 // Words: FindWord tells whether an upper-case word is one of MariaDB's reserved words or a few
 // common statement keywords that are not reserved (BEGIN, COMMIT, SESSION, NAMES, ...), one of
@@ -56,6 +57,12 @@ inline constexpr std::array<bool, 256> kWordBytes = [] {
   return table;
 }();
 constexpr bool IsWordByte(unsigned char c) { return kWordBytes[c]; }
+// A byte of a word as the proxy's own readers of statements take one (ScanStatement, SET
+// assignments, KILL, prepared KILLs): an ASCII letter or digit, `_` or `$`. Unlike
+// IsWordByte, a non-ASCII byte ends the word.
+constexpr bool IsAsciiWordByte(unsigned char c) {
+  return IsAlpha(c) || IsDigit(c) || c == '_' || c == '$';
+}
 constexpr bool IsQuote(unsigned char c) { return c == '\'' || c == '"'; }
 constexpr char Upper(unsigned char c) {
   return static_cast<char>(c >= 'a' && c <= 'z' ? c - ('a' - 'A') : c);
