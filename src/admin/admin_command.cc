@@ -1,29 +1,33 @@
 #include "admin/admin_command.h"
 
-#include <cctype>
 #include <charconv>
 #include <vector>
+
+#include "proxy/sql_words.h"
 
 namespace longlink::admin {
 
 namespace {
 
+using proxy::sql::IsSpace;
+using proxy::sql::Upper;
+
 // The statement's words, upper-cased; punctuation other than '@', '.', '_', '(', ')' splits.
 std::vector<std::string> Words(std::string_view text) {
   while (!text.empty() &&
-         (std::isspace(static_cast<unsigned char>(text.back())) || text.back() == ';')) {
+         (IsSpace(static_cast<unsigned char>(text.back())) || text.back() == ';')) {
     text.remove_suffix(1);
   }
   std::vector<std::string> words;
   std::string word;
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isspace(u)) {
+    if (IsSpace(u)) {
       if (!word.empty()) words.push_back(std::move(word));
       word.clear();
       continue;
     }
-    word += static_cast<char>(std::toupper(u));
+    word += Upper(u);
   }
   if (!word.empty()) words.push_back(std::move(word));
   return words;
@@ -63,12 +67,12 @@ std::optional<SelectItem> ItemOf(const std::string& upper) {
 // SELECT item[, item...] [LIMIT n]: every item one the console knows.
 AdminCommand ParseSelect(std::string_view text) {
   while (!text.empty() &&
-         (std::isspace(static_cast<unsigned char>(text.back())) || text.back() == ';')) {
+         (IsSpace(static_cast<unsigned char>(text.back())) || text.back() == ';')) {
     text.remove_suffix(1);
   }
   AdminCommand command;
   std::string upper;
-  for (const char c : text) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const char c : text) upper += Upper(static_cast<unsigned char>(c));
   std::string_view rest(upper);
   rest.remove_prefix(std::string_view("SELECT").size());
   std::string_view original = text.substr(std::string_view("SELECT").size());
@@ -84,10 +88,10 @@ AdminCommand ParseSelect(std::string_view text) {
     std::size_t comma = rest.find(',', start);
     if (comma == std::string_view::npos) comma = rest.size();
     auto trim = [](std::string_view piece) {
-      while (!piece.empty() && std::isspace(static_cast<unsigned char>(piece.front()))) {
+      while (!piece.empty() && IsSpace(static_cast<unsigned char>(piece.front()))) {
         piece.remove_prefix(1);
       }
-      while (!piece.empty() && std::isspace(static_cast<unsigned char>(piece.back()))) {
+      while (!piece.empty() && IsSpace(static_cast<unsigned char>(piece.back()))) {
         piece.remove_suffix(1);
       }
       return piece;

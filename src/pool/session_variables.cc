@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <functional>
 
 namespace longlink::pool {
@@ -17,12 +16,12 @@ bool IsNumber(std::string_view value) {
   std::size_t i = 0;
   if (i < value.size() && value[i] == '-') ++i;
   const std::size_t digits_start = i;
-  while (i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])) != 0) ++i;
+  while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;
   if (i == digits_start) return false;
   if (i < value.size() && value[i] == '.') {
     ++i;
     const std::size_t fraction_start = i;
-    while (i < value.size() && std::isdigit(static_cast<unsigned char>(value[i])) != 0) ++i;
+    while (i < value.size() && value[i] >= '0' && value[i] <= '9') ++i;
     if (i == fraction_start) return false;
   }
   return i == value.size();

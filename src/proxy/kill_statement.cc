@@ -1,7 +1,6 @@
 #include "proxy/kill_statement.h"
 
 #include <algorithm>
-#include <cctype>
 #include <charconv>
 
 #include "proxy/sql_words.h"
@@ -11,8 +10,11 @@ namespace longlink::proxy {
 namespace {
 
 using sql::IsAsciiWordByte;
+using sql::IsDigit;
+using sql::IsSpace;
+using sql::Upper;
 
-bool IsBlank(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool IsBlank(char c) { return IsSpace(static_cast<unsigned char>(c)); }
 
 // The word at `pos` (after blanks), uppercased, and where it ends; empty if none starts there.
 std::string_view::size_type NextWord(std::string_view text, std::size_t pos, std::string* word) {
@@ -20,7 +22,7 @@ std::string_view::size_type NextWord(std::string_view text, std::size_t pos, std
   word->clear();
   std::size_t end = pos;
   while (end < text.size() && IsAsciiWordByte(static_cast<unsigned char>(text[end]))) {
-    *word += static_cast<char>(std::toupper(static_cast<unsigned char>(text[end])));
+    *word += Upper(static_cast<unsigned char>(text[end]));
     ++end;
   }
   return end;
@@ -49,7 +51,7 @@ std::optional<KillStatement> ParseKillStatement(std::string_view text) {
   const auto start = text.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos || text.size() - start < 4) return std::nullopt;
   for (std::size_t i = 0; i < 4; ++i) {  // Most queries stop here, without allocating.
-    if (std::toupper(static_cast<unsigned char>(text[start + i])) != "KILL"[i]) {
+    if (Upper(static_cast<unsigned char>(text[start + i])) != "KILL"[i]) {
       return std::nullopt;
     }
   }
@@ -82,9 +84,8 @@ std::optional<KillStatement> ParseKillStatement(std::string_view text) {
   }
   const std::string_view target = Trim(text.substr(pos));
   if (target.empty()) return kill;  // kOther.
-  const bool digits = std::all_of(target.begin(), target.end(), [](char c) {
-    return std::isdigit(static_cast<unsigned char>(c)) != 0;
-  });
+  const bool digits = std::all_of(target.begin(), target.end(),
+                                  [](char c) { return IsDigit(static_cast<unsigned char>(c)); });
   if (digits) {
     const auto [number_end, error] =
         std::from_chars(target.data(), target.data() + target.size(), kill.id);

@@ -1,7 +1,6 @@
 #include "proxy/prepared_kill.h"
 
 #include <bit>
-#include <cctype>
 #include <cstdio>
 
 #include "proxy/sql_words.h"
@@ -187,6 +186,8 @@ std::optional<std::string> BindPlaceholders(std::string_view expression,
 namespace {
 
 using sql::IsAsciiWordByte;
+using sql::IsSpace;
+using sql::Lower;
 
 // A little lexer for the statements above: words, quoted identifiers, literals, @variables.
 class Lexer {
@@ -195,7 +196,7 @@ class Lexer {
 
   void SkipBlanks() {
     for (;;) {
-      while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_])) != 0) {
+      while (pos_ < text_.size() && IsSpace(static_cast<unsigned char>(text_[pos_]))) {
         ++pos_;
       }
       if (text_.substr(pos_, 2) == "/*" && text_.substr(pos_, 3) != "/*!" &&
@@ -212,7 +213,7 @@ class Lexer {
     SkipBlanks();
     std::string word;
     while (pos_ < text_.size() && IsAsciiWordByte(static_cast<unsigned char>(text_[pos_]))) {
-      word += static_cast<char>(std::tolower(static_cast<unsigned char>(text_[pos_])));
+      word += Lower(static_cast<unsigned char>(text_[pos_]));
       ++pos_;
     }
     return word;
@@ -230,7 +231,7 @@ class Lexer {
             continue;
           }
           ++pos_;
-          for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          for (char& c : name) c = Lower(static_cast<unsigned char>(c));
           return name;
         }
         name += text_[pos_];

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <charconv>
 #include <vector>
 
@@ -71,6 +70,10 @@ std::string_view PinReasonText(PinReason reason) {
 namespace {
 
 using sql::IsAsciiWordByte;
+using sql::IsDigit;
+using sql::IsSpace;
+using sql::Lower;
+using sql::Upper;
 
 struct KeywordRule {
   std::string_view word;
@@ -156,7 +159,7 @@ std::string SetNamesCollation(std::string_view text) {
   std::size_t i = 0;
   while (i < text.size() && tokens.size() < 6) {
     const char c = text[i];
-    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+    if (IsSpace(static_cast<unsigned char>(c))) {
       ++i;
       continue;
     }
@@ -177,7 +180,7 @@ std::string SetNamesCollation(std::string_view text) {
     tokens.push_back(std::move(token));
   }
   auto upper = [](std::string word) {
-    for (char& c : word) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : word) c = Upper(static_cast<unsigned char>(c));
     return word;
   };
   if (tokens.size() < 5 || upper(tokens[0]) != "SET" || upper(tokens[1]) != "NAMES" ||
@@ -185,7 +188,7 @@ std::string SetNamesCollation(std::string_view text) {
     return "";
   }
   std::string collation = tokens[4];
-  for (char& c : collation) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : collation) c = Lower(static_cast<unsigned char>(c));
   return collation;
 }
 
@@ -200,14 +203,14 @@ bool AssignedAt(std::string_view text, std::size_t pos) {
       ++pos;
     }
   }
-  while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])) != 0) ++pos;
+  while (pos < text.size() && IsSpace(static_cast<unsigned char>(text[pos]))) ++pos;
   return pos + 1 < text.size() && text[pos] == ':' && text[pos + 1] == '=';
 }
 
 // True if `text` from `pos` is "()" (blanks allowed around and inside).
 bool EmptyParentheses(std::string_view text, std::size_t pos) {
   auto skip_blanks = [&] {
-    while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos])) != 0) ++pos;
+    while (pos < text.size() && IsSpace(static_cast<unsigned char>(text[pos]))) ++pos;
   };
   skip_blanks();
   if (pos >= text.size() || text[pos] != '(') return false;
@@ -238,7 +241,7 @@ StatementScan ScanStatement(std::string_view text) {
     if (IsAsciiWordByte(static_cast<unsigned char>(c))) {
       if (ended) scan.multiple = true;
       if (word.size() < 32) {
-        word += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        word += Upper(static_cast<unsigned char>(c));
       } else {
         word_too_long = true;
       }
@@ -268,7 +271,7 @@ StatementScan ScanStatement(std::string_view text) {
       continue;
     }
     if (c == '#' || (c == '-' && i + 1 < n && text[i + 1] == '-' &&
-                     (i + 2 == n || std::isspace(static_cast<unsigned char>(text[i + 2])) != 0))) {
+                     (i + 2 == n || IsSpace(static_cast<unsigned char>(text[i + 2]))))) {
       while (i < n && text[i] != '\n') ++i;
       continue;
     }
@@ -277,7 +280,7 @@ StatementScan ScanStatement(std::string_view text) {
           (i + 2 < n && text[i + 2] == '!') || (i + 3 < n && text.substr(i + 2, 2) == "M!");
       if (executable) {  // Code for the server: skip the marker and version, scan the rest.
         i += text[i + 2] == '!' ? std::size_t{3} : std::size_t{4};
-        while (i < n && std::isdigit(static_cast<unsigned char>(text[i])) != 0) ++i;
+        while (i < n && IsDigit(static_cast<unsigned char>(text[i]))) ++i;
         continue;
       }
       const auto close = text.find("*/", i + 2);
@@ -309,7 +312,7 @@ StatementScan ScanStatement(std::string_view text) {
       ++i;
       continue;
     }
-    if (std::isspace(static_cast<unsigned char>(c)) == 0) {
+    if (!IsSpace(static_cast<unsigned char>(c))) {
       if (ended) scan.multiple = true;
       seen.statement_start = false;
     }
@@ -555,11 +558,11 @@ void SessionState::Reset() {
 namespace {
 
 std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (std::isspace(static_cast<unsigned char>(text.front())) != 0)) {
+  while (!text.empty() && IsSpace(static_cast<unsigned char>(text.front()))) {
     text.remove_prefix(1);
   }
   while (!text.empty() &&
-         (std::isspace(static_cast<unsigned char>(text.back())) != 0 || text.back() == ';')) {
+         (IsSpace(static_cast<unsigned char>(text.back())) || text.back() == ';')) {
     text.remove_suffix(1);
   }
   return text;
@@ -568,7 +571,7 @@ std::string_view Trim(std::string_view text) {
 bool StartsWithWord(std::string_view text, std::string_view word) {
   if (text.size() < word.size()) return false;
   for (std::size_t i = 0; i < word.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != word[i]) return false;
+    if (Lower(static_cast<unsigned char>(text[i])) != word[i]) return false;
   }
   return text.size() == word.size() ||
          !IsAsciiWordByte(static_cast<unsigned char>(text[word.size()]));
@@ -658,9 +661,8 @@ SessionAssignment FindSessionAssignment(std::string_view text, std::string_view 
     if (EqualsLower(value, "default")) {
       found.kind = Kind::kDefault;
     } else if (!value.empty() &&
-               std::all_of(
-                   value.begin(), value.end(),
-                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }) &&
+               std::all_of(value.begin(), value.end(),
+                           [](char c) { return IsDigit(static_cast<unsigned char>(c)); }) &&
                value.size() <= 18) {
       found.kind = Kind::kNumber;
       std::int64_t number = 0;

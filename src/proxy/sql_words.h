@@ -1,5 +1,6 @@
 // The words and bytes of SQL text as MariaDB's lexer sees them, for the shape of a statement
-// (query_shape.h).
+// (query_shape.h) and the proxy's other readers of SQL text (the session-state scan, KILL, the
+// admin console's commands).
 //
 // Bytes: whitespace is the six ASCII blanks; a word (a bare identifier or keyword) is made of
 // ASCII letters, digits, `_`, `$` and any non-ASCII byte, as MariaDB allows (the proxy's own
