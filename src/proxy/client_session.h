@@ -44,6 +44,7 @@
 #include "proxy/pool_stats.h"
 #include "proxy/prepared_kill.h"
 #include "proxy/proxy_context.h"
+#include "proxy/session_assignment.h"
 #include "proxy/session_restore.h"
 #include "proxy/session_state.h"
 #include "proxy/worker_sessions.h"

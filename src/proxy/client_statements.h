@@ -22,10 +22,11 @@
 #include <vector>
 
 #include "pool/pool_key.h"
+#include "pool/session_variables.h"
 #include "pool/statement_cache.h"
 #include "protocol/wire.h"
 #include "proxy/pin_reason.h"
-#include "proxy/session_state.h"
+#include "proxy/statement_scan.h"
 
 namespace longlink::proxy {
 

@@ -13,8 +13,8 @@
 //
 // Sources: the server's session-state tracker (session_track_state_change=ON on every pooled
 // connection sets SERVER_SESSION_STATE_CHANGED in OK packets), the IN_TRANS status flags, and
-// a scan of each query's text outside quotes and comments, because the tracker misses user
-// variables assigned by SELECT and locks.
+// a scan of each query's text outside quotes and comments (ScanStatement, statement_scan.h),
+// because the tracker misses user variables assigned by SELECT and locks.
 #pragma once
 
 #include <cstddef>
@@ -30,62 +30,9 @@
 #include "protocol/packets.h"
 #include "protocol/session_track.h"
 #include "proxy/pin_reason.h"
+#include "proxy/statement_scan.h"
 
 namespace longlink::proxy {
-
-// What a scan of one COM_QUERY text found.
-struct StatementScan {
-  std::string first_keyword = {};  // Uppercase, e.g. "SELECT"; empty if none.
-  bool multiple = false;           // More than one statement (';' followed by more).
-  // Why the statement leaves state a fresh connection would not have (kNone: it does not).
-  PinReason keeps_state = PinReason::kNone;
-  // It reads what the previous statement left (FOUND_ROWS(), ROW_COUNT(), SHOW WARNINGS,
-  // @@warning_count, LASTVAL, ...): wrong on a fresh connection.
-  bool reads_previous = false;
-  // A SET of session variables that can be replayed verbatim on a fresh connection.
-  bool replayable_set = false;
-  // A statement of the text starts with KILL (the proxy translates or refuses those).
-  bool kill = false;
-  // Variables the proxy follows when a SET names them (as words outside quotes): the
-  // client's own wait_timeout, profiling (the server keeps its history per connection),
-  // session_track_state_change (the client's own tracker setting).
-  bool names_wait_timeout = false;
-  bool names_profiling = false;
-  bool names_state_change_tracking = false;
-  // SET NAMES ... COLLATE name: the collation (the server's tracker reports the character
-  // sets only). Empty otherwise.
-  std::string names_collation = {};
-  // It names a session_track_* variable (the trackers the proxy relies on).
-  bool names_session_tracking = false;
-  // It can tell the client a server thread id: its own (CONNECTION_ID(), @@pseudo_thread_id)
-  // or others' (the process list). KILL by thread id relies on what a client could know.
-  bool names_connection_id = false;
-  bool names_processlist = false;
-};
-
-// What a SET statement assigns to one session variable.
-struct SessionAssignment {
-  enum class Kind {
-    kNone,     // The statement does not assign the variable at session scope.
-    kNumber,   // A plain integer (number).
-    kDefault,  // DEFAULT: the global value.
-    kOther,    // An expression, ON/OFF, a string: ask the server.
-  };
-  Kind kind = Kind::kNone;
-  std::int64_t number = 0;
-  std::string_view value = {};  // The value's text, for kOther (trimmed).
-  bool operator==(const SessionAssignment&) const = default;
-};
-
-// The last assignment of session variable `name` (lowercase, e.g. "wait_timeout") in the SET
-// statement `text`: `SET [SESSION|LOCAL] name = v`, `@@name`, `@@session.name`,
-// `@@local.name`, one of several assignments separated by commas. GLOBAL and PERSIST
-// assignments are not session ones. kNone if `text` is not a SET statement.
-SessionAssignment FindSessionAssignment(std::string_view text, std::string_view name);
-
-// Scans a query's text: keywords and user variables outside quotes, identifiers and comments;
-// MySQL's executable comments (/*! ... */, /*M! ... */) count as code.
-StatementScan ScanStatement(std::string_view text);
 
 class SessionState {
  public:

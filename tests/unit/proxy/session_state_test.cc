@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "protocol/session_track.h"
+#include "proxy/session_assignment.h"
+#include "proxy/statement_scan.h"
 
 namespace longlink::proxy {
 namespace {
