@@ -273,6 +273,8 @@ class ClientSession {
   void PrependStatementCloses(CommandRelay& relay);
   // Serves a STMT_PREPARE, EXECUTE, SEND_LONG_DATA, RESET, FETCH or CLOSE with proxy ids.
   net::Awaitable<Outcome> RelayStatement(protocol::Command command);
+  // A COM_STMT_PREPARE: answered from a known shape, or prepared on the held connection. In
+  // session_prepare.cc, with SwitchesContext, PrepareUnderItsContext and RememberPreparedKill.
   net::Awaitable<Outcome> PrepareStatement(protocol::Bytes payload);
   void CloseStatement(protocol::ByteView payload);
   net::Awaitable<Outcome> RunStatement(protocol::Command command, protocol::Bytes payload);
