@@ -1,6 +1,7 @@
 // Where the proxy listens or connects: a TCP host and port, or a Unix socket path.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -8,6 +9,10 @@
 #include "common/result.h"
 
 namespace longlink::config {
+
+// The longest Unix socket path: sockaddr_un::sun_path holds 108 bytes including the
+// terminating NUL.
+inline constexpr std::size_t kMaxUnixPathLength = 107;
 
 // A place to listen on or connect to: "host:port", "[v6addr]:port", or an absolute Unix
 // socket path ("/run/mysqld/mysqld.sock").

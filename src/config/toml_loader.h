@@ -1,7 +1,8 @@
 // Reading the proxy's TOML file: a Loader turns toml++ nodes into typed values with errors
 // that name the file, line and key ("longlink.toml:12: pool.min_idle: ..."), and a
-// ConfigProblem is a rule a finished config breaks. Shared by the parts of the config
-// (proxy_config.cc, tls_settings.cc); toml++ stays out of every other header.
+// ConfigProblem is a rule a finished config breaks. Shared by the parts of the config (the .cc
+// files of src/config and its internal headers: *_loader.h, proxy_config_rules.h); toml++
+// stays out of every other header.
 #pragma once
 
 #include <toml++/toml.h>
