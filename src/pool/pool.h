@@ -239,7 +239,7 @@ class Pools {
   void UnwatchLocked(IdleBackend& idle);
   // The watcher saw these idle connections turn readable: the server closed them or spoke.
   void OnIdleReadable(std::span<const std::uint64_t> tokens);
-  // One janitor pass: retires and pings idle connections, refills min_idle.
+  // One janitor pass (pool_janitor.cc): retires and pings idle connections, refills min_idle.
   void Maintain(asio::any_io_executor executor);
   // Pings an idle connection taken out by the janitor and puts it back, or closes it.
   net::Awaitable<void> KeepAlive(asio::any_io_executor executor, IdleBackend idle);
