@@ -133,13 +133,14 @@ std::string SetNamesCollation(std::string_view text) {
 }
 
 // True if the user variable whose name starts at `pos` (after its '@') is followed by ":=".
+// A bare name is read as the server reads one: non-ASCII characters belong to it (`@café`).
 bool AssignedAt(std::string_view text, std::size_t pos) {
   if (pos < text.size() && (text[pos] == '\'' || text[pos] == '"' || text[pos] == '`')) {
     const std::size_t close = text.find(text[pos], pos + 1);
     pos = close == std::string_view::npos ? text.size() : close + 1;
   } else {
     while (pos < text.size() &&
-           (IsAsciiWordByte(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) {
+           (sql::IsWordByte(static_cast<unsigned char>(text[pos])) || text[pos] == '.')) {
       ++pos;
     }
   }

@@ -6,7 +6,8 @@
 // SessionState::OnQuery (session_state.h) and ClientSession act on it.
 //
 // The text is read because the server's session-state tracker misses user variables assigned
-// by SELECT and locks. Words are ASCII (sql::IsAsciiWordByte), compared upper-cased; nothing
+// by SELECT and locks. Words are ASCII (sql::IsAsciiWordByte), compared upper-cased; a user
+// variable's bare name is read as the server reads it, non-ASCII characters included; nothing
 // depends on the locale. Safe from any thread.
 #pragma once
 

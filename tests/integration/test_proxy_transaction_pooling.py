@@ -155,6 +155,9 @@ PINS = [
     ("user variable", ["SET @mine = 41"], "SELECT @mine + 1", ((42,),), "user variable"),
     ("user variable by SELECT", ["SELECT @mine := 41"], "SELECT @mine + 1", ((42,),),
      "user variable"),
+    # The server takes non-ASCII characters into a bare name as into any identifier.
+    ("user variable with a non-ASCII name by SELECT", ["SELECT @caf\u00e9 := 41"],
+     "SELECT @caf\u00e9 + 1", ((42,),), "user variable"),
     ("temporary table", ["CREATE TEMPORARY TABLE scratch (x INT)",
                          "INSERT INTO scratch VALUES (7)"],
      "SELECT x FROM scratch", ((7,),), "temporary table"),

@@ -27,6 +27,9 @@ TEST(ScanStatementTest, Table) {
       {"SELECT @x", "SELECT", false, false, false, false},  // Read: what an assignment left.
       {"SELECT @x:=1", "SELECT", true, false, false, false},
       {"SELECT @`x y` := 1", "SELECT", true, false, false, false},
+      {"SELECT @caf\xc3\xa9 := 1", "SELECT", true, false, false, false},  // @café: UTF-8.
+      {"SELECT @na\xc3\xafve:=1", "SELECT", true, false, false, false},
+      {"SELECT @caf\xc3\xa9", "SELECT", false, false, false, false},
       {"SELECT 1; SET @x = 2", "SELECT", true, false, false, true},
       {"LOAD DATA INFILE 'f' INTO TABLE t (@a) SET v = @a", "LOAD", true, false, false, false},
       {"SELECT @x := 1", "SELECT", true, false, false, false},
