@@ -48,15 +48,16 @@ std::string KillStatement::Render(std::uint64_t thread) const {
 }
 
 std::optional<KillStatement> ParseKillStatement(std::string_view text) {
-  const auto start = text.find_first_not_of(" \t\r\n");
-  if (start == std::string_view::npos || text.size() - start < 4) return std::nullopt;
+  std::size_t start = 0;  // Blanks as the server's lexer takes them (\v and \f too).
+  while (start < text.size() && IsBlank(text[start])) ++start;
+  if (text.size() - start < 4) return std::nullopt;
   for (std::size_t i = 0; i < 4; ++i) {  // Most queries stop here, without allocating.
     if (Upper(static_cast<unsigned char>(text[start + i])) != "KILL"[i]) {
       return std::nullopt;
     }
   }
-  if (text.size() - start > 4 && IsAsciiWordByte(static_cast<unsigned char>(text[start + 4]))) {
-    return std::nullopt;  // KILLER
+  if (text.size() - start > 4 && sql::IsWordByte(static_cast<unsigned char>(text[start + 4]))) {
+    return std::nullopt;  // KILLER, or KILLé: an identifier to the server.
   }
 
   KillStatement kill;

@@ -179,7 +179,8 @@ StatementScan ScanStatement(std::string_view text) {
   };
   while (i < n) {
     const char c = text[i];
-    if (IsAsciiWordByte(static_cast<unsigned char>(c))) {
+    // Non-ASCII bytes belong to words, as to the server's identifiers: KILLé is no KILL.
+    if (sql::IsWordByte(static_cast<unsigned char>(c))) {
       if (ended) scan.multiple = true;
       if (word.size() < 32) {
         word += Upper(static_cast<unsigned char>(c));

@@ -6,9 +6,9 @@
 // SessionState::OnQuery (session_state.h) and ClientSession act on it.
 //
 // The text is read because the server's session-state tracker misses user variables assigned
-// by SELECT and locks. Words are ASCII (sql::IsAsciiWordByte), compared upper-cased; a user
-// variable's bare name is read as the server reads it, non-ASCII characters included; nothing
-// depends on the locale. Safe from any thread.
+// by SELECT and locks. Words are read as the server's lexer reads identifiers, non-ASCII
+// bytes included (sql::IsWordByte: `KILLé` is no KILL, `@café` is one variable), and compared
+// upper-cased in ASCII; nothing depends on the locale. Safe from any thread.
 #pragma once
 
 #include <string>

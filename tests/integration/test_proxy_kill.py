@@ -227,7 +227,10 @@ def test_kill_of_the_own_connection_id(make_target, where):
 KILL_ANSWERS = ["KILL 'abc'", "KILL NULL", "KILL -1", "KILL 4000000000 + 1", "KILL 0x7fffffff",
                 "KILL QUERY 99999999", "KILL @unset", "KILL (SELECT 4000000007)",
                 "KILL QUERY ID 999999999", "KILL no_such_column", "KILL 1 +", "KILL",
-                "KILL QUERY", "KILL USER nobody_here"]
+                "KILL QUERY", "KILL USER nobody_here",
+                # Blanks and identifiers as the server's lexer reads them: \f and \v are
+                # blanks; KILLé is an identifier (a syntax error), not KILL.
+                "\f\vKILL 99999999", "KILL\u00e9 99999999"]
 
 
 def test_kill_answers_what_the_server_answers(proxy_factory, mariadb):

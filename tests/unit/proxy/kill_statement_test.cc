@@ -58,6 +58,8 @@ TEST(ParseKillStatementTest, Table) {
       {"KILL ;", other},
       {"SELECT 1", std::nullopt},
       {"KILLER", std::nullopt},
+      {"KILL\xc3\xa9 12", std::nullopt},           // KILLé (UTF-8): an identifier to the server.
+      {"\f\vKILL 12", Kill(Target::kThread, 12)},  // Blanks to the server's lexer.
       {"KIL", std::nullopt},
       {"", std::nullopt},
   };

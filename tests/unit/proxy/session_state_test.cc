@@ -97,6 +97,8 @@ TEST(ScanStatementTest, FindsEveryStatementThatStartsWithKill) {
       {"SELECT 1 -- ; KILL 5", false},
       {"PREPARE s FROM 'KILL 5'", false},
       {"KILLER_QUERY()", false},
+      {"KILL\xc3\xa9 5", false},  // KILLé (UTF-8): an identifier to the server.
+      {"\f\vKILL 5", true},
       {"", false},
   };
   for (const auto& [text, kill] : rows) {
