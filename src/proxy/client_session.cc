@@ -60,13 +60,13 @@ ClientSession::ClientSession(ProxyContext& context, WorkerSessions& sessions,
       peer_host_(std::move(peer_host)),
       admitted_(admitted),
       backend_(context.pools(), id, context.config().backend.connect_timeout) {
-  sessions_.Add(id_, this);
+  sweep_slot_ = sessions_.Add(id_, this);
 }
 
 ClientSession::~ClientSession() {
   if (backend_.held()) StopWatchingBackend();
   UpdatePoolStats(/*gone=*/true);
-  sessions_.Remove(id_);
+  sessions_.Remove(id_, sweep_slot_);
   if (counted_user_) context_.UserGone(*counted_user_);
   if (admitted_) context_.ClientGone();
 }
@@ -153,6 +153,7 @@ void ClientSession::WaitIdle(std::unique_ptr<ClientSession> self) {
 void ClientSession::OnIdleRead(std::unique_ptr<ClientSession> self, std::error_code error,
                                std::size_t arrived) {
   idle_waiting_ = false;
+  sessions_.SweepEveryPass(sweep_slot_);
   StopWatchingBackend();  // Before anything uses, hands on or closes the backend.
   if (arrived > 0) client_.Deliver(next_command_.data(), arrived);
   // Serve the next command; or, woken by the sweep, care for the backend and wait again; or

@@ -70,10 +70,13 @@ class ClientSession {
   static void SetInternalErrorHook(void (*hook)(std::uint64_t session));
 
   // For the worker's sweep: closes a client that has stopped in the middle of a packet for
-  // proxy.net_read_timeout; if the client is idle and the held backend is due for a keepalive
-  // ping, wakes the session to send it; if the client has been idle for
-  // WorkerSessions::kWatchAfter, puts the backend into the worker's watched set.
-  void OnSweep(pool::Clock::time_point now);
+  // proxy.net_read_timeout, or that has been idle longer than the wait_timeout it set; if the
+  // client is idle and the held backend is due for a keepalive ping, wakes the session to send
+  // it; if the client has been idle for WorkerSessions::kWatchAfter, puts the backend into the
+  // worker's watched set. Returns when the sweep must visit next: while a command is in
+  // progress, at once (the epoch: every pass); while the client idles, the first of those
+  // deadlines (none moves before the next command, which makes the session busy again).
+  pool::Clock::time_point OnSweep(pool::Clock::time_point now);
   // For the watched set: the held backend turned readable or closed while the client is
   // idle; wakes the session to find out (MaintainIdleBackend).
   void OnBackendReadable();
@@ -380,6 +383,8 @@ class ClientSession {
   bool maintenance_due_ = false;
   // The held backend is in the worker's watched set (only during the idle wait).
   bool backend_watched_ = false;
+  // Its place in the worker's sweep (WorkerSessions::Add).
+  std::size_t sweep_slot_ = 0;
 
   // WaitIdle reads the start of the next command here (a command this short comes
   // whole); it moves to the channel's input when it arrives.

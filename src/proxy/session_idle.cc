@@ -10,38 +10,56 @@
 
 namespace longlink::proxy {
 
-void ClientSession::OnSweep(pool::Clock::time_point now) {
-  if (client_.reading_since() != pool::Clock::time_point{} &&
-      now - client_.reading_since() >= context_.config().proxy.net_read_timeout) {
-    static LogRateLimit stalled;
-    if (auto note = stalled.Admit(now); note.write) {
-      Log(LogLevel::kInfo, id_,
-          "closing client {}: it stopped in the middle of a packet for {} ms "
-          "(proxy.net_read_timeout){}",
-          peer_host_, context_.config().proxy.net_read_timeout.count(), note.suffix);
+pool::Clock::time_point ClientSession::OnSweep(pool::Clock::time_point now) {
+  constexpr pool::Clock::time_point kEveryPass = {};
+  pool::Clock::time_point next = pool::Clock::time_point::max();
+  if (client_.reading_since() != pool::Clock::time_point{}) {
+    const pool::Clock::time_point stalled_at =
+        client_.reading_since() + context_.config().proxy.net_read_timeout;
+    if (now >= stalled_at) {
+      static LogRateLimit stalled;
+      if (auto note = stalled.Admit(now); note.write) {
+        Log(LogLevel::kInfo, id_,
+            "closing client {}: it stopped in the middle of a packet for {} ms "
+            "(proxy.net_read_timeout){}",
+            peer_host_, context_.config().proxy.net_read_timeout.count(), note.suffix);
+      }
+      client_.Shutdown();  // The pending read sees the end.
+      return kEveryPass;
     }
-    client_.Shutdown();  // The pending read sees the end.
-    return;
+    next = stalled_at;
   }
-  if (idle_waiting_ && client_wait_timeout_.count() > 0 &&
-      now - idle_since_ >= client_wait_timeout_) {
-    Log(LogLevel::kInfo, id_, "closing client {}: idle longer than its wait_timeout ({} s)",
-        peer_host_, client_wait_timeout_.count());
-    client_.Abort();  // As the server does; WaitIdle's read ends, Run releases the backend.
-    return;
+  if (!idle_waiting_) return kEveryPass;  // A command in progress.
+  if (client_wait_timeout_.count() > 0) {
+    const pool::Clock::time_point timed_out_at = idle_since_ + client_wait_timeout_;
+    if (now >= timed_out_at) {
+      Log(LogLevel::kInfo, id_, "closing client {}: idle longer than its wait_timeout ({} s)",
+          peer_host_, client_wait_timeout_.count());
+      client_.Abort();  // As the server does; WaitIdle's read ends, Run releases the backend.
+      return kEveryPass;
+    }
+    next = std::min(next, timed_out_at);
   }
-  if (!idle_waiting_ || !backend_.held() || maintenance_due_) return;
+  if (!backend_.held() || maintenance_due_) return next;
   const pool::BackendState& state = backend_->state();
-  if (now - state.last_alive_at >= context_.pools().KeepaliveInterval(state)) {
+  const pool::Clock::time_point ping_at =
+      state.last_alive_at + context_.pools().KeepaliveInterval(state);
+  if (now >= ping_at) {
     WakeForMaintenance();
-    return;
+    return kEveryPass;
   }
-  if (!backend_watched_ &&
-      now - std::max(state.last_alive_at, state.quiet_at) >= WorkerSessions::kWatchAfter) {
+  next = std::min(next, ping_at);
+  if (!backend_watched_) {
+    const pool::Clock::time_point watch_at =
+        std::max(state.last_alive_at, state.quiet_at) + WorkerSessions::kWatchAfter;
+    if (now < watch_at) return std::min(next, watch_at);
     backend_watched_ = sessions_.Watch(id_, backend_->stream());
-    // Without the watched set (epoll refused), a poll on each pass.
-    if (!backend_watched_ && backend_->PeerClosedOrSpoke()) WakeForMaintenance();
+    if (!backend_watched_) {  // Without the watched set (epoll refused), a poll on each pass.
+      if (backend_->PeerClosedOrSpoke()) WakeForMaintenance();
+      return kEveryPass;
+    }
   }
+  return next;
 }
 
 void ClientSession::OnBackendReadable() {

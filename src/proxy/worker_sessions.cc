@@ -9,6 +9,25 @@
 
 namespace longlink::proxy {
 
+std::size_t WorkerSessions::Add(std::uint64_t id, ClientSession* session) {
+  sessions_.emplace(id, session);
+  if (free_.empty()) {
+    due_.push_back(Due{.session = session});
+    return due_.size() - 1;
+  }
+  const std::size_t slot = free_.back();
+  free_.pop_back();
+  due_[slot] = Due{.session = session};
+  return slot;
+}
+
+void WorkerSessions::Remove(std::uint64_t id, std::size_t slot) {
+  sessions_.erase(id);
+  due_[slot] = Due{};
+  free_.push_back(slot);
+  load_.fetch_sub(1, std::memory_order_relaxed);
+}
+
 bool WorkerSessions::Watch(std::uint64_t id, const net::ByteStream& backend) {
   return watcher_.Add(backend, id);
 }
@@ -34,7 +53,10 @@ net::Awaitable<void> WorkerSessions::Sweep() {
     auto [error] = co_await timer.async_wait(net::kNoThrow);
     if (error) co_return;
     const auto now = pool::Clock::now();
-    for (const auto& [id, session] : sessions_) session->OnSweep(now);
+    // OnSweep ends nothing at once (a session ends on its loop later): due_ stays as it is.
+    for (Due& due : due_) {
+      if (due.session != nullptr && due.at <= now) due.at = due.session->OnSweep(now);
+    }
   }
 }
 
