@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 import pymysql
@@ -263,44 +264,94 @@ def backend_socket_fds(pid, server_port):
     return fds
 
 
+def traced_calls(pid, calls, action):
+    """The system calls `calls` (strace's trace= list) that the proxy's threads make while
+    `action()` runs, one line each. Skips if ptrace is not allowed here."""
+    assert shutil.which("strace"), "strace is installed by scripts/install-deps.sh"
+    with tempfile.NamedTemporaryFile(suffix=".strace") as out:
+        strace = subprocess.Popen(["strace", "-f", "-e", f"trace={calls}", "-o", out.name, "-p",
+                                   str(pid)], stderr=subprocess.PIPE, text=True)
+        first = strace.stderr.readline()
+        if "Operation not permitted" in first:
+            strace.wait()
+            pytest.skip(f"ptrace is not allowed here: {first.strip()}")
+        assert "attached" in first, first
+        try:
+            action()
+        finally:
+            strace.send_signal(signal.SIGINT)
+            strace.wait(timeout=10)
+        return open(out.name).read().splitlines()
+
+
+def calls_on(lines, fds):
+    """Of strace lines, those whose call names one of `fds`: epoll_ctl(EPFD, OP, FD, ...),
+    ioctl(FD, ...), poll([{fd=FD, ...}], ...)."""
+    pattern = re.compile(r"epoll_ctl\(\d+, \w+, (\d+),|ioctl\((\d+),|poll\(\[\{fd=(\d+),")
+    found = []
+    for line in lines:
+        m = pattern.search(line)
+        if m and int(next(g for g in m.groups() if g)) in fds:
+            found.append(line)
+    return found
+
+
 def test_a_pooled_connection_goes_back_to_its_worker_without_a_system_call(longlink_bin, mariadb,
                                                                           tmp_path):
     """A pooled connection stays registered with the event loop of the worker that last used
     it: the next client on that worker takes it with no epoll_ctl and no ioctl (before, each
     session added it to the loop, made it non-blocking again and removed it: 2 epoll_ctl and 1
     ioctl)."""
-    assert shutil.which("strace"), "strace is installed by scripts/install-deps.sh"
     proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
                   workers=2)
-    trace = tmp_path / "strace.out"
     try:
         for _ in range(3):
             proxy.login()
         time.sleep(1)  # min_idle is opened in the background
-        strace = subprocess.Popen(
-            ["strace", "-f", "-e", "trace=epoll_ctl,ioctl", "-o", str(trace), "-p",
-             str(proxy.process.pid)], stderr=subprocess.PIPE, text=True)
-        first = strace.stderr.readline()
-        if "Operation not permitted" in first:
-            strace.wait()
-            pytest.skip(f"ptrace is not allowed here: {first.strip()}")
-        assert "attached" in first, first
         sessions = 40
-        for _ in range(sessions):
-            proxy.login()
-        strace.send_signal(signal.SIGINT)
-        strace.wait(timeout=10)
+
+        def run():
+            for _ in range(sessions):
+                proxy.login()
+
+        calls = traced_calls(proxy.process.pid, "epoll_ctl,ioctl", run)
         backends = backend_socket_fds(proxy.process.pid, mariadb.port)
         assert backends, "the pool keeps connections to the server"
-        calls = trace.read_text().splitlines()
-        # epoll_ctl(EPFD, OP, FD, ...) and ioctl(FD, FIONBIO, ...)
-        on_backends = [line for line in calls
-                       if (m := re.search(r"epoll_ctl\(\d+, \w+, (\d+),|ioctl\((\d+), FIONBIO",
-                                          line))
-                       and int(m.group(1) or m.group(2)) in backends]
         client_adds = [line for line in calls if "EPOLL_CTL_ADD" in line]
         assert len(client_adds) >= sessions, "the clients' sockets are traced"
+        on_backends = calls_on(calls, backends)
         # A connection the janitor opens meanwhile (min_idle) is registered once.
         assert len(on_backends) <= 4, "\n".join(on_backends[:20])
     finally:
+        proxy.stop()
+
+
+def test_a_connection_that_just_answered_is_handed_out_without_a_poll(longlink_bin, mariadb,
+                                                                     tmp_path):
+    """Transaction pooling hands a connection from client to client within a millisecond: one
+    whose server answered less than 1 ms ago is not polled for a close at checkout (the check a
+    command makes on a held connection has the same terms). Before, every transaction polled
+    its connection once."""
+    proxy = Proxy(longlink_bin, mariadb, tmp_path, f"--user={APP_USER}:{APP_PASSWORD}",
+                  "--pool-mode", "transaction", "--pool-size", "1", workers=1)
+    conn = pymysql.connect(unix_socket=proxy.socket, user=APP_USER, password=APP_PASSWORD,
+                           database="app", autocommit=True)
+    try:
+        statements = 200
+
+        def run():
+            with conn.cursor() as cur:
+                for i in range(statements):
+                    cur.execute("SELECT %s", (i,))
+                    assert cur.fetchone() == (i,)
+
+        calls = traced_calls(proxy.process.pid, "poll", run)
+        backends = backend_socket_fds(proxy.process.pid, mariadb.port)
+        assert len(backends) == 1, backends
+        polls = calls_on(calls, backends)
+        # Each statement is a transaction that checks the connection out and back. Under
+        # strace a reply can take over 1 ms: some polls are allowed, not one per statement.
+        assert len(polls) <= statements // 2, f"{len(polls)} polls for {statements} statements"
+    finally:
+        conn.close()
         proxy.stop()
