@@ -7,6 +7,7 @@
 // session otherwise); another worker's adoption moves it (ByteStream::Rebind).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -114,6 +115,13 @@ struct BackendState {
   // Last time its socket was seen with nothing to read (checkout): no proof of life, but
   // a check just made need not be repeated for the command that follows.
   Clock::time_point quiet_at = {};
+  // When the connection was last heard from: a reply, or a check that found nothing to read.
+  Clock::time_point heard_at() const { return std::max(last_alive_at, quiet_at); }
+  // Heard from less than kNoCheckWithin before `now`: the poll that looks for a close is not
+  // worth its system call (before a command on a held connection, at a checkout). A close in
+  // that gap is found by the command itself.
+  bool JustHeard(Clock::time_point now) const { return now - heard_at() < kNoCheckWithin; }
+  static constexpr std::chrono::milliseconds kNoCheckWithin{1};
 };
 
 // What an idle connection's stream that turned readable says: "closed by the server", "server

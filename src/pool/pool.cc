@@ -12,11 +12,6 @@ namespace longlink::pool {
 
 namespace {
 
-// An idle connection whose server answered less than this long ago is handed out without the
-// poll that looks for a close: the terms of ClientSession's check before a command. A close in
-// that millisecond is found by the command itself, as on a held connection.
-constexpr std::chrono::milliseconds kCheckoutPollAfter{1};
-
 std::string Milliseconds(Clock::duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
 }
@@ -48,12 +43,8 @@ void Pools::Start(asio::any_io_executor executor) {
 
 void Pools::Stop() {
   std::lock_guard lock(mutex_);
-  for (auto& [id, idle] : idle_) {
-    UnwatchLocked(idle);
-    idle.QuitAndClose({});  // At once: the loops have stopped.
-    registry_.Close(id);
-  }
-  idle_.clear();
+  executor_ = {};  // The loops have stopped: a connection closed from now on closes at once.
+  for (auto it = idle_.begin(); it != idle_.end();) it = CloseIdleLocked(it);
   waiters_.clear();
 }
 
@@ -282,9 +273,7 @@ net::Awaitable<std::unique_ptr<BackendConnection>> Pools::AdoptIdle(asio::any_io
   std::string why;
   // Right after a reply there is no need to ask (one poll saved per transaction in
   // transaction pooling, where connections change hands within a millisecond).
-  const bool just_answered =
-      Clock::now() - std::max(idle.state().last_alive_at, idle.state().quiet_at) <
-      kCheckoutPollAfter;
+  const bool just_answered = idle.state().JustHeard(Clock::now());
   if (!just_answered && idle.PeerClosedOrSpoke()) {  // Closed: the watcher has not run yet.
     why = IdleSocketNews(idle.stream());
   } else if (Clock::now() - idle.state().created_at >= settings_.max_lifetime) {

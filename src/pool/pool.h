@@ -252,7 +252,7 @@ class Pools {
   BackendHealth health_;
   IdleWatcher watcher_;
   const ConnectionBudget budget_;
-  asio::any_io_executor executor_;  // Start's; set before any connection exists.
+  asio::any_io_executor executor_;  // Start's, set before any connection exists; none after Stop.
   mutable std::mutex mutex_;
   // Under mutex_: every pool used since start, with the secret to log in with (for the
   // janitor and moves between keys).

@@ -40,10 +40,6 @@ constexpr std::size_t kScanLimit = 16 * 1024 - protocol::kPacketHeaderSize;
 // How much of a statement's text its digest reads.
 constexpr std::size_t kDigestInput = QueryDigests::kMaxShapeBytes;
 
-// A command that comes this long after the last reply first checks that the backend is still
-// there (one poll); a client that sends commands back to back skips the system call.
-constexpr auto kIdleCheckAfter = std::chrono::milliseconds(1);
-
 // Used before the backend's max_allowed_packet is known and when it reports none.
 constexpr std::size_t kDefaultMaxPacket = 16 * 1024 * 1024;
 
@@ -236,9 +232,7 @@ net::Awaitable<bool> ClientSession::ServeCommand() {
   // Right after a reply there is no need to ask (the watched set and the relay cover that
   // gap).
   if (backend_.held() && command != Command::kQuit &&
-      pool::Clock::now() - std::max(backend_->state().last_alive_at, backend_->state().quiet_at) >=
-          kIdleCheckAfter &&
-      backend_->PeerClosedOrSpoke()) {
+      !backend_->state().JustHeard(pool::Clock::now()) && backend_->PeerClosedOrSpoke()) {
     LoseIdleBackend();
     if (!backend_.lost()) co_return false;  // The client connection was reset.
   }

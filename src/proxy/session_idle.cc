@@ -50,8 +50,7 @@ pool::Clock::time_point ClientSession::OnSweep(pool::Clock::time_point now) {
   }
   next = std::min(next, ping_at);
   if (!backend_watched_) {
-    const pool::Clock::time_point watch_at =
-        std::max(state.last_alive_at, state.quiet_at) + WorkerSessions::kWatchAfter;
+    const pool::Clock::time_point watch_at = state.heard_at() + WorkerSessions::kWatchAfter;
     if (now < watch_at) return std::min(next, watch_at);
     backend_watched_ = sessions_.Watch(id_, backend_->stream());
     if (!backend_watched_) {  // Without the watched set (epoll refused), a poll on each pass.
